@@ -1,0 +1,113 @@
+//! `amocrm.conf` + `presets.default` / `presets.custom` → one typed, validated [`Config`].
+//! Every problem names its file and line.
+
+use crate::paths::Paths;
+use crate::rules::Rules;
+use crate::secret::Secret;
+
+/// One problem in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: std::path::PathBuf,
+    /// 1-based; 0 when the problem is about the file as a whole.
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line > 0 {
+            write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+        } else {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        }
+    }
+}
+
+/// Every problem found, so the admin can fix them all at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problems(pub Vec<Problem>);
+
+impl std::fmt::Display for Problems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// The account's address, without a trailing slash.
+    pub url: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub redirect_uri: String,
+    /// A one-time authorization code, exchanged on first use.
+    pub code: Option<Secret>,
+}
+
+/// `[database]` as written; [`crate::db::target`] turns it into a connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DatabaseSettings {
+    /// `mysql` | `sqlite`; `None`: the panel's MySQL if its settings are found, else SQLite.
+    pub driver: Option<String>,
+    pub url: Option<Secret>,
+    /// For SQLite; relative to `MGR_ROOT`.
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateMode {
+    /// Never overwrite a value a manager set in amoCRM (the default).
+    FillEmpty,
+    Overwrite,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DedupKey {
+    Email,
+    Phone,
+}
+
+/// `[sync]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncConfig {
+    /// `no`: events are still queued, nothing is sent.
+    pub enabled: bool,
+    /// 1..=250.
+    pub batch_size: usize,
+    /// Requests a second for the whole process.
+    pub rate_limit: f64,
+    pub update: UpdateMode,
+    /// Empty: never match an unlinked client to an existing contact.
+    pub dedup: Vec<DedupKey>,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            enabled: true,
+            batch_size: 50,
+            rate_limit: 7.0,
+            update: UpdateMode::FillEmpty,
+            dedup: vec![DedupKey::Email, DedupKey::Phone],
+        }
+    }
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub auth: AuthConfig,
+    pub database: DatabaseSettings,
+    pub sync: SyncConfig,
+    pub rules: Rules,
+}

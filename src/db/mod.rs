@@ -1,0 +1,210 @@
+//! The panel's database: MySQL/MariaDB on a panel, SQLite as the embedded default.
+//!
+//! One small interface ([`PanelDb`]) over both backends. It reads the panel's entities,
+//! and owns only the module's tables (the three link tables and the queue), created on
+//! first use; it never alters the panel's own tables.
+
+use crate::model::{EntityKind, Record};
+
+/// What a database call can fail with; the message names the backend and what to check.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot open the panel database: {0}")]
+    Open(String),
+    #[error("panel database error: {0}")]
+    Query(String),
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// A job to put in the queue. Jobs are keyed: a second event for the same entity before
+/// the first is done does not add a row, it marks the one row pending again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    pub kind: EntityKind,
+    /// The entity's id, when the event carried it.
+    pub billmgr_id: Option<i64>,
+    /// How the worker finds the entity when no id was given (see [`Lookup`]).
+    pub lookup: Option<Lookup>,
+    /// The panel function that queued it (`account.edit`, `service.postclose`, `sync`).
+    pub event: String,
+}
+
+impl NewJob {
+    pub fn for_id(kind: EntityKind, id: i64, event: &str) -> NewJob {
+        NewJob { kind, billmgr_id: Some(id), lookup: None, event: event.to_string() }
+    }
+    pub fn for_lookup(kind: EntityKind, lookup: Lookup, event: &str) -> NewJob {
+        NewJob { kind, billmgr_id: None, lookup: Some(lookup), event: event.to_string() }
+    }
+    /// The queue's unique key: `item:1001`, `account?login=a@b.c`.
+    pub fn key(&self) -> String {
+        match (&self.billmgr_id, &self.lookup) {
+            (Some(id), _) => format!("{}:{}", self.kind, id),
+            (None, Some(l)) => format!("{}?{}", self.kind, l.encode()),
+            (None, None) => format!("{}?", self.kind),
+        }
+    }
+}
+
+/// How to find an entity the event did not name by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// The client whose user has this login (`user.name`), e.g. after `register`.
+    Login(String),
+    /// The client of this user (`user.id`), after `user.edit`.
+    User(i64),
+    /// The newest payer of the client whose user has this login, after a payer was added.
+    NewestProfileOfLogin(String),
+}
+
+impl Lookup {
+    pub fn encode(&self) -> String {
+        match self {
+            Lookup::Login(l) => format!("login={l}"),
+            Lookup::User(id) => format!("user={id}"),
+            Lookup::NewestProfileOfLogin(l) => format!("newest-profile-of={l}"),
+        }
+    }
+    pub fn decode(s: &str) -> Option<Lookup> {
+        let (k, v) = s.split_once('=')?;
+        match k {
+            "login" => Some(Lookup::Login(v.to_string())),
+            "user" => v.parse().ok().map(Lookup::User),
+            "newest-profile-of" => Some(Lookup::NewestProfileOfLogin(v.to_string())),
+            _ => None,
+        }
+    }
+}
+
+/// A job as the worker sees it after claiming it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: i64,
+    pub kind: EntityKind,
+    pub billmgr_id: Option<i64>,
+    pub lookup: Option<Lookup>,
+    pub event: String,
+    /// Failed attempts so far (for the backoff).
+    pub attempts: i64,
+    /// Bumped by every new event for the same key; finishing is guarded by it so an
+    /// event that arrives while the job is being worked on is not lost.
+    pub generation: i64,
+    pub last_error: Option<String>,
+}
+
+/// How a claimed job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Sent (or nothing needed sending).
+    Done,
+    /// Not sent on purpose (a condition does not hold, the entity is gone...): the reason.
+    Skipped(String),
+    /// Not sent this time: kept with its error and tried again at `next_try` (unix seconds).
+    Failed { error: String, next_try: i64 },
+}
+
+/// Counts for `amocrm status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct QueueSummary {
+    /// Waiting to be sent (including failed ones waiting for their next try).
+    pub pending: i64,
+    /// Of those, due now.
+    pub due: i64,
+    /// Failed at least once and waiting for a retry.
+    pub failed: i64,
+    /// Claimed by a worker right now (or by one that died: reset at the next start).
+    pub taken: i64,
+    pub done: i64,
+    pub skipped: i64,
+    /// Unix time the last job was done, if any.
+    pub last_done_at: Option<i64>,
+    /// The next retry time among failed jobs.
+    pub next_try: Option<i64>,
+}
+
+/// A job as listed for the admin (status, UI).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct JobInfo {
+    pub id: i64,
+    pub key: String,
+    pub event: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next_try: i64,
+    pub last_error: Option<String>,
+    pub updated_at: i64,
+}
+
+/// A recorded BILLmanager id → amoCRM id link.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Link {
+    pub id: i64,
+    pub billmgr_id: i64,
+    pub amocrm_id: i64,
+    /// Unix time of the last successful sync.
+    pub synced_at: i64,
+    /// A hash of what was last sent, so an unchanged entity costs no request.
+    pub fingerprint: String,
+}
+
+/// The one interface over both backends. Every statement takes parameters; nothing from
+/// outside is ever spliced into SQL.
+pub trait PanelDb {
+    /// Which backend, for messages: `sqlite:/path` or `mysql://host/db` (no password).
+    fn describe(&self) -> String;
+
+    /// Creates the module's own tables if missing (idempotent). Never touches others.
+    fn ensure_schema(&mut self) -> DbResult<()>;
+
+    // --- queue ---
+    /// Records jobs in one short transaction (upsert by [`NewJob::key`]): a new key is
+    /// inserted pending; an existing one becomes pending again, due now, generation + 1.
+    fn enqueue(&mut self, jobs: &[NewJob], now: i64) -> DbResult<()>;
+    /// Puts back jobs left `taken` by a worker that died. Called by the worker holding the lock.
+    fn reset_taken(&mut self) -> DbResult<u64>;
+    /// Marks up to `limit` due jobs (pending, or failed with `next_try <= now`) taken and
+    /// returns them: accounts first, then payers, then services; oldest first within a kind.
+    fn claim(&mut self, now: i64, limit: usize) -> DbResult<Vec<Job>>;
+    /// Ends a claimed job. If its generation moved on meanwhile, it stays pending instead.
+    fn finish(&mut self, job: &Job, outcome: &Outcome, now: i64) -> DbResult<()>;
+    /// Returns claimed jobs to pending untouched (the run stopped before them).
+    fn release(&mut self, jobs: &[Job]) -> DbResult<()>;
+    fn queue_summary(&mut self, now: i64) -> DbResult<QueueSummary>;
+    /// Jobs in the given states (`pending`, `failed`, `taken`, `done`, `skipped`), newest first.
+    fn list_jobs(&mut self, states: &[&str], limit: usize) -> DbResult<Vec<JobInfo>>;
+
+    // --- links ---
+    fn link(&mut self, kind: EntityKind, billmgr_id: i64) -> DbResult<Option<Link>>;
+    /// Upsert by `billmgr_id`.
+    fn save_link(
+        &mut self,
+        kind: EntityKind,
+        billmgr_id: i64,
+        amocrm_id: i64,
+        fingerprint: &str,
+        now: i64,
+    ) -> DbResult<()>;
+    /// Links ordered by `billmgr_id`, those above `after`, at most `limit`.
+    fn links(&mut self, kind: EntityKind, after: i64, limit: usize) -> DbResult<Vec<Link>>;
+    fn link_count(&mut self, kind: EntityKind) -> DbResult<i64>;
+
+    // --- the panel's entities (read only) ---
+    /// A client: every column of `account` (`account.*`), of its project (`project.*`) and of
+    /// its first user by id (`user.*`).
+    fn read_account(&mut self, id: i64) -> DbResult<Option<Record>>;
+    /// A payer: `profile.*` and its client's `account.*`.
+    fn read_profile(&mut self, id: i64) -> DbResult<Option<Record>>;
+    /// A service: `item.*`, `pricelist.*`, `itemtype.*`, `currency.*`, `account.*`,
+    /// `project.*` (of the pricelist), the client's first `user.*`, and every
+    /// parameter as `itemparam.<intname>`.
+    fn read_item(&mut self, id: i64) -> DbResult<Option<Record>>;
+    /// The client whose user has this login (`user.name`, compared case-insensitively).
+    fn account_by_login(&mut self, login: &str) -> DbResult<Option<i64>>;
+    fn account_of_user(&mut self, user_id: i64) -> DbResult<Option<i64>>;
+    /// The client's payers' ids, oldest first.
+    fn profiles_of_account(&mut self, account: i64) -> DbResult<Vec<i64>>;
+    /// Ids of one kind above `after`, ascending, at most `limit` (keyset paging, so a full
+    /// export streams and never holds every row).
+    fn ids(&mut self, kind: EntityKind, after: i64, limit: usize) -> DbResult<Vec<i64>>;
+}
