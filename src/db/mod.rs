@@ -3,8 +3,39 @@
 //! One small interface ([`PanelDb`]) over both backends. It reads the panel's entities,
 //! and owns only the module's tables (the three link tables and the queue), created on
 //! first use; it never alters the panel's own tables.
+//!
+//! Hands out [`target`] (which database the settings name), [`open`] (a [`PanelDb`] on it)
+//! and [`sample`] (the sample panel for the demo and tests). Inside: [`sql`] is what each
+//! driver ([`sqlite`], [`mysql`]) provides, and the queue, links, entity reads and the
+//! module's schema are written once over it.
+
+mod backend;
+mod entities;
+mod links;
+mod mysql;
+mod queue;
+pub mod sample;
+mod schema;
+mod sql;
+mod sqlite;
+mod target;
+
+pub use target::{Target, target};
 
 use crate::model::{EntityKind, Record};
+
+/// Opens the panel database the target names. Call [`PanelDb::ensure_schema`] before
+/// using the module's tables.
+pub fn open(target: &Target) -> DbResult<Box<dyn PanelDb>> {
+    Ok(Box::new(backend::Database::new(open_driver(target)?)))
+}
+
+fn open_driver(target: &Target) -> DbResult<Box<dyn sql::Driver>> {
+    Ok(match target {
+        Target::Sqlite(path) => Box::new(sqlite::SqliteDriver::open(path)?),
+        Target::Mysql(url) => Box::new(mysql::MysqlDriver::open(url)?),
+    })
+}
 
 /// What a database call can fail with; the message names the backend and what to check.
 #[derive(Debug, thiserror::Error)]
@@ -32,10 +63,20 @@ pub struct NewJob {
 
 impl NewJob {
     pub fn for_id(kind: EntityKind, id: i64, event: &str) -> NewJob {
-        NewJob { kind, billmgr_id: Some(id), lookup: None, event: event.to_string() }
+        NewJob {
+            kind,
+            billmgr_id: Some(id),
+            lookup: None,
+            event: event.to_string(),
+        }
     }
     pub fn for_lookup(kind: EntityKind, lookup: Lookup, event: &str) -> NewJob {
-        NewJob { kind, billmgr_id: None, lookup: Some(lookup), event: event.to_string() }
+        NewJob {
+            kind,
+            billmgr_id: None,
+            lookup: Some(lookup),
+            event: event.to_string(),
+        }
     }
     /// The queue's unique key: `item:1001`, `account?login=a@b.c`.
     pub fn key(&self) -> String {

@@ -1,0 +1,97 @@
+//! [`PanelDb`] over either driver: the queue, links and entity reads are written once.
+
+use super::sql::Driver;
+use super::{
+    DbResult, Job, JobInfo, Link, NewJob, Outcome, PanelDb, QueueSummary, entities, links, queue,
+    schema,
+};
+use crate::model::{EntityKind, Record};
+
+pub(crate) struct Database {
+    driver: Box<dyn Driver>,
+}
+
+impl Database {
+    pub fn new(driver: Box<dyn Driver>) -> Database {
+        Database { driver }
+    }
+    fn d(&mut self) -> &mut dyn Driver {
+        self.driver.as_mut()
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl PanelDb for Database {
+    fn describe(&self) -> String {
+        self.driver.describe()
+    }
+    fn ensure_schema(&mut self) -> DbResult<()> {
+        schema::ensure(self.d())
+    }
+    fn enqueue(&mut self, jobs: &[NewJob], now: i64) -> DbResult<()> {
+        queue::enqueue(self.d(), jobs, now)
+    }
+    fn reset_taken(&mut self) -> DbResult<u64> {
+        queue::reset_taken(self.d())
+    }
+    fn claim(&mut self, now: i64, limit: usize) -> DbResult<Vec<Job>> {
+        queue::claim(self.d(), now, limit)
+    }
+    fn finish(&mut self, job: &Job, outcome: &Outcome, now: i64) -> DbResult<()> {
+        queue::finish(self.d(), job, outcome, now)
+    }
+    fn release(&mut self, jobs: &[Job]) -> DbResult<()> {
+        queue::release(self.d(), jobs, unix_now())
+    }
+    fn queue_summary(&mut self, now: i64) -> DbResult<QueueSummary> {
+        queue::summary(self.d(), now)
+    }
+    fn list_jobs(&mut self, states: &[&str], limit: usize) -> DbResult<Vec<JobInfo>> {
+        queue::list(self.d(), states, limit)
+    }
+    fn link(&mut self, kind: EntityKind, billmgr_id: i64) -> DbResult<Option<Link>> {
+        links::get(self.d(), kind, billmgr_id)
+    }
+    fn save_link(
+        &mut self,
+        kind: EntityKind,
+        billmgr_id: i64,
+        amocrm_id: i64,
+        fingerprint: &str,
+        now: i64,
+    ) -> DbResult<()> {
+        links::save(self.d(), kind, billmgr_id, amocrm_id, fingerprint, now)
+    }
+    fn links(&mut self, kind: EntityKind, after: i64, limit: usize) -> DbResult<Vec<Link>> {
+        links::page(self.d(), kind, after, limit)
+    }
+    fn link_count(&mut self, kind: EntityKind) -> DbResult<i64> {
+        links::count(self.d(), kind)
+    }
+    fn read_account(&mut self, id: i64) -> DbResult<Option<Record>> {
+        entities::account(self.d(), id)
+    }
+    fn read_profile(&mut self, id: i64) -> DbResult<Option<Record>> {
+        entities::profile(self.d(), id)
+    }
+    fn read_item(&mut self, id: i64) -> DbResult<Option<Record>> {
+        entities::item(self.d(), id)
+    }
+    fn account_by_login(&mut self, login: &str) -> DbResult<Option<i64>> {
+        entities::account_by_login(self.d(), login)
+    }
+    fn account_of_user(&mut self, user_id: i64) -> DbResult<Option<i64>> {
+        entities::account_of_user(self.d(), user_id)
+    }
+    fn profiles_of_account(&mut self, account: i64) -> DbResult<Vec<i64>> {
+        entities::profiles_of_account(self.d(), account)
+    }
+    fn ids(&mut self, kind: EntityKind, after: i64, limit: usize) -> DbResult<Vec<i64>> {
+        entities::ids(self.d(), kind, after, limit)
+    }
+}

@@ -1,0 +1,104 @@
+//! The link tables (`amocrm_account2contact`, `amocrm_profile2company`, `amocrm_item2lead`):
+//! which amoCRM entity a panel entity became, when it was last synced and what was sent.
+
+use super::sql::{Driver, Row, Value, write_tx};
+use super::{DbResult, Link};
+use crate::model::EntityKind;
+
+fn link_of(r: &Row) -> Option<Link> {
+    Some(Link {
+        id: r.int("id")?,
+        billmgr_id: r.int("billmgr_id")?,
+        amocrm_id: r.int("amocrm_id")?,
+        synced_at: r.int("synced_at").unwrap_or(0),
+        fingerprint: r.get("fingerprint").unwrap_or_default().to_string(),
+    })
+}
+
+pub(crate) fn get(d: &mut dyn Driver, kind: EntityKind, billmgr_id: i64) -> DbResult<Option<Link>> {
+    let sql = format!(
+        "SELECT id, billmgr_id, amocrm_id, synced_at, fingerprint FROM {} \
+         WHERE billmgr_id = ? ORDER BY id LIMIT 1",
+        kind.link_table()
+    );
+    Ok(d.query(&sql, &[Value::Int(billmgr_id)])?
+        .iter()
+        .find_map(link_of))
+}
+
+/// Update-or-insert by `billmgr_id`, read first rather than relying on a unique index,
+/// since a link table left by the official module may not have one.
+pub(crate) fn save(
+    d: &mut dyn Driver,
+    kind: EntityKind,
+    billmgr_id: i64,
+    amocrm_id: i64,
+    fingerprint: &str,
+    now: i64,
+) -> DbResult<()> {
+    let table = kind.link_table();
+    let lock = match d.dialect() {
+        super::sql::Dialect::Mysql => " FOR UPDATE",
+        super::sql::Dialect::Sqlite => "",
+    };
+    let find = format!("SELECT id FROM {table} WHERE billmgr_id = ? ORDER BY id LIMIT 1{lock}");
+    let update =
+        format!("UPDATE {table} SET amocrm_id = ?, synced_at = ?, fingerprint = ? WHERE id = ?");
+    let insert = format!(
+        "INSERT INTO {table} (billmgr_id, amocrm_id, synced_at, fingerprint) VALUES (?, ?, ?, ?)"
+    );
+    write_tx(d, |d| {
+        let existing = d
+            .query(&find, &[Value::Int(billmgr_id)])?
+            .first()
+            .and_then(|r| r.int("id"));
+        match existing {
+            Some(id) => d.execute(
+                &update,
+                &[
+                    Value::Int(amocrm_id),
+                    Value::Int(now),
+                    Value::from(fingerprint),
+                    Value::Int(id),
+                ],
+            )?,
+            None => d.execute(
+                &insert,
+                &[
+                    Value::Int(billmgr_id),
+                    Value::Int(amocrm_id),
+                    Value::Int(now),
+                    Value::from(fingerprint),
+                ],
+            )?,
+        };
+        Ok(())
+    })
+}
+
+pub(crate) fn page(
+    d: &mut dyn Driver,
+    kind: EntityKind,
+    after: i64,
+    limit: usize,
+) -> DbResult<Vec<Link>> {
+    let sql = format!(
+        "SELECT id, billmgr_id, amocrm_id, synced_at, fingerprint FROM {} \
+         WHERE billmgr_id > ? ORDER BY billmgr_id LIMIT ?",
+        kind.link_table()
+    );
+    Ok(
+        d.query(&sql, &[Value::Int(after), Value::Int(limit as i64)])?
+            .iter()
+            .filter_map(link_of)
+            .collect(),
+    )
+}
+
+pub(crate) fn count(d: &mut dyn Driver, kind: EntityKind) -> DbResult<i64> {
+    let sql = format!("SELECT COUNT(*) AS n FROM {}", kind.link_table());
+    Ok(d.query(&sql, &[])?
+        .first()
+        .and_then(Row::first_int)
+        .unwrap_or(0))
+}
