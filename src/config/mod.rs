@@ -1,7 +1,20 @@
 //! `amocrm.conf` + `presets.default` / `presets.custom` → one typed, validated [`Config`].
 //! Every problem names its file and line.
+//!
+//! - `ini_file`: amocrm.conf's lines, comments and sections (rust-ini plus a line index);
+//! - `settings`: `[auth]`, `[database]`, `[sync]`;
+//! - `presets`: the presets files → [`crate::rules::Vocabulary`];
+//! - `rule_sections`: conditions, fields, tags, pipelines → [`Rules`];
+//! - `load`: [`load`], [`load_light`], [`check`].
 
-use crate::paths::Paths;
+mod ini_file;
+mod load;
+mod presets;
+mod rule_sections;
+mod settings;
+
+pub use load::{LightConfig, check, load, load_light, read_presets};
+
 use crate::rules::Rules;
 use crate::secret::Secret;
 

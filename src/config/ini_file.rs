@@ -1,0 +1,273 @@
+//! amocrm.conf as sections of `key = value` entries, each with its line.
+//!
+//! rust-ini reads the file but gives no line numbers and knows no comments after a value,
+//! so the file is first scanned here: comments (`;` or `#` outside quotes) are cut, each
+//! line's shape is checked, and an index (section, key) → line is kept. rust-ini then
+//! parses the cleaned text, which has the same lines.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use ini::{Ini, ParseOption};
+
+use super::Problem;
+
+/// One `key = value` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub section: String,
+    pub key: String,
+    /// Comment cut, trimmed.
+    pub value: String,
+    pub line: usize,
+    /// 1-based column (in characters) where the value starts in the line.
+    pub value_col: usize,
+}
+
+/// The file's sections (first line of each) and entries, in file order.
+#[derive(Debug, Clone, Default)]
+pub struct IniDoc {
+    pub sections: Vec<(String, usize)>,
+    pub entries: Vec<Entry>,
+}
+
+impl IniDoc {
+    pub fn section(&self, name: &str) -> impl Iterator<Item = &Entry> {
+        self.entries.iter().filter(move |e| e.section == name)
+    }
+    pub fn get(&self, section: &str, key: &str) -> Option<&Entry> {
+        self.entries
+            .iter()
+            .find(|e| e.section == section && e.key == key)
+    }
+}
+
+/// The text before a comment: `;` or `#` outside a double-quoted string.
+pub fn strip_comment(line: &str) -> &str {
+    let mut in_quotes = false;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        if in_quotes {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_quotes = false;
+            }
+        } else if c == '"' {
+            in_quotes = true;
+        } else if c == ';' || c == '#' {
+            return &line[..i];
+        }
+    }
+    line
+}
+
+/// Reads `text` (the contents of `file`); problems with the file's shape go to `problems`.
+pub fn parse(file: &Path, text: &str, problems: &mut Vec<Problem>) -> IniDoc {
+    let problem = |line: usize, message: String| Problem {
+        file: file.to_path_buf(),
+        line,
+        message,
+    };
+    let mut doc = IniDoc::default();
+    let mut cleaned = String::with_capacity(text.len());
+    // (section, key) → lines, in order, to give rust-ini's entries their lines.
+    let mut index: HashMap<(String, String), Vec<(usize, usize)>> = HashMap::new();
+    let mut seen: HashMap<(String, String), usize> = HashMap::new();
+    let mut section: Option<String> = None;
+
+    for (i, raw) in text.split('\n').enumerate() {
+        let line_no = i + 1;
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        let content = strip_comment(raw).trim();
+        let mut keep = String::new();
+        if content.is_empty() {
+        } else if let Some(rest) = content.strip_prefix('[') {
+            match rest.strip_suffix(']').map(str::trim) {
+                Some(name) if !name.is_empty() && !name.contains(['[', ']']) => {
+                    if !doc.sections.iter().any(|(s, _)| s == name) {
+                        doc.sections.push((name.to_string(), line_no));
+                    }
+                    section = Some(name.to_string());
+                    keep = format!("[{name}]");
+                }
+                _ => {
+                    problems.push(problem(
+                        line_no,
+                        format!("'{content}' is not a section header: write [name]"),
+                    ));
+                    // Keys below would land in the wrong section: ignore them until the next header.
+                    section = None;
+                }
+            }
+        } else if let Some(eq) = content.find('=') {
+            let key = content[..eq].trim();
+            let value = content[eq + 1..].trim();
+            let value_col = value_column(raw, eq_in_raw(raw, content, eq));
+            if key.is_empty() {
+                problems.push(problem(
+                    line_no,
+                    "a setting without a name: write key = value".into(),
+                ));
+            } else if key.contains([':', '\\']) {
+                problems.push(problem(
+                    line_no,
+                    format!("'{key}': a name cannot contain ':' or '\\'"),
+                ));
+            } else if value.ends_with('\\') {
+                problems.push(problem(
+                    line_no,
+                    "a line cannot end with '\\' (values do not continue on the next line)".into(),
+                ));
+            } else if let Some(sec) = &section {
+                let id = (sec.clone(), key.to_string());
+                if let Some(first) = seen.get(&id) {
+                    problems.push(problem(
+                        line_no,
+                        format!("[{sec}] {key} is already set on line {first}"),
+                    ));
+                } else {
+                    seen.insert(id.clone(), line_no);
+                    index.entry(id).or_default().push((line_no, value_col));
+                    keep = format!("{key}={value}");
+                }
+            } else if doc.sections.is_empty() {
+                problems.push(problem(
+                    line_no,
+                    format!("'{key}' is outside any section: put it under [auth], [sync] ..."),
+                ));
+            }
+        } else {
+            problems.push(problem(
+                line_no,
+                format!("'{content}' is not a setting: write key = value"),
+            ));
+        }
+        cleaned.push_str(&keep);
+        cleaned.push('\n');
+    }
+
+    let opt = ParseOption {
+        enabled_quote: false,
+        enabled_escape: false,
+        ..ParseOption::default()
+    };
+    let ini = match Ini::load_from_str_opt(&cleaned, opt) {
+        Ok(ini) => ini,
+        Err(e) => {
+            problems.push(problem(e.line, format!("cannot read the file: {}", e.msg)));
+            return doc;
+        }
+    };
+    for (sec, props) in ini.iter() {
+        let Some(sec) = sec else { continue };
+        for (key, value) in props.iter() {
+            let id = (sec.to_string(), key.to_string());
+            let Some(lines) = index.get_mut(&id) else {
+                continue;
+            };
+            if lines.is_empty() {
+                continue;
+            }
+            let (line, value_col) = lines.remove(0);
+            doc.entries.push(Entry {
+                section: id.0,
+                key: id.1,
+                value: value.to_string(),
+                line,
+                value_col,
+            });
+        }
+    }
+    doc.entries.sort_by_key(|e| e.line);
+    doc
+}
+
+/// The byte index of the `=` in the raw line, given its index in the trimmed content.
+fn eq_in_raw(raw: &str, content: &str, eq_in_content: usize) -> usize {
+    let offset = raw.find(content).unwrap_or(0);
+    offset + eq_in_content
+}
+
+/// 1-based character column of the first non-blank after the `=` at byte `eq`.
+fn value_column(raw: &str, eq: usize) -> usize {
+    let after = &raw[eq + 1..];
+    let skip = after.len() - after.trim_start().len();
+    raw[..eq + 1 + skip].chars().count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> (IniDoc, Vec<Problem>) {
+        let mut problems = Vec::new();
+        let doc = parse(Path::new("amocrm.conf"), text, &mut problems);
+        (doc, problems)
+    }
+
+    #[test]
+    fn comments_are_cut_outside_quotes() {
+        assert_eq!(strip_comment("a = 1 ; note"), "a = 1 ");
+        assert_eq!(strip_comment("a = 1 # note"), "a = 1 ");
+        assert_eq!(
+            strip_comment(r#"t = x contains "a;b#c" ; real"#),
+            r#"t = x contains "a;b#c" "#
+        );
+        assert_eq!(
+            strip_comment(r#"t = "say \";\"" # c"#),
+            r#"t = "say \";\"" "#
+        );
+        assert_eq!(strip_comment("; whole line"), "");
+    }
+
+    #[test]
+    fn entries_know_their_lines_and_columns() {
+        let text = "; head\n[auth]\nurl = https://x.amocrm.ru ; the account\n\n[tags.lead]\ntrial   =  item.pricelist contains \"trial\"\n";
+        let (doc, problems) = read(text);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            doc.sections,
+            vec![("auth".to_string(), 2), ("tags.lead".to_string(), 5)]
+        );
+        let url = doc.get("auth", "url").expect("url");
+        assert_eq!(
+            (url.value.as_str(), url.line, url.value_col),
+            ("https://x.amocrm.ru", 3, 7)
+        );
+        let trial = doc.get("tags.lead", "trial").expect("trial");
+        assert_eq!(
+            (trial.value.as_str(), trial.line, trial.value_col),
+            ("item.pricelist contains \"trial\"", 6, 12)
+        );
+    }
+
+    #[test]
+    fn bad_lines_are_problems_with_lines() {
+        let text = "stray = 1\n[auth]\nurl\nurl = a\nurl = b\n[broken\n= x\nx:y = 1\nz = a\\\n";
+        let (doc, problems) = read(text);
+        let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, vec![1, 3, 5, 6, 7, 8, 9], "{problems:?}");
+        assert!(problems[2].message.contains("already set on line 4"));
+        assert_eq!(doc.get("auth", "url").map(|e| e.value.as_str()), Some("a"));
+        assert_eq!(doc.entries.len(), 1);
+    }
+
+    #[test]
+    fn repeated_sections_merge_in_file_order() {
+        let (doc, problems) = read("[pipelines]\na = 1\n[sync]\nx = 2\n[pipelines]\nb = 3\n");
+        assert!(problems.is_empty(), "{problems:?}");
+        let keys: Vec<&str> = doc.section("pipelines").map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn unicode_and_crlf() {
+        let (doc, problems) = read("[tags.contact]\r\nХостКом = account.project = 1\r\n");
+        assert!(problems.is_empty(), "{problems:?}");
+        let e = doc.get("tags.contact", "ХостКом").expect("cyrillic key");
+        assert_eq!((e.value.as_str(), e.value_col), ("account.project = 1", 11));
+    }
+}

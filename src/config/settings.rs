@@ -1,0 +1,415 @@
+//! `[auth]`, `[database]` and `[sync]`: plain settings, validated one by one.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use super::ini_file::{Entry, IniDoc};
+use super::{AuthConfig, DatabaseSettings, DedupKey, Problem, SyncConfig, UpdateMode};
+use crate::secret::Secret;
+
+pub const AUTH_KEYS: [&str; 5] = ["url", "client_id", "client_secret", "redirect_uri", "code"];
+pub const DATABASE_KEYS: [&str; 3] = ["driver", "url", "path"];
+pub const SYNC_KEYS: [&str; 5] = ["enabled", "batch_size", "rate_limit", "update", "dedup"];
+
+/// Collects problems for one file.
+pub struct Report<'a> {
+    pub file: &'a Path,
+    pub problems: &'a mut Vec<Problem>,
+}
+
+impl Report<'_> {
+    pub fn at(&mut self, line: usize, message: impl Into<String>) {
+        self.problems.push(Problem {
+            file: self.file.to_path_buf(),
+            line,
+            message: message.into(),
+        });
+    }
+}
+
+/// A setting's value; a value wholly in double quotes is unquoted (so it may hold `;` or `#`).
+pub fn unquote(value: &str) -> String {
+    let Some(inner) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) else {
+        return value.to_string();
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `[auth]`. The required settings are reported missing only when `require` is set.
+pub fn auth(doc: &IniDoc, r: &mut Report<'_>, header_line: usize) -> AuthConfig {
+    let mut auth = AuthConfig::default();
+    let value = |key: &str| doc.get("auth", key).map(|e| (unquote(&e.value), e.line));
+    match value("url") {
+        Some((url, line)) => match check_url(&url) {
+            Ok(url) => auth.url = url,
+            Err(why) => r.at(line, format!("[auth] url: {why}")),
+        },
+        None => r.at(
+            header_line,
+            "[auth] url is missing: set the account's address, e.g. https://example.amocrm.ru",
+        ),
+    }
+    let required = [
+        ("client_id", "the integration's ID (\"ID интеграции\")"),
+        (
+            "client_secret",
+            "the integration's secret key (\"Секретный ключ\")",
+        ),
+        (
+            "redirect_uri",
+            "the integration's redirect URI, as set in amoCRM",
+        ),
+    ];
+    for (key, what) in required {
+        match value(key) {
+            Some((v, _)) if !v.is_empty() => match key {
+                "client_id" => auth.client_id = v,
+                "client_secret" => auth.client_secret = Secret::new(v),
+                _ => auth.redirect_uri = v,
+            },
+            Some((_, line)) => r.at(line, format!("[auth] {key} is empty: set {what}")),
+            None => r.at(header_line, format!("[auth] {key} is missing: set {what}")),
+        }
+    }
+    if let Some((uri, line)) = value("redirect_uri")
+        && !uri.is_empty()
+        && !(uri.starts_with("https://") || uri.starts_with("http://"))
+    {
+        r.at(
+            line,
+            "[auth] redirect_uri must be an http(s) address, as set in the amoCRM integration",
+        );
+    }
+    auth.code = value("code")
+        .map(|(c, _)| c)
+        .filter(|c| !c.is_empty())
+        .map(Secret::new);
+    auth
+}
+
+/// An amoCRM address: https, or http to this machine only (the sandbox, a test proxy).
+/// The trailing slash is removed.
+pub fn check_url(url: &str) -> Result<String, String> {
+    let url = url.trim().trim_end_matches('/');
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("'{url}' is not an address: write https://example.amocrm.ru"))?;
+    let host_port = rest.split('/').next().unwrap_or_default();
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']')
+            .next()
+            .map(|h| format!("[{h}]"))
+            .unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default().to_string()
+    };
+    if host.is_empty() || url.contains(char::is_whitespace) {
+        return Err(format!(
+            "'{url}' has no host: write https://example.amocrm.ru"
+        ));
+    }
+    match scheme {
+        "https" => Ok(url.to_string()),
+        "http" if is_loopback(&host) => Ok(url.to_string()),
+        "http" => Err(format!(
+            "'{url}' is plain http to another machine; tokens would travel unencrypted: use https (http is allowed for 127.0.0.1 / localhost only)"
+        )),
+        other => Err(format!("'{other}://' is not supported: use https://")),
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host == "[::1]"
+        || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `[database]`.
+pub fn database(doc: &IniDoc, r: &mut Report<'_>) -> DatabaseSettings {
+    let mut db = DatabaseSettings::default();
+    for e in doc.section("database") {
+        let v = unquote(&e.value);
+        match e.key.as_str() {
+            "driver" => match v.as_str() {
+                "mysql" | "sqlite" => db.driver = Some(v),
+                "" => {}
+                _ => r.at(
+                    e.line,
+                    format!("[database] driver '{v}' is unknown: use mysql or sqlite"),
+                ),
+            },
+            "url" if v.is_empty() => {}
+            "url" if !v.starts_with("mysql://") => {
+                // The url may hold a password: never echo it.
+                r.at(e.line, "[database] url must start with mysql:// (mysql://user:password@host:3306/billmgr)");
+            }
+            "url" => db.url = Some(Secret::new(v)),
+            "path" if !v.is_empty() => db.path = Some(v),
+            _ => {}
+        }
+    }
+    if db.driver.as_deref() == Some("sqlite")
+        && let Some(e) = doc.get("database", "url")
+        && !e.value.is_empty()
+    {
+        r.at(
+            e.line,
+            "[database] url is for driver = mysql; sqlite uses path",
+        );
+    }
+    if db.driver.as_deref() == Some("mysql")
+        && let Some(e) = doc.get("database", "path")
+    {
+        r.at(
+            e.line,
+            "[database] path is for driver = sqlite; mysql uses url",
+        );
+    }
+    db
+}
+
+/// `[sync] enabled` alone, for the panel hook.
+pub fn enabled(doc: &IniDoc, r: &mut Report<'_>) -> bool {
+    match doc.get("sync", "enabled") {
+        Some(e) => flag(e, r).unwrap_or(true),
+        None => true,
+    }
+}
+
+/// `[sync]`.
+pub fn sync(doc: &IniDoc, r: &mut Report<'_>) -> SyncConfig {
+    let mut sync = SyncConfig::default();
+    for e in doc.section("sync") {
+        let v = unquote(&e.value);
+        match e.key.as_str() {
+            "enabled" => sync.enabled = flag(e, r).unwrap_or(true),
+            "batch_size" => match v.parse::<usize>() {
+                Ok(n) if (1..=250).contains(&n) => sync.batch_size = n,
+                _ => r.at(e.line, format!("[sync] batch_size '{v}' must be a whole number from 1 to 250 (amoCRM takes at most 250 a request; 50 is recommended)")),
+            },
+            "rate_limit" => match v.parse::<f64>() {
+                Ok(n) if n.is_finite() && n > 0.0 => sync.rate_limit = n,
+                _ => r.at(e.line, format!("[sync] rate_limit '{v}' must be a number of requests a second above 0 (amoCRM allows 7)")),
+            },
+            "update" => match v.as_str() {
+                "fill_empty" => sync.update = UpdateMode::FillEmpty,
+                "overwrite" => sync.update = UpdateMode::Overwrite,
+                _ => r.at(e.line, format!("[sync] update '{v}' is unknown: use fill_empty or overwrite")),
+            },
+            "dedup" => {
+                let mut keys = Vec::new();
+                for word in v.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+                    let key = match word {
+                        "email" => DedupKey::Email,
+                        "phone" => DedupKey::Phone,
+                        _ => {
+                            r.at(e.line, format!("[sync] dedup '{word}' is unknown: list email and/or phone, or leave it empty"));
+                            continue;
+                        }
+                    };
+                    if !keys.contains(&key) {
+                        keys.push(key);
+                    }
+                }
+                sync.dedup = keys;
+            }
+            _ => {}
+        }
+    }
+    sync
+}
+
+fn flag(e: &Entry, r: &mut Report<'_>) -> Option<bool> {
+    let v = unquote(&e.value);
+    match v.to_ascii_lowercase().as_str() {
+        "yes" | "on" | "true" | "1" => Some(true),
+        "no" | "off" | "false" | "0" => Some(false),
+        _ => {
+            r.at(
+                e.line,
+                format!("[{}] {} '{v}' must be yes or no", e.section, e.key),
+            );
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ini_file;
+    use super::*;
+
+    fn read(text: &str) -> (IniDoc, Vec<Problem>) {
+        let mut problems = Vec::new();
+        let doc = ini_file::parse(Path::new("amocrm.conf"), text, &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        (doc, problems)
+    }
+
+    #[test]
+    fn urls_are_https_or_loopback_http() {
+        assert_eq!(
+            check_url("https://example.amocrm.ru/"),
+            Ok("https://example.amocrm.ru".into())
+        );
+        assert_eq!(
+            check_url("http://127.0.0.1:8080"),
+            Ok("http://127.0.0.1:8080".into())
+        );
+        assert!(check_url("http://127.1.2.3:80/").is_ok());
+        assert!(check_url("http://localhost:9000").is_ok());
+        assert!(check_url("http://[::1]:9000").is_ok());
+        assert!(check_url("http://example.amocrm.ru").is_err_and(|e| e.contains("unencrypted")));
+        assert!(check_url("http://127.0.0.1.evil.com").is_err());
+        assert!(check_url("http://10.0.0.1").is_err());
+        assert!(check_url("ftp://x").is_err());
+        assert!(check_url("example.amocrm.ru").is_err());
+        assert!(check_url("https://").is_err());
+    }
+
+    #[test]
+    fn auth_requires_the_integration() {
+        let (doc, mut problems) = read(
+            "[auth]\nurl = https://a.amocrm.ru/\nclient_id = id\nclient_secret = \"s;cret\"\nredirect_uri =\n",
+        );
+        let a = auth(
+            &doc,
+            &mut Report {
+                file: Path::new("amocrm.conf"),
+                problems: &mut problems,
+            },
+            1,
+        );
+        assert_eq!(a.url, "https://a.amocrm.ru");
+        assert_eq!(a.client_secret.expose(), "s;cret");
+        assert_eq!(a.code, None);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].line, 5);
+        assert!(problems[0].message.contains("redirect_uri is empty"));
+
+        let (doc, mut problems) = read("[auth]\nurl = https://a.amocrm.ru\n");
+        auth(
+            &doc,
+            &mut Report {
+                file: Path::new("amocrm.conf"),
+                problems: &mut problems,
+            },
+            1,
+        );
+        let missing: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(missing.len(), 3, "{missing:?}");
+        assert!(missing.iter().all(|m| m.contains("is missing")));
+    }
+
+    #[test]
+    fn sync_settings_are_checked() {
+        let (doc, mut problems) = read(
+            "[sync]\nenabled = off\nbatch_size = 250\nrate_limit = 2.5\nupdate = overwrite\ndedup = phone, email, phone\n",
+        );
+        let s = sync(
+            &doc,
+            &mut Report {
+                file: Path::new("amocrm.conf"),
+                problems: &mut problems,
+            },
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            s,
+            SyncConfig {
+                enabled: false,
+                batch_size: 250,
+                rate_limit: 2.5,
+                update: UpdateMode::Overwrite,
+                dedup: vec![DedupKey::Phone, DedupKey::Email]
+            }
+        );
+        let (doc, mut problems) = read(
+            "[sync]\nenabled = maybe\nbatch_size = 251\nrate_limit = 0\nupdate = always\ndedup = fax\n",
+        );
+        let s = sync(
+            &doc,
+            &mut Report {
+                file: Path::new("amocrm.conf"),
+                problems: &mut problems,
+            },
+        );
+        assert_eq!(
+            problems.iter().map(|p| p.line).collect::<Vec<_>>(),
+            vec![2, 3, 4, 5, 6]
+        );
+        assert_eq!((s.batch_size, s.rate_limit), (50, 7.0));
+        let (doc, mut problems) = read("[sync]\ndedup =\n");
+        let s = sync(
+            &doc,
+            &mut Report {
+                file: Path::new("amocrm.conf"),
+                problems: &mut problems,
+            },
+        );
+        assert!(s.dedup.is_empty() && problems.is_empty());
+    }
+
+    #[test]
+    fn database_settings_are_checked_without_echoing_the_url() {
+        let (doc, mut problems) =
+            read("[database]\ndriver = mysql\nurl = mysql://root:pw@127.0.0.1:3306/billmgr\n");
+        let db = database(
+            &doc,
+            &mut Report {
+                file: Path::new("amocrm.conf"),
+                problems: &mut problems,
+            },
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(db.driver.as_deref(), Some("mysql"));
+        assert_eq!(
+            db.url.as_ref().map(Secret::expose),
+            Some("mysql://root:pw@127.0.0.1:3306/billmgr")
+        );
+
+        let (doc, mut problems) =
+            read("[database]\ndriver = postgres\nurl = pg://u:hunter2@h/db\n");
+        database(
+            &doc,
+            &mut Report {
+                file: Path::new("amocrm.conf"),
+                problems: &mut problems,
+            },
+        );
+        assert_eq!(problems.len(), 2);
+        assert!(problems.iter().all(|p| !p.message.contains("hunter2")));
+
+        let (doc, mut problems) = read("[database]\ndriver = sqlite\npath = var/x.db\n");
+        let db = database(
+            &doc,
+            &mut Report {
+                file: Path::new("amocrm.conf"),
+                problems: &mut problems,
+            },
+        );
+        assert!(problems.is_empty());
+        assert_eq!(db.path.as_deref(), Some("var/x.db"));
+    }
+
+    #[test]
+    fn quoted_values_are_unquoted() {
+        assert_eq!(unquote(r#""a \"b\" ;c""#), r#"a "b" ;c"#);
+        assert_eq!(unquote("plain"), "plain");
+        assert_eq!(unquote("\""), "\"");
+    }
+}
