@@ -1,1 +1,5 @@
-fn main() {}
+//! `amocrm`: the panel's handler when the panel runs it, the admin's commands otherwise.
+
+fn main() {
+    std::process::exit(billmgr_amocrm::cli::main());
+}

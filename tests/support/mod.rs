@@ -37,9 +37,14 @@ impl Sandbox {
         let mut child = cmd.spawn().expect("start amocrm-sandbox");
         let stdout = child.stdout.take().expect("sandbox stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("sandbox prints its URL");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("sandbox prints its URL");
         let url = line.trim().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "sandbox printed {url:?}");
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "sandbox printed {url:?}"
+        );
         Sandbox { child, url }
     }
 
@@ -90,7 +95,8 @@ impl Panel {
         }
         let presets = Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/presets.default");
         if presets.exists() {
-            std::fs::copy(presets, dir.path().join("etc/amocrm/presets.default")).expect("copy presets");
+            std::fs::copy(presets, dir.path().join("etc/amocrm/presets.default"))
+                .expect("copy presets");
         }
         Panel { dir }
     }
@@ -170,19 +176,27 @@ pub fn run_with_timeout(mut cmd: Command, stdin: &[u8], limit: Duration) -> Outp
         std::thread::sleep(Duration::from_millis(5));
     };
     let _ = feeder.join();
-    Output { status, stdout: out_t.join().unwrap_or_default(), stderr: err_t.join().unwrap_or_default() }
+    Output {
+        status,
+        stdout: out_t.join().unwrap_or_default(),
+        stderr: err_t.join().unwrap_or_default(),
+    }
 }
 
 /// The MariaDB server for the MySQL suite, or `None` (the caller says it is skipped).
 pub fn mysql_url() -> Option<String> {
-    std::env::var("AMOCRM_TEST_MYSQL_URL").ok().filter(|u| !u.is_empty())
+    std::env::var("AMOCRM_TEST_MYSQL_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 /// Prints the skip notice the MariaDB tests give without a server.
 pub fn skip_without_mysql(test: &str) -> Option<String> {
     let url = mysql_url();
     if url.is_none() {
-        eprintln!("skipped: {test} needs MariaDB (set AMOCRM_TEST_MYSQL_URL, e.g. mysql://root@127.0.0.1:3306)");
+        eprintln!(
+            "skipped: {test} needs MariaDB (set AMOCRM_TEST_MYSQL_URL, e.g. mysql://root@127.0.0.1:3306)"
+        );
     }
     url
 }

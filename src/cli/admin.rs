@@ -1,0 +1,249 @@
+//! The admin's commands other than `status`.
+
+use crate::config;
+use crate::db::{self, NewJob};
+use crate::log::Which;
+use crate::model::EntityKind;
+use crate::paths::Paths;
+use crate::secret::Secret;
+use crate::sync::RunError;
+
+/// `amocrm task`: the worker.
+pub fn task(paths: &Paths) -> i32 {
+    crate::log::init(paths, Which::Task, false);
+    run_worker(paths, false)
+}
+
+fn run_worker(paths: &Paths, progress: bool) -> i32 {
+    match crate::sync::run(paths, progress) {
+        Ok(r) if r.busy => {
+            if progress {
+                eprintln!("a worker is already running; it sends the queued entities");
+            }
+            0
+        }
+        Ok(r) if r.disabled => {
+            eprintln!("sync is disabled ([sync] enabled = no): the jobs wait in the queue");
+            0
+        }
+        Ok(r) => {
+            if progress {
+                eprintln!(
+                    "{} sent, {} unchanged, {} skipped, {} failed",
+                    r.sent, r.unchanged, r.skipped, r.failed
+                );
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("amocrm: {e}");
+            if let RunError::Amo(_) = e
+                && let Some(s) = crate::sync::state::RunState::load(paths)
+                && !s.action.is_empty()
+            {
+                eprintln!("what to do: {}", s.action);
+            }
+            1
+        }
+    }
+}
+
+/// `amocrm sync --all | --account N | --profile N | --item N [--dry-run]`.
+pub fn sync(paths: &Paths, args: &[String]) -> i32 {
+    let mut dry_run = false;
+    let mut all = false;
+    let mut one: Option<(EntityKind, i64)> = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--dry-run" => dry_run = true,
+            "--all" => all = true,
+            "--account" | "--profile" | "--item" => {
+                let kind = EntityKind::parse(&a[2..]).expect("listed kinds");
+                match it
+                    .next()
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .filter(|v| *v > 0)
+                {
+                    Some(id) if one.is_none() => one = Some((kind, id)),
+                    _ => return super::usage(),
+                }
+            }
+            _ => return super::usage(),
+        }
+    }
+    if all == one.is_some() {
+        return super::usage();
+    }
+    crate::log::init(paths, Which::Task, true);
+    let cfg = match config::load(paths) {
+        Ok(c) => c,
+        Err(problems) => {
+            eprintln!("amocrm: configuration problems (run `amocrm check`):\n{problems}");
+            return 1;
+        }
+    };
+    let mut db = match db::target(&cfg.database, paths).and_then(|t| db::open(&t)) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("amocrm: {e}");
+            return 1;
+        }
+    };
+    if let Err(e) = db.ensure_schema() {
+        eprintln!("amocrm: {e}");
+        return 1;
+    }
+    let kinds: Vec<EntityKind> = match one {
+        Some((k, _)) => vec![k],
+        None => EntityKind::ALL.to_vec(),
+    };
+    let mut queued = 0u64;
+    for kind in kinds {
+        let mut after = 0;
+        loop {
+            let ids = match one {
+                Some((_, id)) if after == 0 => vec![id],
+                Some(_) => vec![],
+                None => match db.ids(kind, after, 1000) {
+                    Ok(ids) => ids,
+                    Err(e) => {
+                        eprintln!("amocrm: {e}");
+                        return 1;
+                    }
+                },
+            };
+            let Some(&last) = ids.last() else { break };
+            after = last;
+            let res = if dry_run {
+                let sel: Vec<(EntityKind, i64)> = ids.iter().map(|id| (kind, *id)).collect();
+                crate::sync::dry_run::print_plans(
+                    &cfg,
+                    db.as_mut(),
+                    &sel,
+                    &mut std::io::stdout().lock(),
+                )
+                .map(|_| ())
+            } else {
+                let jobs: Vec<NewJob> = ids
+                    .iter()
+                    .map(|id| NewJob::for_id(kind, *id, "sync"))
+                    .collect();
+                db.enqueue(&jobs, crate::log::now())
+            };
+            if let Err(e) = res {
+                eprintln!("amocrm: {e}");
+                return 1;
+            }
+            queued += ids.len() as u64;
+        }
+    }
+    if dry_run {
+        eprintln!("dry run: {queued} entities shown, nothing queued or sent");
+        return 0;
+    }
+    log::info!("sync: queued {queued} entities");
+    eprintln!("queued {queued} entities");
+    drop(db);
+    run_worker(paths, true)
+}
+
+/// `amocrm auth CODE`.
+pub fn auth(paths: &Paths, code: &str) -> i32 {
+    crate::log::init(paths, Which::Action, true);
+    crate::log::register_secret(code);
+    let cfg = match config::load(paths) {
+        Ok(c) => c,
+        Err(problems) => {
+            eprintln!("amocrm: configuration problems (run `amocrm check`):\n{problems}");
+            return 1;
+        }
+    };
+    crate::log::register_secret(cfg.auth.client_secret.expose());
+    let opts = crate::amo::ClientOptions {
+        rate_limit: cfg.sync.rate_limit,
+        timeout: std::time::Duration::from_secs(30),
+    };
+    let result = crate::amo::AmoClient::new(&cfg.auth, opts, paths)
+        .and_then(|mut c| c.exchange_code(&Secret::new(code)));
+    match result {
+        Ok(t) => {
+            let until = t
+                .access_expires_at
+                .map(crate::log::timestamp)
+                .unwrap_or_else(|| "unknown".into());
+            log::info!("auth: authorization code exchanged; access token valid until {until}");
+            println!("authorized: tokens saved; the access token is valid until {until}");
+            0
+        }
+        Err(e) => {
+            log::error!("auth: the authorization code was not accepted: {e}");
+            eprintln!("amocrm: the authorization code was not accepted: {e}");
+            eprintln!(
+                "a code is valid once and for 20 minutes: generate a new one in amoCRM (the integration's Keys and access tab) and run `amocrm auth CODE` again"
+            );
+            1
+        }
+    }
+}
+
+/// `amocrm check`.
+pub fn check(paths: &Paths) -> i32 {
+    let problems = config::check(paths);
+    if problems.is_empty() {
+        println!("configuration ok");
+        return 0;
+    }
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    eprintln!("{} problem(s)", problems.len());
+    1
+}
+
+/// `amocrm sample-panel [--generate C,P,S]`.
+pub fn sample_panel(paths: &Paths, args: &[String]) -> i32 {
+    let mut opts = db::sample::SampleOptions::default();
+    match args {
+        [] => {}
+        [flag, size] if flag == "--generate" => {
+            let n: Vec<Option<usize>> = size.split(',').map(|s| s.trim().parse().ok()).collect();
+            match n.as_slice() {
+                [Some(c), Some(p), Some(s)] => {
+                    opts.generate = Some(db::sample::Size {
+                        clients: *c,
+                        legal_payers: *p,
+                        services: *s,
+                    })
+                }
+                _ => return super::usage(),
+            }
+        }
+        _ => return super::usage(),
+    }
+    crate::log::init(paths, Which::Action, true);
+    let settings = match config::load_light(paths) {
+        Ok(l) => l.database,
+        Err(problems) => {
+            eprintln!("amocrm: configuration problems (run `amocrm check`):\n{problems}");
+            return 1;
+        }
+    };
+    let target = match db::target(&settings, paths) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("amocrm: {e}");
+            return 1;
+        }
+    };
+    match db::sample::create(&target, &opts) {
+        Ok(report) => {
+            println!("sample panel created: {report}");
+            0
+        }
+        Err(e) => {
+            eprintln!("amocrm: {e}");
+            1
+        }
+    }
+}

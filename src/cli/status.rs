@@ -1,0 +1,287 @@
+//! `amocrm status [--json]`: connection, account, token expiry, queue depth, failures and
+//! the last run, in words for a terminal or as JSON for scripts.
+
+use serde_json::{Value, json};
+
+use crate::config;
+use crate::db;
+use crate::log::{Which, now, timestamp};
+use crate::model::EntityKind;
+use crate::paths::Paths;
+use crate::sync::state::RunState;
+
+pub fn status(paths: &Paths, as_json: bool) -> i32 {
+    crate::log::init(paths, Which::Action, false);
+    let report = gather(paths);
+    if as_json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        print_text(&report);
+    }
+    if report["ok"].as_bool() == Some(true) {
+        0
+    } else {
+        1
+    }
+}
+
+fn gather(paths: &Paths) -> Value {
+    let mut ok = true;
+    let mut out = json!({});
+    let (cfg, settings) = match config::load(paths) {
+        Ok(c) => {
+            let s = c.database.clone();
+            (Some(c), Some(s))
+        }
+        Err(problems) => {
+            ok = false;
+            out["config"] = json!({"ok": false, "problems": problems.0.iter().map(|p| p.to_string()).collect::<Vec<_>>()});
+            (None, config::load_light(paths).ok().map(|l| l.database))
+        }
+    };
+    if let Some(c) = &cfg {
+        crate::log::register_secret(c.auth.client_secret.expose());
+        out["config"] = json!({"ok": true, "sync_enabled": c.sync.enabled, "update": format!("{:?}", c.sync.update)});
+        let opts = crate::amo::ClientOptions {
+            rate_limit: c.sync.rate_limit,
+            timeout: std::time::Duration::from_secs(10),
+        };
+        match crate::amo::AmoClient::new(&c.auth, opts, paths) {
+            Ok(mut client) => {
+                let t = client.token_status();
+                out["token"] = json!({
+                    "present": t.present,
+                    "access_expires_at": t.access_expires_at,
+                    "access_expires": t.access_expires_at.map(timestamp),
+                });
+                if t.present || c.auth.code.is_some() {
+                    match client.account() {
+                        Ok(a) => {
+                            out["amocrm"] = json!({"url": c.auth.url, "connected": true,
+                                "account": a.get("name"), "account_id": a.get("id")});
+                            let t = client.token_status();
+                            out["token"]["access_expires_at"] = json!(t.access_expires_at);
+                            out["token"]["access_expires"] =
+                                json!(t.access_expires_at.map(timestamp));
+                        }
+                        Err(e) => {
+                            ok = false;
+                            out["amocrm"] = json!({"url": c.auth.url, "connected": false, "error": e.to_string()});
+                        }
+                    }
+                } else {
+                    ok = false;
+                    out["amocrm"] = json!({"url": c.auth.url, "connected": false,
+                        "error": "not authorized yet: set [auth] code or run `amocrm auth CODE`"});
+                }
+            }
+            Err(e) => {
+                ok = false;
+                out["amocrm"] =
+                    json!({"url": c.auth.url, "connected": false, "error": e.to_string()});
+            }
+        }
+    }
+    match settings.map(|s| db::target(&s, paths).and_then(|t| db::open(&t))) {
+        Some(Ok(mut d)) => {
+            let _ = d.ensure_schema();
+            out["database"] = json!(d.describe());
+            match d.queue_summary(now()) {
+                Ok(q) => out["queue"] = json!(q),
+                Err(e) => {
+                    ok = false;
+                    out["queue"] = json!({"error": e.to_string()});
+                }
+            }
+            if let Ok(failed) = d.list_jobs(&["failed"], 10) {
+                out["failures"] = json!(failed);
+            }
+            let mut links = serde_json::Map::new();
+            for k in EntityKind::ALL {
+                links.insert(
+                    k.amo_entity().to_string(),
+                    json!(d.link_count(k).unwrap_or(0)),
+                );
+            }
+            out["links"] = Value::Object(links);
+        }
+        Some(Err(e)) => {
+            ok = false;
+            out["database"] = json!({"error": e.to_string()});
+        }
+        None => {}
+    }
+    if let Some(s) = RunState::load(paths) {
+        if s.result == "stopped" || s.result == "config" {
+            ok = false;
+        }
+        out["last_run"] = json!({
+            "finished_at": s.finished_at, "finished": timestamp(s.finished_at),
+            "result": s.result, "message": s.message, "action": s.action,
+            "sent": s.sent, "failed": s.failed, "skipped": s.skipped,
+        });
+    }
+    out["ok"] = json!(ok);
+    out
+}
+
+fn print_text(r: &Value) {
+    let s = |v: &Value| {
+        v.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string())
+    };
+    if let Some(problems) = r["config"]["problems"].as_array() {
+        println!(
+            "config:     {} problem(s) — run `amocrm check`",
+            problems.len()
+        );
+    } else if r["config"]["sync_enabled"] == json!(false) {
+        println!(
+            "config:     ok; sync is DISABLED ([sync] enabled = no): events wait in the queue"
+        );
+    } else if r["config"]["ok"] == json!(true) {
+        println!("config:     ok");
+    }
+    let a = &r["amocrm"];
+    if a.is_object() {
+        if a["connected"] == json!(true) {
+            println!(
+                "amoCRM:     {} — connected, account {} (id {})",
+                s(&a["url"]),
+                s(&a["account"]),
+                s(&a["account_id"])
+            );
+        } else {
+            println!(
+                "amoCRM:     {} — NOT connected: {}",
+                s(&a["url"]),
+                s(&a["error"])
+            );
+        }
+    }
+    let t = &r["token"];
+    if t.is_object() {
+        match t["access_expires_at"].as_i64() {
+            Some(exp) => {
+                let left = exp - now();
+                let when = if left > 0 {
+                    format!("in {} h {} min", left / 3600, left % 3600 / 60)
+                } else {
+                    "EXPIRED (refreshed on next use)".into()
+                };
+                println!(
+                    "token:      access token valid until {} ({when})",
+                    s(&t["access_expires"])
+                );
+            }
+            None if t["present"] == json!(true) => println!("token:      present, expiry unknown"),
+            None => println!("token:      none"),
+        }
+    }
+    if let Some(db) = r["database"].as_str() {
+        println!("database:   {db}");
+    } else if r["database"].is_object() {
+        println!("database:   ERROR {}", s(&r["database"]["error"]));
+    }
+    let q = &r["queue"];
+    if q.is_object() && q.get("pending").is_some() {
+        let next = q["next_try"]
+            .as_i64()
+            .map(|t| format!(", next retry {}", timestamp(t)))
+            .unwrap_or_default();
+        println!(
+            "queue:      {} pending ({} due now), {} failed{next}, {} done, {} skipped",
+            q["pending"], q["due"], q["failed"], q["done"], q["skipped"]
+        );
+        if let Some(t) = q["last_done_at"].as_i64() {
+            println!("last sync:  {}", timestamp(t));
+        }
+    }
+    if let Some(l) = r["links"].as_object() {
+        println!(
+            "links:      {} contacts, {} companies, {} leads",
+            l.get("contacts").unwrap_or(&json!(0)),
+            l.get("companies").unwrap_or(&json!(0)),
+            l.get("leads").unwrap_or(&json!(0))
+        );
+    }
+    let lr = &r["last_run"];
+    if lr.is_object() {
+        println!(
+            "last run:   {} {} — {}",
+            s(&lr["finished"]),
+            s(&lr["result"]),
+            s(&lr["message"])
+        );
+        if let Some(action) = lr["action"].as_str().filter(|a| !a.is_empty()) {
+            println!("to do:      {action}");
+        }
+    }
+    if let Some(f) = r["failures"].as_array().filter(|f| !f.is_empty()) {
+        println!("failures:");
+        for j in f {
+            println!(
+                "  {} (attempt {}): {}",
+                s(&j["key"]),
+                j["attempts"],
+                s(&j["last_error"])
+            );
+        }
+    }
+}
+
+/// `amocrm links [KIND]`: the link tables as the admin reads them.
+pub fn links(paths: &Paths, only: Option<EntityKind>) -> i32 {
+    crate::log::init(paths, Which::Action, true);
+    let settings = match config::load_light(paths) {
+        Ok(l) => l.database,
+        Err(problems) => {
+            eprintln!("amocrm: configuration problems (run `amocrm check`):\n{problems}");
+            return 1;
+        }
+    };
+    let mut d = match db::target(&settings, paths).and_then(|t| db::open(&t)) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("amocrm: {e}");
+            return 1;
+        }
+    };
+    if let Err(e) = d.ensure_schema() {
+        eprintln!("amocrm: {e}");
+        return 1;
+    }
+    for kind in EntityKind::ALL
+        .into_iter()
+        .filter(|k| only.is_none_or(|o| o == *k))
+    {
+        let count = d.link_count(kind).unwrap_or(0);
+        println!("{} ({count} rows)", kind.link_table());
+        println!("  {:>10}  {:>12}  last sync", "billmgr_id", "amocrm_id");
+        let mut after = i64::MIN;
+        loop {
+            let page = match d.links(kind, after, 500) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("amocrm: {e}");
+                    return 1;
+                }
+            };
+            let Some(last) = page.last() else { break };
+            after = last.billmgr_id;
+            for l in &page {
+                println!(
+                    "  {:>10}  {:>12}  {}",
+                    l.billmgr_id,
+                    l.amocrm_id,
+                    timestamp(l.synced_at)
+                );
+            }
+        }
+    }
+    0
+}

@@ -1,0 +1,170 @@
+//! Finding a client who already exists in amoCRM: e-mails compared case-insensitively,
+//! phones compared as digits with the Russian 8… / +7… / 7… forms equal.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::config::DedupKey;
+
+/// The comparable form of a phone: its digits, with a Russian trunk `8` or a bare
+/// ten-digit mobile number turned into `7…`. Too few digits to be a phone → `None`.
+pub fn normalize_phone(raw: &str) -> Option<String> {
+    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() < 7 || digits.len() > 15 {
+        return None;
+    }
+    let d = if digits.len() == 11 && digits.starts_with('8') {
+        format!("7{}", &digits[1..])
+    } else if digits.len() == 10 && digits.starts_with('9') {
+        format!("7{digits}")
+    } else {
+        digits
+    };
+    Some(d)
+}
+
+/// The comparable form of an e-mail: trimmed, lower-case; not an address → `None`.
+pub fn normalize_email(raw: &str) -> Option<String> {
+    let e = raw.trim().to_lowercase();
+    let (user, domain) = e.split_once('@')?;
+    (!user.is_empty() && !domain.is_empty() && !e.contains(char::is_whitespace)).then_some(e)
+}
+
+/// E-mails and phones of amoCRM contacts → contact id. The first contact seen wins, so
+/// matching is stable when amoCRM itself holds duplicates.
+#[derive(Debug, Default)]
+pub struct ContactIndex {
+    by_email: HashMap<String, i64>,
+    by_phone: HashMap<String, i64>,
+}
+
+impl ContactIndex {
+    /// Adds a contact as amoCRM returns it (`custom_fields_values` with `field_code`
+    /// EMAIL / PHONE, or the ids of those fields when the code is missing).
+    pub fn add(&mut self, contact: &Value, email_field: Option<i64>, phone_field: Option<i64>) {
+        let Some(id) = contact.get("id").and_then(Value::as_i64) else {
+            return;
+        };
+        let Some(fields) = contact
+            .get("custom_fields_values")
+            .and_then(Value::as_array)
+        else {
+            return;
+        };
+        for f in fields {
+            let code = f.get("field_code").and_then(Value::as_str).unwrap_or("");
+            let fid = f.get("field_id").and_then(Value::as_i64);
+            let is_email =
+                code.eq_ignore_ascii_case("EMAIL") || (fid.is_some() && fid == email_field);
+            let is_phone =
+                code.eq_ignore_ascii_case("PHONE") || (fid.is_some() && fid == phone_field);
+            for v in f
+                .get("values")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let Some(text) = v.get("value").and_then(Value::as_str) else {
+                    continue;
+                };
+                if is_email && let Some(e) = normalize_email(text) {
+                    self.by_email.entry(e).or_insert(id);
+                }
+                if is_phone && let Some(p) = normalize_phone(text) {
+                    self.by_phone.entry(p).or_insert(id);
+                }
+            }
+        }
+    }
+
+    /// Records a contact the module itself just created or linked.
+    pub fn remember(&mut self, id: i64, email: Option<&str>, phone: Option<&str>) {
+        if let Some(e) = email.and_then(normalize_email) {
+            self.by_email.entry(e).or_insert(id);
+        }
+        if let Some(p) = phone.and_then(normalize_phone) {
+            self.by_phone.entry(p).or_insert(id);
+        }
+    }
+
+    /// The existing contact for this e-mail / phone, trying the keys in the admin's order.
+    pub fn find(&self, keys: &[DedupKey], email: Option<&str>, phone: Option<&str>) -> Option<i64> {
+        keys.iter().find_map(|k| match k {
+            DedupKey::Email => email
+                .and_then(normalize_email)
+                .and_then(|e| self.by_email.get(&e).copied()),
+            DedupKey::Phone => phone
+                .and_then(normalize_phone)
+                .and_then(|p| self.by_phone.get(&p).copied()),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_email.len() + self.by_phone.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn russian_phone_forms_are_equal() {
+        let forms = [
+            "+7 (912) 345-67-89",
+            "89123456789",
+            "8-912-345-67-89",
+            "7 912 345 67 89",
+            "9123456789",
+        ];
+        for f in forms {
+            assert_eq!(normalize_phone(f).as_deref(), Some("79123456789"), "{f}");
+        }
+        assert_eq!(
+            normalize_phone("+353 87 123 4567").as_deref(),
+            Some("353871234567")
+        );
+        assert_eq!(normalize_phone("12-34"), None);
+        assert_eq!(normalize_phone(""), None);
+    }
+
+    #[test]
+    fn emails_compare_case_insensitively() {
+        assert_eq!(
+            normalize_email(" Ivan.Ivanov@Example.RU ").as_deref(),
+            Some("ivan.ivanov@example.ru")
+        );
+        assert_eq!(normalize_email("not an email"), None);
+        assert_eq!(normalize_email("@x"), None);
+    }
+
+    #[test]
+    fn index_matches_by_configured_keys() {
+        let mut idx = ContactIndex::default();
+        idx.add(
+            &json!({"id": 5, "custom_fields_values": [
+                {"field_code": "EMAIL", "values": [{"value": "A@B.ru"}]},
+                {"field_id": 77, "values": [{"value": "+7 912 345-67-89"}]}
+            ]}),
+            None,
+            Some(77),
+        );
+        idx.add(&json!({"id": 6, "custom_fields_values": [{"field_code": "EMAIL", "values": [{"value": "a@b.ru"}]}]}), None, None);
+        let both = [DedupKey::Email, DedupKey::Phone];
+        assert_eq!(idx.find(&both, Some("a@b.RU"), None), Some(5));
+        assert_eq!(idx.find(&both, None, Some("89123456789")), Some(5));
+        assert_eq!(
+            idx.find(&[DedupKey::Email], None, Some("89123456789")),
+            None
+        );
+        assert_eq!(idx.find(&[], Some("a@b.ru"), None), None);
+        idx.remember(9, Some("new@x.ru"), None);
+        assert_eq!(idx.find(&both, Some("NEW@x.ru"), None), Some(9));
+    }
+}

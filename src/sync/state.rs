@@ -1,0 +1,63 @@
+//! Why the last run stopped, kept in `var/amocrm_state.json` so `amocrm status` can tell
+//! the admin why jobs wait even when no worker runs.
+
+use serde::{Deserialize, Serialize};
+
+use crate::paths::Paths;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    /// Unix time the last run ended.
+    pub finished_at: i64,
+    /// `ok`, `stopped` (amoCRM refused or was unreachable), `disabled`, `config`.
+    pub result: String,
+    /// What happened, for the admin.
+    pub message: String,
+    /// What the admin should do, if anything.
+    pub action: String,
+    pub sent: u64,
+    pub failed: u64,
+    pub skipped: u64,
+}
+
+impl RunState {
+    pub fn load(paths: &Paths) -> Option<RunState> {
+        let text = std::fs::read_to_string(paths.run_state()).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Written via a temporary file and a rename, so a reader never sees half of it.
+    pub fn save(&self, paths: &Paths) {
+        let path = paths.run_state();
+        let tmp = path.with_extension("json.tmp");
+        let Ok(text) = serde_json::to_string_pretty(self) else {
+            return;
+        };
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if std::fs::write(&tmp, text).is_ok() {
+            let _ = std::fs::rename(&tmp, &path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::new(dir.path());
+        assert_eq!(RunState::load(&paths), None);
+        let s = RunState {
+            finished_at: 5,
+            result: "stopped".into(),
+            message: "402".into(),
+            ..Default::default()
+        };
+        s.save(&paths);
+        assert_eq!(RunState::load(&paths), Some(s));
+    }
+}
