@@ -25,7 +25,11 @@ impl Paths {
     /// A path from a setting: relative ones are taken from the root.
     pub fn resolve(&self, p: impl AsRef<Path>) -> PathBuf {
         let p = p.as_ref();
-        if p.is_absolute() { p.to_path_buf() } else { self.root.join(p) }
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.root.join(p)
+        }
     }
 
     pub fn etc_dir(&self) -> PathBuf {
