@@ -1,0 +1,342 @@
+//! HTTP to the account: one keep-alive agent, the process-wide rate limit, and retries
+//! with backoff on what is worth retrying (5xx, 429, connection errors, timeouts).
+
+use std::time::{Duration, Instant};
+
+use super::error::AmoError;
+use super::{problem, rate, retry, tokens};
+use crate::secret::Secret;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    Get,
+    Post,
+    Patch,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Patch => "PATCH",
+        }
+    }
+}
+
+/// One request as the client means it; the transport may send it several times.
+pub(crate) struct Request<'a> {
+    pub method: Method,
+    /// Path and query, from the leading slash.
+    pub path: &'a str,
+    /// JSON text.
+    pub body: Option<&'a str>,
+    pub bearer: Option<&'a Secret>,
+    /// Statuses handed back at once instead of retried (a batch the caller will split).
+    pub pass: &'a [u16],
+}
+
+/// A final answer: 2xx, or a status retrying does not change (or one in `pass`).
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+pub(crate) struct Transport {
+    agent: ureq::Agent,
+    base: String,
+    rate: f64,
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Answered {
+        status: u16,
+        body: String,
+        retry_after: Option<String>,
+    },
+    Failed(String),
+}
+
+impl Transport {
+    pub fn new(base: String, rate: f64, timeout: Duration) -> Transport {
+        let timeout = if timeout.is_zero() {
+            Duration::from_secs(30)
+        } else {
+            timeout
+        };
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            // amoCRM has no reason to redirect API calls; following one would be a surprise.
+            .max_redirects(0)
+            .user_agent(concat!("billmgr-amocrm/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Transport {
+            agent: config.into(),
+            base,
+            rate,
+        }
+    }
+
+    pub fn send(&self, req: &Request) -> Result<Answer, AmoError> {
+        // Queries may carry what was searched for (e-mails, phones): keep them out of logs.
+        let shown = req.path.split('?').next().unwrap_or(req.path);
+        let method = req.method.as_str();
+        let mut last = String::new();
+        for attempt in 1..=retry::MAX_ATTEMPTS {
+            rate::acquire(self.rate);
+            let started = Instant::now();
+            let outcome = self.once(req);
+            let ms = started.elapsed().as_millis();
+            let pause = match outcome {
+                Attempt::Answered {
+                    status,
+                    body,
+                    retry_after,
+                } => {
+                    log::debug!("amoCRM {method} {shown}: {status} in {ms} ms");
+                    if !retry::is_transient(status) || req.pass.contains(&status) {
+                        return Ok(Answer { status, body });
+                    }
+                    last = problem::describe(status, &body);
+                    if status == 429 {
+                        match retry::retry_after(&body, retry_after.as_deref()) {
+                            Some(secs) if secs > retry::LONGEST_RETRY_AFTER => {
+                                return Err(AmoError::Unavailable(format!(
+                                    "amoCRM rate-limited {method} {shown} and asks to wait {secs} s; \
+                                     retry after {}",
+                                    clock_in(secs)
+                                )));
+                            }
+                            Some(secs) => Duration::from_secs(secs).max(retry::backoff(attempt)),
+                            None => retry::backoff(attempt),
+                        }
+                    } else {
+                        retry::backoff(attempt)
+                    }
+                }
+                Attempt::Failed(error) => {
+                    log::debug!("amoCRM {method} {shown}: {error} after {ms} ms");
+                    last = error;
+                    retry::backoff(attempt)
+                }
+            };
+            if attempt < retry::MAX_ATTEMPTS {
+                log::warn!(
+                    "amoCRM {method} {shown}: {last}; attempt {attempt} of {}, retrying in {} ms",
+                    retry::MAX_ATTEMPTS,
+                    pause.as_millis()
+                );
+                std::thread::sleep(pause);
+            }
+        }
+        Err(AmoError::Unavailable(format!(
+            "{method} {shown}: {last} ({} attempts)",
+            retry::MAX_ATTEMPTS
+        )))
+    }
+
+    fn once(&self, req: &Request) -> Attempt {
+        let url = format!("{}{}", self.base, req.path);
+        let bearer = req.bearer.map(|t| format!("Bearer {}", t.expose()));
+        let sent = match (req.method, req.body) {
+            (Method::Get, _) => {
+                let mut r = self.agent.get(&url).header("Accept", "application/json");
+                if let Some(b) = &bearer {
+                    r = r.header("Authorization", b);
+                }
+                r.call()
+            }
+            (method, body) => {
+                let mut r = if method == Method::Post {
+                    self.agent.post(&url)
+                } else {
+                    self.agent.patch(&url)
+                };
+                r = r
+                    .header("Accept", "application/json")
+                    .header("Content-Type", "application/json");
+                if let Some(b) = &bearer {
+                    r = r.header("Authorization", b);
+                }
+                r.send(body.unwrap_or(""))
+            }
+        };
+        let mut response = match sent {
+            Ok(r) => r,
+            Err(e) => return Attempt::Failed(describe_transport(&e)),
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        match response.body_mut().read_to_string() {
+            Ok(body) => Attempt::Answered {
+                status,
+                body,
+                retry_after,
+            },
+            // A body cut short is like no answer at all, except for statuses with none.
+            Err(_) if status == 204 => Attempt::Answered {
+                status,
+                body: String::new(),
+                retry_after,
+            },
+            Err(e) => Attempt::Failed(format!(
+                "HTTP {status}, body unreadable: {}",
+                describe_transport(&e)
+            )),
+        }
+    }
+}
+
+fn describe_transport(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Timeout(_) => format!("no answer in time ({e})"),
+        ureq::Error::Io(io) => format!("connection failed: {io}"),
+        ureq::Error::HostNotFound => "the host name does not resolve".to_string(),
+        ureq::Error::ConnectionFailed => "connection failed".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// `HH:MM UTC` `secs` from now, for "retry after" messages.
+fn clock_in(secs: u64) -> String {
+    let at = tokens::now_unix().max(0) as u64 + secs;
+    format!("{:02}:{:02} UTC", at % 86_400 / 3600, at % 3600 / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+
+    /// A loopback server that answers each connection with the next canned response and
+    /// records the request lines it saw.
+    fn serve(responses: Vec<String>) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let handle = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for response in responses {
+                let (stream, _) = listener.accept().expect("accept");
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut line = String::new();
+                reader.read_line(&mut line).expect("request line");
+                seen.push(line.trim().to_string());
+                let mut length = 0;
+                loop {
+                    let mut h = String::new();
+                    reader.read_line(&mut h).expect("header");
+                    if h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).expect("body");
+                let mut stream = stream;
+                stream.write_all(response.as_bytes()).expect("respond");
+            }
+            seen
+        });
+        (url, handle)
+    }
+
+    fn http(status: &str, body: &str) -> String {
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    fn get<'a>(path: &'a str, pass: &'a [u16]) -> Request<'a> {
+        Request {
+            method: Method::Get,
+            path,
+            body: None,
+            bearer: None,
+            pass,
+        }
+    }
+
+    #[test]
+    fn retries_5xx_and_non_json_429_then_answers() {
+        let (url, server) = serve(vec![
+            http("503 Service Unavailable", "down"),
+            http("429 Too Many Requests", "<html>slow down</html>"),
+            http("200 OK", r#"{"id":1}"#),
+        ]);
+        let t = Transport::new(url, 0.0, Duration::from_secs(5));
+        let started = Instant::now();
+        let answer = t.send(&get("/api/v4/account", &[])).expect("answer");
+        assert_eq!((answer.status, answer.body.as_str()), (200, r#"{"id":1}"#));
+        // 0.5 s after the 503, 1 s after the 429.
+        assert!(
+            started.elapsed() >= Duration::from_millis(1500),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(server.join().expect("server").len(), 3);
+    }
+
+    #[test]
+    fn a_long_retry_after_gives_up_at_once() {
+        let (url, server) = serve(vec![http(
+            "429 Too Many Requests",
+            r#"{"status":429,"retry_after":300}"#,
+        )]);
+        let t = Transport::new(url, 0.0, Duration::from_secs(5));
+        match t.send(&get("/api/v4/leads?query=secret%40mail", &[])) {
+            Err(AmoError::Unavailable(m)) => {
+                assert!(m.contains("300 s") && m.contains("UTC"), "{m}");
+                assert!(!m.contains("secret"), "the query leaked: {m}");
+            }
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        assert_eq!(
+            server.join().expect("server"),
+            ["GET /api/v4/leads?query=secret%40mail HTTP/1.1"]
+        );
+    }
+
+    #[test]
+    fn passed_and_final_statuses_come_back_unretried() {
+        let (url, server) = serve(vec![
+            http("504 Gateway Timeout", ""),
+            http("400 Bad Request", "{}"),
+        ]);
+        let t = Transport::new(url, 0.0, Duration::from_secs(5));
+        assert_eq!(t.send(&get("/a", &[504])).expect("504").status, 504);
+        assert_eq!(t.send(&get("/b", &[])).expect("400").status, 400);
+        assert_eq!(server.join().expect("server").len(), 2);
+    }
+
+    #[test]
+    fn an_unreachable_host_is_unavailable_after_the_retries() {
+        // A port nothing listens on: bind, note the port, close.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let t = Transport::new(
+            format!("http://127.0.0.1:{port}"),
+            0.0,
+            Duration::from_secs(2),
+        );
+        let started = Instant::now();
+        match t.send(&get("/api/v4/account", &[])) {
+            Err(AmoError::Unavailable(m)) => assert!(m.contains("6 attempts"), "{m}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        assert!(started.elapsed() >= Duration::from_millis(15_000));
+    }
+}
