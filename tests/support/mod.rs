@@ -200,3 +200,120 @@ pub fn skip_without_mysql(test: &str) -> Option<String> {
     }
     url
 }
+
+impl Panel {
+    /// Writes amocrm.conf: the test integration pointed at `url`, the given `[database]`
+    /// and `[sync]` lines, and the sample's rules (everything from `[conditions]` on).
+    pub fn write_conf(&self, url: &str, database: &str, sync: &str) {
+        let sample =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/amocrm.conf"))
+                .unwrap_or_default();
+        let rules = sample
+            .find("\n[conditions]")
+            .map(|i| &sample[i + 1..])
+            .unwrap_or("");
+        let conf = format!(
+            "[auth]\nurl = {url}\nclient_id = {CLIENT_ID}\nclient_secret = {CLIENT_SECRET}\n\
+             redirect_uri = {REDIRECT_URI}\ncode = {AUTH_CODE}\n\n[database]\n{database}\n\n[sync]\n{sync}\n\n{rules}"
+        );
+        self.write("etc/amocrm/amocrm.conf", &conf);
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            self.path("etc/amocrm/amocrm.conf"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .expect("chmod conf");
+    }
+
+    /// The `[database]` lines of a SQLite panel inside this root.
+    pub fn sqlite() -> &'static str {
+        "driver = sqlite\npath = var/billmgr.db"
+    }
+
+    /// The panel database as amocrm.conf names it, opened through the module's own layer.
+    pub fn db(&self) -> Box<dyn billmgr_amocrm::db::PanelDb> {
+        let paths = billmgr_amocrm::paths::Paths::new(self.root());
+        let light = billmgr_amocrm::config::load_light(&paths).expect("conf");
+        let target = billmgr_amocrm::db::target(&light.database, &paths).expect("target");
+        let mut db = billmgr_amocrm::db::open(&target).expect("open db");
+        db.ensure_schema().expect("schema");
+        db
+    }
+
+    /// Runs `amocrm sample-panel` and checks it worked.
+    pub fn sample_panel(&self) {
+        let out = self.amocrm(&["sample-panel"]);
+        assert!(
+            out.status.success(),
+            "sample-panel: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Sends one panel event through the handler as BILLmanager does and checks that the
+    /// document comes back unchanged.
+    pub fn event(&self, func: &str, elid: &str, extra: &[(&str, &str)]) {
+        let doc = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc lang=\"ru\" func=\"{func}\"><ok/><tparams><func>{func}</func><elid>{elid}</elid><sok>ok</sok></tparams></doc>"
+        );
+        let mut env = vec![
+            ("EVENT_TYPE", "after"),
+            ("ACTION_NAME", func),
+            ("AUTH_USER", "admin"),
+            ("AUTH_LEVEL", "29"),
+            ("PARAM_func", func),
+            ("PARAM_elid", elid),
+            ("PARAM_sok", "ok"),
+        ];
+        env.extend_from_slice(extra);
+        let out = self.handler(&env, doc.as_bytes());
+        assert!(out.status.success(), "handler exit for {func}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            doc,
+            "handler must pass the document through"
+        );
+    }
+}
+
+/// MySQL `[database]` lines for a fresh database on the test server, and a guard that drops
+/// it at the end of the test.
+pub struct MysqlDb {
+    pub server: String,
+    pub name: String,
+}
+
+impl MysqlDb {
+    pub fn create(server: &str) -> MysqlDb {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "amocrm_e2e_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut conn = mysql::Conn::new(mysql::Opts::from_url(server).expect("mysql url"))
+            .expect("connect MariaDB");
+        use mysql::prelude::Queryable;
+        conn.query_drop(format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+            .expect("create db");
+        MysqlDb {
+            server: server.trim_end_matches('/').to_string(),
+            name,
+        }
+    }
+    pub fn conf_lines(&self) -> String {
+        format!("driver = mysql\nurl = {}/{}", self.server, self.name)
+    }
+}
+
+impl Drop for MysqlDb {
+    fn drop(&mut self) {
+        if let Ok(opts) = mysql::Opts::from_url(&self.server)
+            && let Ok(mut conn) = mysql::Conn::new(opts)
+        {
+            use mysql::prelude::Queryable;
+            let _ = conn.query_drop(format!("DROP DATABASE IF EXISTS `{}`", self.name));
+        }
+    }
+}

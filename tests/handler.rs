@@ -1,0 +1,192 @@
+//! The handler as the panel runs it: environment + document on stdin, the document back on
+//! stdout, exit 0, and the job in the queue.
+
+mod support;
+
+use billmgr_amocrm::db::PanelDb;
+use support::Panel;
+
+/// A panel whose sync is switched off, so no worker sends anything: the queue is what
+/// the handler left.
+fn panel() -> Panel {
+    let p = Panel::new();
+    p.write_conf("http://127.0.0.1:9", Panel::sqlite(), "enabled = no");
+    p
+}
+
+fn queued(db: &mut dyn PanelDb) -> Vec<String> {
+    let mut keys: Vec<String> = db
+        .list_jobs(&["pending"], 100)
+        .expect("jobs")
+        .into_iter()
+        .map(|j| j.key)
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn events_are_queued_and_the_document_passes_unchanged() {
+    let p = panel();
+    p.event("service.postopen", "1001", &[]);
+    p.event("vds.suspend", "1002, 1003", &[]);
+    p.event("account.edit", "3", &[]);
+    p.event("register", "", &[("PARAM_email", "new.client@example.ru")]);
+    p.event("service.postopen", "1001", &[]);
+    let mut db = p.db();
+    assert_eq!(
+        queued(db.as_mut()),
+        vec![
+            "account:3",
+            "account?login=new.client@example.ru",
+            "item:1001",
+            "item:1002",
+            "item:1003"
+        ]
+    );
+    let log = p.read("var/amocrm_action.log");
+    assert!(
+        log.contains("amocrm INFO vds.suspend: queued item:1002, item:1003"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_form_opened_but_not_submitted_queues_nothing() {
+    let p = panel();
+    let doc = "<doc func=\"account.edit\"><metadata name=\"account.edit\" type=\"form\"/><elid>3</elid></doc>";
+    let out = p.handler(
+        &[
+            ("PARAM_func", "account.edit"),
+            ("PARAM_elid", "3"),
+            ("EVENT_TYPE", "after"),
+        ],
+        doc.as_bytes(),
+    );
+    assert!(out.status.success());
+    assert_eq!(out.stdout, doc.as_bytes());
+    assert!(queued(p.db().as_mut()).is_empty());
+}
+
+#[test]
+fn a_new_client_is_found_by_the_id_in_the_document() {
+    let p = panel();
+    let doc = "<?xml version=\"1.0\"?>\n<doc func=\"account.edit\"><ok/><id>7</id></doc>";
+    let out = p.handler(
+        &[
+            ("PARAM_func", "account.edit"),
+            ("PARAM_sok", "ok"),
+            ("PARAM_elid", ""),
+            ("EVENT_TYPE", "after"),
+        ],
+        doc.as_bytes(),
+    );
+    assert_eq!(out.stdout, doc.as_bytes());
+    assert_eq!(queued(p.db().as_mut()), vec!["account:7"]);
+}
+
+#[test]
+fn the_document_passes_even_when_the_queue_cannot_be_written() {
+    let p = Panel::new();
+    // The database path is a directory: opening it fails.
+    std::fs::create_dir_all(p.path("var/billmgr.db")).unwrap();
+    p.write_conf("http://127.0.0.1:9", Panel::sqlite(), "enabled = no");
+    let doc = b"<doc func=\"service.postopen\"><ok/></doc>";
+    let out = p.handler(
+        &[("PARAM_func", "service.postopen"), ("PARAM_elid", "1001")],
+        doc,
+    );
+    assert!(out.status.success());
+    assert_eq!(out.stdout, doc);
+    let log = p.read("var/amocrm_action.log");
+    assert!(
+        log.contains("ERROR service.postopen: could not queue item:1001"),
+        "{log}"
+    );
+}
+
+#[test]
+fn odd_input_still_gets_a_document_back() {
+    let p = panel();
+    let out = p.handler(
+        &[("PARAM_func", "service.postopen"), ("PARAM_elid", "1001")],
+        b"",
+    );
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("<doc/>"));
+    let binary: Vec<u8> = (0u8..=255).cycle().take(5000).collect();
+    let out = p.handler(
+        &[("PARAM_func", "service.postopen"), ("PARAM_elid", "1001")],
+        &binary,
+    );
+    assert!(out.status.success());
+    assert_eq!(out.stdout, binary);
+    // A broken amocrm.conf: the job still lands in the default database.
+    p.write("etc/amocrm/amocrm.conf", "[sync\nbatch_size = many\n");
+    let out = p.handler(
+        &[("PARAM_func", "service.postopen"), ("PARAM_elid", "1005")],
+        b"<doc/>",
+    );
+    assert!(out.status.success());
+    assert_eq!(out.stdout, b"<doc/>");
+}
+
+#[test]
+fn own_functions_refuse_non_admins() {
+    let p = panel();
+    for level in [None, Some("16"), Some("0")] {
+        let mut env = vec![
+            ("PARAM_func", "amocrm.settings"),
+            ("EVENT_TYPE", "action"),
+            ("AUTH_USER", "client"),
+        ];
+        if let Some(l) = level {
+            env.push(("AUTH_LEVEL", l));
+        }
+        let out = p.handler(&env, b"<doc func=\"amocrm.settings\"/>");
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("<error") && text.contains("Access denied"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn concurrent_handlers_lose_no_event() {
+    let p = panel();
+    p.event("service.postopen", "1", &[]); // creates the tables first
+    let root = p.root().to_path_buf();
+    let handles: Vec<_> = (0..20)
+        .map(|i| {
+            let root = root.clone();
+            std::thread::spawn(move || {
+                let id = (100 + i).to_string();
+                let mut cmd = std::process::Command::new(support::AMOCRM);
+                cmd.env_clear()
+                    .env("MGR_ROOT", &root)
+                    .env("PARAM_func", "service.postopen")
+                    .env("PARAM_elid", &id)
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped());
+                let out = support::run_with_timeout(
+                    cmd,
+                    b"<doc><ok/></doc>",
+                    std::time::Duration::from_secs(60),
+                );
+                assert!(out.status.success());
+                assert_eq!(out.stdout, b"<doc><ok/></doc>");
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("handler thread");
+    }
+    let keys = queued(p.db().as_mut());
+    assert_eq!(keys.len(), 21, "{keys:?}");
+    for i in 0..20 {
+        assert!(keys.contains(&format!("item:{}", 100 + i)));
+    }
+}
