@@ -1,1 +1,36 @@
-fn main() {}
+//! `amocrm-sandbox`: parse the flags, serve, print the URL, stop on SIGTERM/SIGINT.
+
+use std::io::Write;
+use std::time::Duration;
+
+use billmgr_amocrm::sandbox::{self, args, signal};
+
+fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let options = match args::parse(&argv) {
+        Ok(args::Command::Help) => {
+            print!("{}", args::help());
+            return;
+        }
+        Ok(args::Command::Run(options)) => options,
+        Err(e) => {
+            eprintln!("amocrm-sandbox: {e}; see amocrm-sandbox --help");
+            std::process::exit(2);
+        }
+    };
+    signal::install();
+    let server = match sandbox::serve(options) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("amocrm-sandbox: {e}");
+            std::process::exit(1);
+        }
+    };
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{}", server.url());
+    let _ = out.flush();
+    while !signal::requested() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.stop();
+}

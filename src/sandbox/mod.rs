@@ -1,1 +1,28 @@
-//! (being written)
+//! `amocrm-sandbox`: a stand-in amoCRM account on 127.0.0.1 for tests and the demo. It
+//! keeps an account in memory and answers OAuth and API v4 calls as amoCRM documents them,
+//! including its limits and errors, and lets tests look inside and inject faults through
+//! `/_sandbox/*`.
+//!
+//! Hands out [`Options`], [`serve`] and [`Server`]; the binary only parses flags
+//! ([`args`]) and waits for a stop [`signal`].
+
+pub mod args;
+pub mod signal;
+
+mod api;
+mod control;
+mod faults;
+mod fields;
+mod http;
+mod oauth;
+mod problem;
+mod render;
+mod rng;
+mod seed;
+mod server;
+mod service;
+mod state;
+mod write;
+
+pub use seed::{Seed, SeedError};
+pub use server::{Options, ServeError, Server, serve};

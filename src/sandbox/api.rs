@@ -1,0 +1,728 @@
+//! `/api/v4/*` for an authorized caller: entities, custom fields, tags, pipelines, links,
+//! tasks, notes and the account, answered from the account's state.
+
+use serde_json::{Value, json};
+
+use super::fields::as_u64;
+use super::http::{Request, Response};
+use super::problem::{self, FieldError};
+use super::render::{self, With, href};
+use super::state::{Crm, Kind, USER_ID};
+use super::write::{self, Written, now};
+
+/// amoCRM's ceiling on entities per request and per page.
+pub const MAX_BATCH: usize = 250;
+const DEFAULT_LIMIT: usize = 50;
+
+pub fn route(crm: &mut Crm, req: &Request, base: &str) -> Response {
+    let Some(rest) = req.path.strip_prefix("/api/v4/") else {
+        return problem::not_found();
+    };
+    let seg: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let m = req.method.as_str();
+    match (m, seg.as_slice()) {
+        ("GET", ["account"]) => account(crm, base),
+        ("GET", ["leads", "pipelines"]) => pipelines(crm, base),
+        ("GET", ["leads", "pipelines", id]) => match parse_id(id).and_then(|id| crm.pipeline(id)) {
+            Some(p) => Response::hal(200, &render::pipeline(crm, p, base)),
+            None => Response::no_content(),
+        },
+        ("GET", ["leads", "pipelines", id, "statuses"]) => {
+            match parse_id(id).and_then(|id| crm.pipeline(id)) {
+                Some(p) => {
+                    let v = render::pipeline(crm, p, base);
+                    Response::hal(
+                        200,
+                        &json!({
+                            "_total_items": p.statuses.len(),
+                            "_links": href(base, &req.path),
+                            "_embedded": v["_embedded"],
+                        }),
+                    )
+                }
+                None => Response::no_content(),
+            }
+        }
+        ("POST", ["tasks"]) => with_array(req, |items| tasks(crm, items, base)),
+        ("GET", ["tasks"]) => list_plain(req, base, "tasks", &crm.tasks),
+        (_, [entity, ..]) => match Kind::parse(entity) {
+            Some(kind) => entity_route(crm, kind, m, &seg[1..], req, base),
+            None => problem::not_found(),
+        },
+        _ => problem::not_found(),
+    }
+}
+
+fn entity_route(
+    crm: &mut Crm,
+    kind: Kind,
+    m: &str,
+    rest: &[&str],
+    req: &Request,
+    base: &str,
+) -> Response {
+    match (m, rest) {
+        ("GET", []) => list(crm, kind, req, base),
+        ("POST", []) => with_array(req, |items| {
+            created(kind, base, write::create(crm, kind, items, false))
+        }),
+        ("PATCH", []) => with_array(req, |items| {
+            updated(kind, base, write::update(crm, kind, items))
+        }),
+        ("GET", ["custom_fields"]) => custom_fields(crm, kind, req, base),
+        ("GET", ["custom_fields", id]) => {
+            match parse_id(id).and_then(|id| crm.field_by_id(kind, id)) {
+                Some(f) => Response::hal(200, &render::custom_field(crm, kind, f, base)),
+                None => Response::no_content(),
+            }
+        }
+        ("GET", ["tags"]) => tags(crm, kind, req, base),
+        ("POST", ["tags"]) => with_array(req, |items| add_tags(crm, kind, items, base)),
+        ("POST", ["notes"]) => with_array(req, |items| notes(crm, kind, None, items, base)),
+        ("GET", ["notes"]) => {
+            let mine: Vec<Value> = crm
+                .notes
+                .iter()
+                .filter(|n| n["entity_type"] == kind.segment())
+                .cloned()
+                .collect();
+            list_plain(req, base, "notes", &mine)
+        }
+        ("POST", ["link"]) => with_array(req, |items| links(crm, kind, None, items, base, true)),
+        ("POST", ["unlink"]) => with_array(req, |items| links(crm, kind, None, items, base, false)),
+        (_, [id, tail @ ..]) => {
+            let Some(id) = parse_id(id) else {
+                return problem::not_found();
+            };
+            match (m, tail) {
+                ("GET", []) => match crm.entity(kind, id) {
+                    Some(e) => {
+                        let with = With::parse(&req.query_param("with").unwrap_or_default());
+                        Response::hal(200, &render::entity(crm, kind, e, base, with))
+                    }
+                    None => Response::no_content(),
+                },
+                ("PATCH", []) => match parse_body(req) {
+                    Ok(Value::Object(mut obj)) => {
+                        obj.insert("id".into(), json!(id));
+                        match write::update(crm, kind, &[Value::Object(obj)]) {
+                            Ok(w) => Response::hal(200, &written_item(kind, base, &w[0], false)),
+                            Err(errs) => problem::validation_failed(&errs),
+                        }
+                    }
+                    Ok(_) => problem::bad_request("The request body must be a JSON object"),
+                    Err(r) => r,
+                },
+                ("POST", ["link"]) => {
+                    with_array(req, |items| links(crm, kind, Some(id), items, base, true))
+                }
+                ("POST", ["unlink"]) => {
+                    with_array(req, |items| links(crm, kind, Some(id), items, base, false))
+                }
+                ("GET", ["links"]) => entity_links(crm, kind, id, req, base),
+                ("POST", ["notes"]) => {
+                    with_array(req, |items| notes(crm, kind, Some(id), items, base))
+                }
+                _ => problem::not_found(),
+            }
+        }
+        _ => problem::not_found(),
+    }
+}
+
+fn parse_id(s: &str) -> Option<u64> {
+    s.parse().ok()
+}
+
+fn parse_body(req: &Request) -> Result<Value, Response> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Err(problem::bad_request("The request body is empty"));
+    }
+    serde_json::from_slice(&req.body)
+        .map_err(|e| problem::bad_request(&format!("The request body is not valid JSON: {e}")))
+}
+
+/// Write calls take a JSON array of 1..=250 items.
+fn with_array(req: &Request, f: impl FnOnce(&[Value]) -> Response) -> Response {
+    match parse_body(req) {
+        Ok(Value::Array(items)) if items.is_empty() => {
+            problem::bad_request("The request body is an empty array; send at least one item")
+        }
+        Ok(Value::Array(items)) if items.len() > MAX_BATCH => {
+            problem::problem(422, "Limit 250 per page")
+        }
+        Ok(Value::Array(items)) => f(&items),
+        Ok(_) => problem::bad_request("The request body must be a JSON array"),
+        Err(r) => r,
+    }
+}
+
+fn written_item(kind: Kind, base: &str, w: &Written, created: bool) -> Value {
+    let mut v = json!({
+        "id": w.id,
+        "request_id": w.request_id,
+        "_links": href(base, &format!("/api/v4/{}/{}", kind.segment(), w.id)),
+    });
+    if !created {
+        v["updated_at"] = json!(w.updated_at);
+    }
+    v
+}
+
+fn created(kind: Kind, base: &str, r: Result<Vec<Written>, write::ItemErrors>) -> Response {
+    written(kind, base, r, true)
+}
+
+fn updated(kind: Kind, base: &str, r: Result<Vec<Written>, write::ItemErrors>) -> Response {
+    written(kind, base, r, false)
+}
+
+fn written(
+    kind: Kind,
+    base: &str,
+    r: Result<Vec<Written>, write::ItemErrors>,
+    created: bool,
+) -> Response {
+    match r {
+        Ok(items) => Response::hal(
+            200,
+            &json!({
+                "_links": href(base, &format!("/api/v4/{}", kind.segment())),
+                "_embedded": {
+                    kind.segment(): items.iter().map(|w| written_item(kind, base, w, created)).collect::<Vec<_>>(),
+                },
+            }),
+        ),
+        Err(errs) => problem::validation_failed(&errs),
+    }
+}
+
+/// `page` (from 1) and `limit` (1..=250, default 50).
+fn paging(req: &Request) -> (usize, usize) {
+    let page = req
+        .query_param("page")
+        .and_then(|p| p.parse().ok())
+        .filter(|&p: &usize| p >= 1)
+        .unwrap_or(1);
+    let limit = req
+        .query_param("limit")
+        .and_then(|p| p.parse().ok())
+        .filter(|&l: &usize| l >= 1)
+        .unwrap_or(DEFAULT_LIMIT)
+        .min(MAX_BATCH);
+    (page, limit)
+}
+
+/// `_links.self` and, when there is more, `_links.next` (the same query, next page).
+fn page_links(req: &Request, base: &str, page: usize, more: bool) -> Value {
+    let with_page = |p: usize| {
+        let mut parts: Vec<String> = req
+            .query
+            .as_deref()
+            .unwrap_or("")
+            .split('&')
+            .filter(|s| !s.is_empty() && !s.starts_with("page="))
+            .map(str::to_string)
+            .collect();
+        parts.push(format!("page={p}"));
+        format!("{base}{}?{}", req.path, parts.join("&"))
+    };
+    let mut links = json!({ "self": { "href": with_page(page) } });
+    if more {
+        links["next"] = json!({ "href": with_page(page + 1) });
+    }
+    links
+}
+
+fn list(crm: &Crm, kind: Kind, req: &Request, base: &str) -> Response {
+    let pairs = req.query_pairs();
+    let (page, limit) = paging(req);
+    let mut ids: Option<Vec<u64>> = None;
+    let mut query: Option<String> = None;
+    let mut order: Option<(String, bool)> = None;
+    let mut with = With::default();
+    for (k, v) in &pairs {
+        if k == "filter[id]" || k.starts_with("filter[id][") {
+            ids.get_or_insert_with(Vec::new)
+                .extend(v.split(',').filter_map(|s| s.trim().parse::<u64>().ok()));
+        } else if k == "query" && !v.is_empty() {
+            query = Some(v.to_lowercase());
+        } else if let Some(field) = k.strip_prefix("order[").and_then(|s| s.strip_suffix(']')) {
+            order = Some((field.to_string(), v.eq_ignore_ascii_case("desc")));
+        } else if k == "with" {
+            with = With::parse(v);
+        }
+    }
+    let mut found: Vec<_> = crm.entities[kind.idx()]
+        .values()
+        .filter(|e| ids.as_ref().is_none_or(|ids| ids.contains(&e.id)))
+        .filter(|e| query.as_deref().is_none_or(|q| matches_query(e, q)))
+        .collect();
+    if let Some((field, desc)) = &order {
+        match field.as_str() {
+            "updated_at" => found.sort_by_key(|e| (e.updated_at, e.id)),
+            "created_at" => found.sort_by_key(|e| (e.created_at, e.id)),
+            _ => {}
+        }
+        if *desc {
+            found.reverse();
+        }
+    }
+    let start = (page - 1).saturating_mul(limit);
+    if start >= found.len() {
+        return Response::no_content();
+    }
+    let end = (start + limit).min(found.len());
+    let items: Vec<Value> = found[start..end]
+        .iter()
+        .map(|e| render::entity(crm, kind, e, base, with))
+        .collect();
+    Response::hal(
+        200,
+        &json!({
+            "_page": page,
+            "_links": page_links(req, base, page, end < found.len()),
+            "_embedded": { kind.segment(): items },
+        }),
+    )
+}
+
+/// `query`: a case-insensitive substring of the name or of any custom field value.
+fn matches_query(e: &super::state::Entity, q: &str) -> bool {
+    let hit = |s: &str| s.to_lowercase().contains(q);
+    hit(&e.name)
+        || hit(&e.first_name)
+        || hit(&e.last_name)
+        || e.fields
+            .iter()
+            .flat_map(|f| f.values.iter())
+            .any(|v| match &v["value"] {
+                Value::String(s) => hit(s),
+                Value::Null => false,
+                other => hit(&other.to_string()),
+            })
+}
+
+fn account(crm: &Crm, base: &str) -> Response {
+    Response::hal(
+        200,
+        &json!({
+            "id": crm.account.id,
+            "name": crm.account.name,
+            "subdomain": crm.account.subdomain,
+            "created_at": 1585840134,
+            "created_by": 0,
+            "updated_at": 1585840134,
+            "updated_by": 0,
+            "current_user_id": USER_ID,
+            "country": "RU",
+            "currency": "RUB",
+            "currency_symbol": "₽",
+            "customers_mode": "disabled",
+            "is_unsorted_on": true,
+            "is_loss_reason_enabled": false,
+            "is_helpbot_enabled": false,
+            "is_technical_account": false,
+            "contact_name_display_order": 1,
+            "version": 11,
+            "_links": href(base, "/api/v4/account"),
+        }),
+    )
+}
+
+fn pipelines(crm: &Crm, base: &str) -> Response {
+    let list: Vec<Value> = crm
+        .pipelines
+        .iter()
+        .map(|p| render::pipeline(crm, p, base))
+        .collect();
+    Response::hal(
+        200,
+        &json!({
+            "_total_items": list.len(),
+            "_links": href(base, "/api/v4/leads/pipelines"),
+            "_embedded": { "pipelines": list },
+        }),
+    )
+}
+
+fn custom_fields(crm: &Crm, kind: Kind, req: &Request, base: &str) -> Response {
+    let (page, limit) = paging(req);
+    let all = &crm.fields[kind.idx()];
+    let start = (page - 1).saturating_mul(limit);
+    if start >= all.len() {
+        return Response::no_content();
+    }
+    let end = (start + limit).min(all.len());
+    let items: Vec<Value> = all[start..end]
+        .iter()
+        .map(|f| render::custom_field(crm, kind, f, base))
+        .collect();
+    Response::hal(
+        200,
+        &json!({
+            "_total_items": all.len(),
+            "_page": page,
+            "_page_count": all.len().div_ceil(limit),
+            "_links": page_links(req, base, page, end < all.len()),
+            "_embedded": { "custom_fields": items },
+        }),
+    )
+}
+
+fn tags(crm: &Crm, kind: Kind, req: &Request, base: &str) -> Response {
+    let (page, limit) = paging(req);
+    let name = req.query_param("filter[name]");
+    let query = req.query_param("query").map(|q| q.to_lowercase());
+    let found: Vec<Value> = crm.tags[kind.idx()]
+        .iter()
+        .filter(|t| name.as_deref().is_none_or(|n| t.name == n))
+        .filter(|t| {
+            query
+                .as_deref()
+                .is_none_or(|q| t.name.to_lowercase().contains(q))
+        })
+        .map(render::tag)
+        .collect();
+    let start = (page - 1).saturating_mul(limit);
+    if start >= found.len() {
+        return Response::no_content();
+    }
+    let end = (start + limit).min(found.len());
+    Response::hal(
+        200,
+        &json!({
+            "_page": page,
+            "_links": page_links(req, base, page, end < found.len()),
+            "_embedded": { "tags": found[start..end] },
+        }),
+    )
+}
+
+fn request_id(item: &Value, i: usize) -> String {
+    match item.get("request_id") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => i.to_string(),
+    }
+}
+
+fn add_tags(crm: &mut Crm, kind: Kind, items: &[Value], base: &str) -> Response {
+    let mut bad = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        if item
+            .get("name")
+            .and_then(Value::as_str)
+            .is_none_or(|n| n.trim().is_empty())
+        {
+            bad.push((
+                request_id(item, i),
+                vec![FieldError::new("NotBlank", "name", "A tag needs a name.")],
+            ));
+        }
+    }
+    if !bad.is_empty() {
+        return problem::validation_failed(&bad);
+    }
+    let out: Vec<Value> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let name = item["name"].as_str().unwrap_or_default();
+            let id = crm.tag_id(kind, name);
+            json!({ "id": id, "name": name, "request_id": request_id(item, i) })
+        })
+        .collect();
+    Response::hal(
+        200,
+        &json!({
+            "_links": href(base, &format!("/api/v4/{}/tags", kind.segment())),
+            "_embedded": { "tags": out },
+        }),
+    )
+}
+
+/// Link or unlink: `entity_id` (from the path or the item), `to_entity_id`, `to_entity_type`.
+fn links(
+    crm: &mut Crm,
+    kind: Kind,
+    path_id: Option<u64>,
+    items: &[Value],
+    base: &str,
+    link: bool,
+) -> Response {
+    let mut bad = Vec::new();
+    let mut ok = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let mut errs = Vec::new();
+        let from = path_id.or_else(|| item.get("entity_id").and_then(as_u64));
+        match from {
+            Some(id) if crm.entity(kind, id).is_some() => {}
+            Some(id) => errs.push(FieldError::new(
+                "NotFound",
+                "entity_id",
+                format!("There is no {} with id {id}.", kind.segment()),
+            )),
+            None => errs.push(FieldError::new(
+                "NotBlank",
+                "entity_id",
+                "entity_id is required.",
+            )),
+        }
+        let to_kind = item
+            .get("to_entity_type")
+            .and_then(Value::as_str)
+            .and_then(Kind::parse)
+            .filter(|k| Crm::linkable(kind, *k));
+        let to_id = item.get("to_entity_id").and_then(as_u64);
+        match (to_kind, to_id) {
+            (None, _) => errs.push(FieldError::new(
+                "NotSupportedChoice",
+                "to_entity_type",
+                format!("{} cannot be linked to that entity type.", kind.segment()),
+            )),
+            (Some(_), None) => errs.push(FieldError::new(
+                "NotBlank",
+                "to_entity_id",
+                "to_entity_id is required.",
+            )),
+            (Some(k), Some(id)) if crm.entity(k, id).is_none() => errs.push(FieldError::new(
+                "NotFound",
+                "to_entity_id",
+                format!("There is no {} with id {id}.", k.segment()),
+            )),
+            _ => {}
+        }
+        if errs.is_empty()
+            && let (Some(from), Some(tk), Some(tid)) = (from, to_kind, to_id)
+        {
+            let is_main = item
+                .get("metadata")
+                .and_then(|m| m.get("is_main"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            ok.push((from, tk, tid, is_main, item.get("metadata").cloned()));
+        } else {
+            bad.push((request_id(item, i), errs));
+        }
+    }
+    if !bad.is_empty() {
+        return problem::validation_failed(&bad);
+    }
+    let mut out = Vec::new();
+    let ts = now();
+    for (from, tk, tid, is_main, metadata) in ok {
+        if link {
+            crm.link((kind, from), (tk, tid), is_main);
+        } else {
+            crm.unlink((kind, from), (tk, tid));
+        }
+        for side in [(kind, from), (tk, tid)] {
+            if let Some(e) = crm.entities[side.0.idx()].get_mut(&side.1) {
+                e.updated_at = ts;
+            }
+        }
+        out.push(json!({
+            "entity_id": from,
+            "entity_type": kind.segment(),
+            "to_entity_id": tid,
+            "to_entity_type": tk.segment(),
+            "metadata": metadata,
+        }));
+    }
+    if !link {
+        return Response::no_content();
+    }
+    Response::hal(
+        200,
+        &json!({
+            "_total_items": out.len(),
+            "_links": href(base, &format!("/api/v4/{}/link", kind.segment())),
+            "_embedded": { "links": out },
+        }),
+    )
+}
+
+fn entity_links(crm: &Crm, kind: Kind, id: u64, req: &Request, base: &str) -> Response {
+    let Some(e) = crm.entity(kind, id) else {
+        return Response::no_content();
+    };
+    let mut out = Vec::new();
+    let mut push = |k: Kind, to: u64, meta: Value| {
+        out.push(json!({
+            "entity_id": id, "entity_type": kind.segment(),
+            "to_entity_id": to, "to_entity_type": k.segment(), "metadata": meta,
+        }));
+    };
+    for (c, main) in &e.contacts {
+        push(Kind::Contacts, *c, json!({ "main_contact": main }));
+    }
+    for c in &e.companies {
+        push(Kind::Companies, *c, Value::Null);
+    }
+    for l in &e.leads {
+        push(Kind::Leads, *l, Value::Null);
+    }
+    if out.is_empty() {
+        return Response::no_content();
+    }
+    Response::hal(
+        200,
+        &json!({
+            "_total_items": out.len(),
+            "_links": href(base, &req.path),
+            "_embedded": { "links": out },
+        }),
+    )
+}
+
+fn tasks(crm: &mut Crm, items: &[Value], base: &str) -> Response {
+    let mut bad = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let mut errs = Vec::new();
+        if item
+            .get("text")
+            .and_then(Value::as_str)
+            .is_none_or(|t| t.trim().is_empty())
+        {
+            errs.push(FieldError::new("NotBlank", "text", "text is required."));
+        }
+        if item.get("complete_till").and_then(Value::as_i64).is_none() {
+            errs.push(FieldError::new(
+                "InvalidType",
+                "complete_till",
+                "complete_till is required, a unix timestamp.",
+            ));
+        }
+        check_target(crm, item, None, &mut errs);
+        if !errs.is_empty() {
+            bad.push((request_id(item, i), errs));
+        }
+    }
+    if !bad.is_empty() {
+        return problem::validation_failed(&bad);
+    }
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let id = crm.new_id();
+        crm.tasks.push(json!({
+            "id": id,
+            "text": item["text"],
+            "complete_till": item["complete_till"],
+            "entity_id": item.get("entity_id").cloned().unwrap_or(Value::Null),
+            "entity_type": item.get("entity_type").cloned().unwrap_or(Value::Null),
+            "task_type_id": item.get("task_type_id").cloned().unwrap_or(json!(1)),
+            "responsible_user_id": item.get("responsible_user_id").cloned().unwrap_or(json!(USER_ID)),
+            "is_completed": false,
+            "created_at": now(),
+        }));
+        out.push(json!({
+            "id": id,
+            "request_id": request_id(item, i),
+            "_links": href(base, &format!("/api/v4/tasks/{id}")),
+        }));
+    }
+    Response::hal(
+        200,
+        &json!({ "_links": href(base, "/api/v4/tasks"), "_embedded": { "tasks": out } }),
+    )
+}
+
+/// A task's or note's entity, when it names one, must exist.
+fn check_target(crm: &Crm, item: &Value, kind: Option<Kind>, errs: &mut Vec<FieldError>) {
+    let kind = kind.or_else(|| {
+        item.get("entity_type")
+            .and_then(Value::as_str)
+            .and_then(Kind::parse)
+    });
+    let id = item.get("entity_id").and_then(as_u64);
+    match (kind, id) {
+        (Some(k), Some(id)) if crm.entity(k, id).is_none() => errs.push(FieldError::new(
+            "NotFound",
+            "entity_id",
+            format!("There is no {} with id {id}.", k.segment()),
+        )),
+        (None, Some(_)) => errs.push(FieldError::new(
+            "NotSupportedChoice",
+            "entity_type",
+            "entity_type must be contacts, companies or leads.",
+        )),
+        _ => {}
+    }
+}
+
+fn notes(crm: &mut Crm, kind: Kind, path_id: Option<u64>, items: &[Value], base: &str) -> Response {
+    let mut bad = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let mut errs = Vec::new();
+        let mut item = item.clone();
+        if let Some(id) = path_id {
+            item["entity_id"] = json!(id);
+        }
+        if item.get("entity_id").and_then(as_u64).is_none() {
+            errs.push(FieldError::new(
+                "NotBlank",
+                "entity_id",
+                "entity_id is required.",
+            ));
+        }
+        if item.get("note_type").and_then(Value::as_str).is_none() {
+            errs.push(FieldError::new(
+                "NotBlank",
+                "note_type",
+                "note_type is required.",
+            ));
+        }
+        check_target(crm, &item, Some(kind), &mut errs);
+        if !errs.is_empty() {
+            bad.push((request_id(&item, i), errs));
+        }
+    }
+    if !bad.is_empty() {
+        return problem::validation_failed(&bad);
+    }
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let id = crm.new_id();
+        let entity_id = path_id.or_else(|| item.get("entity_id").and_then(as_u64));
+        crm.notes.push(json!({
+            "id": id,
+            "entity_id": entity_id,
+            "entity_type": kind.segment(),
+            "note_type": item["note_type"],
+            "params": item.get("params").cloned().unwrap_or(Value::Null),
+            "created_at": now(),
+        }));
+        out.push(json!({
+            "id": id,
+            "entity_id": entity_id,
+            "request_id": request_id(item, i),
+            "_links": href(base, &format!("/api/v4/{}/notes/{id}", kind.segment())),
+        }));
+    }
+    Response::hal(
+        200,
+        &json!({
+            "_links": href(base, &format!("/api/v4/{}/notes", kind.segment())),
+            "_embedded": { "notes": out },
+        }),
+    )
+}
+
+/// Tasks and notes as a paged list.
+fn list_plain(req: &Request, base: &str, name: &str, all: &[Value]) -> Response {
+    let (page, limit) = paging(req);
+    let start = (page - 1).saturating_mul(limit);
+    if start >= all.len() {
+        return Response::no_content();
+    }
+    let end = (start + limit).min(all.len());
+    Response::hal(
+        200,
+        &json!({
+            "_page": page,
+            "_links": page_links(req, base, page, end < all.len()),
+            "_embedded": { name: all[start..end] },
+        }),
+    )
+}

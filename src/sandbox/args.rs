@@ -1,0 +1,200 @@
+//! The command line of `amocrm-sandbox`.
+
+use std::time::Duration;
+
+use super::seed;
+use super::server::Options;
+use crate::secret::Secret;
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Command {
+    Help,
+    Run(Options),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum UsageError {
+    #[error("unknown option {0}")]
+    Unknown(String),
+    #[error("{0} needs a value")]
+    Missing(String),
+    #[error("{flag} takes {expected}, not {value:?}")]
+    Invalid {
+        flag: String,
+        expected: &'static str,
+        value: String,
+    },
+}
+
+pub const HELP: &str = "\
+amocrm-sandbox: a stand-in amoCRM account on one port, for tests and the demo.
+
+Usage: amocrm-sandbox --listen ADDR [OPTIONS]
+
+Prints its base URL (http://127.0.0.1:PORT) as the first line of standard output once it
+accepts connections. Stops cleanly, exit 0, on SIGTERM or SIGINT.
+
+Options:
+  --listen ADDR            address to listen on; 127.0.0.1:0 takes a free port (default)
+  --client-id ID           the integration's ID (default sandbox-client)
+  --client-secret S        the integration's secret key (default sandbox-secret)
+  --redirect-uri U         the integration's redirect URI
+                           (default https://billing.example.com/billmgr)
+  --code C                 a one-time authorization code, valid once, for 20 minutes from
+                           start (default: none; POST /_sandbox/code makes more)
+  --code-lifetime SECS     how long authorization codes stay valid (default 1200)
+  --rate N                 API requests (/oauth2 and /api) allowed in any one-second window;
+                           more get 429 (default 7; 0 = no limit)
+  --token-lifetime SECS    access token lifetime (default 86400)
+  --seed default|none|FILE.json
+                           start state (default: default)
+                             default: account 28805383, pipelines 7000001 \"Хостинг\" (main;
+                               statuses 7000100, 7000101, 7000102, 142, 143) and 7000002
+                               \"Домены\" (7000200, 142, 143); contact fields 810001 PHONE,
+                               810002 EMAIL, 812345 numeric, 812346 select (1, 2), 812347
+                               text; company fields 810101 PHONE, 810102 EMAIL, 815001,
+                               815002 text, 815003 numeric; lead fields 816001 text, 816002
+                               date, 816003 select, 816004 numeric, 816005 checkbox
+                             none: the account and pipeline 7000001 (7000100, 142, 143)
+  -h, --help               this text
+
+API (as amoCRM's v4): POST /oauth2/access_token; /api/v4/account; /api/v4/{contacts,
+companies,leads} (GET, POST, PATCH), /{id}, /custom_fields, /tags, /link, /unlink,
+/{id}/link, /{id}/unlink, /{id}/links, /notes; /api/v4/leads/pipelines[/{id}];
+/api/v4/tasks.
+
+Control (no authorization, no rate limit; errors are {\"error\": \"...\"} with 400):
+  GET  /_sandbox/state      the whole account as JSON (the seed file format, plus counts)
+  GET  /_sandbox/requests   API calls in order: [{method, path, query, status, lost, at_ms}];
+                            ?body=1 adds each /api/ call's JSON body
+  POST /_sandbox/faults     replaces the faults in force ({} clears them):
+                            {\"error_rate\": 0.15, \"error_statuses\": [500, 502, 504],
+                             \"error_next\": N, \"lost_rate\": 0.1, \"lost_next\": N,
+                             \"latency_ms\": N, \"outage_seconds\": N,
+                             \"payment_required\": true, \"expire_tokens\": true, \"seed\": N}
+                            lost: applied, then the connection closes without an answer;
+                            outage: every API request is closed unanswered for N seconds;
+                            expire_tokens: every access token issued so far expires now
+  GET  /_sandbox/faults     the faults in force
+  POST /_sandbox/reset      back to the seed's state; log and faults cleared; tokens kept
+  POST /_sandbox/code       a new authorization code: {\"code\": \"...\"} (or one you give)
+
+";
+
+/// `--help` in full: the text above and the seed file's format.
+pub fn help() -> String {
+    format!("{HELP}{}\n", seed::FILE_FORMAT)
+}
+
+pub fn parse(args: &[String]) -> Result<Command, UsageError> {
+    let mut o = Options::default();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        if flag == "-h" || flag == "--help" {
+            return Ok(Command::Help);
+        }
+        let known = [
+            "--listen",
+            "--client-id",
+            "--client-secret",
+            "--redirect-uri",
+            "--code",
+            "--code-lifetime",
+            "--rate",
+            "--token-lifetime",
+            "--seed",
+        ];
+        if !known.contains(&flag) {
+            return Err(UsageError::Unknown(flag.to_string()));
+        }
+        let value = match inline {
+            Some(v) => v,
+            None => it
+                .next()
+                .cloned()
+                .ok_or_else(|| UsageError::Missing(flag.to_string()))?,
+        };
+        let number = |expected: &'static str| {
+            value.parse::<u64>().map_err(|_| UsageError::Invalid {
+                flag: flag.to_string(),
+                expected,
+                value: value.clone(),
+            })
+        };
+        match flag {
+            "--listen" => o.listen = value,
+            "--client-id" => o.client_id = value,
+            "--client-secret" => o.client_secret = Secret::new(value),
+            "--redirect-uri" => o.redirect_uri = value,
+            "--code" => o.code = Some(Secret::new(value)),
+            "--code-lifetime" => o.code_lifetime = Duration::from_secs(number("seconds")?),
+            "--rate" => {
+                o.rate = u32::try_from(number("requests a second")?).map_err(|_| {
+                    UsageError::Invalid {
+                        flag: flag.into(),
+                        expected: "requests a second",
+                        value: value.clone(),
+                    }
+                })?
+            }
+            "--token-lifetime" => o.token_lifetime = Duration::from_secs(number("seconds")?),
+            _ => o.seed = seed::parse_arg(&value),
+        }
+    }
+    Ok(Command::Run(o))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::seed::Seed;
+
+    fn args(s: &[&str]) -> Vec<String> {
+        s.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_every_flag() {
+        let Ok(Command::Run(o)) = parse(&args(&[
+            "--listen",
+            "127.0.0.1:9",
+            "--rate=0",
+            "--code",
+            "c",
+            "--token-lifetime",
+            "5",
+            "--seed",
+            "none",
+        ])) else {
+            panic!("should parse");
+        };
+        assert_eq!(o.listen, "127.0.0.1:9");
+        assert_eq!(o.rate, 0);
+        assert_eq!(o.code.as_ref().map(|c| c.expose()), Some("c"));
+        assert_eq!(o.token_lifetime, Duration::from_secs(5));
+        assert_eq!(o.seed, Seed::None);
+        assert_eq!(o.client_id, "sandbox-client");
+    }
+
+    #[test]
+    fn refuses_bad_usage() {
+        assert_eq!(
+            parse(&args(&["--nope"])).err(),
+            Some(UsageError::Unknown("--nope".into()))
+        );
+        assert_eq!(
+            parse(&args(&["--rate"])).err(),
+            Some(UsageError::Missing("--rate".into()))
+        );
+        assert!(matches!(
+            parse(&args(&["--rate", "fast"])),
+            Err(UsageError::Invalid { .. })
+        ));
+        assert!(matches!(parse(&args(&["-h"])), Ok(Command::Help)));
+    }
+}

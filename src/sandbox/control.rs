@@ -1,0 +1,132 @@
+//! `/_sandbox/*`: what tests and the demo use to look inside and to make trouble. No
+//! authorization, no rate limit; errors are `{"error": "..."}` with 400.
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use super::faults::{Faults, RateLimiter};
+use super::http::{Request, Response};
+use super::render::{self, With};
+use super::rng::Rng;
+use super::service::{World, log_json};
+use super::state::Kind;
+use crate::secret::Secret;
+
+fn error(status: u16, message: &str) -> Response {
+    Response::json(status, &json!({ "error": message }))
+}
+
+pub fn handle(w: &mut World, req: &Request, now: Instant) -> Response {
+    let path = req.path.trim_end_matches('/');
+    match (req.method.as_str(), path) {
+        ("GET", "/_sandbox/state") => Response::json(200, &state(w, now)),
+        ("GET", "/_sandbox/requests") => {
+            let with_body = req
+                .query_param("body")
+                .is_some_and(|v| v == "1" || v == "true");
+            Response::json(200, &log_json(&w.log, with_body))
+        }
+        ("GET", "/_sandbox/faults") => Response::json(200, &w.faults.to_json(now)),
+        ("POST", "/_sandbox/faults") => match Faults::parse(&req.body, now) {
+            Ok((faults, actions)) => {
+                w.faults = faults;
+                if actions.expire_tokens {
+                    w.oauth.expire_all(now);
+                }
+                if let Some(seed) = actions.rng_seed {
+                    w.rng = Rng::seeded(seed);
+                }
+                Response::json(200, &w.faults.to_json(now))
+            }
+            Err(e) => error(400, &e),
+        },
+        ("POST", "/_sandbox/reset") => {
+            w.crm = w.pristine.clone();
+            w.log.clear();
+            w.faults = Faults::default();
+            w.rate = RateLimiter::new(w.setup.rate);
+            Response::json(200, &json!({ "reset": true }))
+        }
+        ("POST", "/_sandbox/code") => {
+            // A new one-time authorization code, as the account's "integration" page gives.
+            let given = serde_json::from_slice::<Value>(&req.body)
+                .ok()
+                .and_then(|v| v.get("code").and_then(Value::as_str).map(str::to_string));
+            let expires = now + w.setup.code_lifetime;
+            let code = match given {
+                Some(c) if !c.is_empty() => {
+                    let c = Secret::new(c);
+                    w.oauth.add_code(&c, expires);
+                    c
+                }
+                _ => w.oauth.new_code(expires),
+            };
+            Response::json(
+                200,
+                &json!({ "code": code.expose(), "expires_in": w.setup.code_lifetime.as_secs() }),
+            )
+        }
+        (
+            _,
+            "/_sandbox/state" | "/_sandbox/requests" | "/_sandbox/faults" | "/_sandbox/reset"
+            | "/_sandbox/code",
+        ) => error(405, "method not allowed here; see amocrm-sandbox --help"),
+        _ => error(
+            404,
+            "unknown control path; use /_sandbox/state, /requests, /faults, /reset or /code",
+        ),
+    }
+}
+
+/// The whole account, in a shape `--seed FILE.json` reads back.
+pub fn state(w: &World, now: Instant) -> Value {
+    let crm = &w.crm;
+    let base = &w.base;
+    let per_kind = |f: &dyn Fn(Kind) -> Value| -> Value {
+        let mut m = serde_json::Map::new();
+        for k in Kind::ALL {
+            m.insert(k.segment().into(), f(k));
+        }
+        Value::Object(m)
+    };
+    let entities = |k: Kind| -> Value {
+        crm.entities[k.idx()]
+            .values()
+            .map(|e| render::entity(crm, k, e, base, With::ALL))
+            .collect()
+    };
+    let counts = json!({
+        "contacts": crm.entities[Kind::Contacts.idx()].len(),
+        "companies": crm.entities[Kind::Companies.idx()].len(),
+        "leads": crm.entities[Kind::Leads.idx()].len(),
+        "tasks": crm.tasks.len(),
+        "notes": crm.notes.len(),
+        "requests": w.log.len(),
+    });
+    json!({
+        "account": {
+            "id": crm.account.id,
+            "name": crm.account.name,
+            "subdomain": crm.account.subdomain,
+        },
+        "pipelines": crm.pipelines.iter().map(|p| render::pipeline(crm, p, base)).collect::<Vec<_>>(),
+        "custom_fields": per_kind(&|k| crm.fields[k.idx()]
+            .iter()
+            .map(|f| render::custom_field(crm, k, f, base))
+            .collect()),
+        "tags": per_kind(&|k| crm.tags[k.idx()].iter().map(render::tag).collect()),
+        "contacts": entities(Kind::Contacts),
+        "companies": entities(Kind::Companies),
+        "leads": entities(Kind::Leads),
+        "tasks": crm.tasks,
+        "notes": crm.notes,
+        "counts": counts,
+        "oauth": {
+            "codes_exchanged": w.oauth.counts.codes_exchanged,
+            "refreshes": w.oauth.counts.refreshes,
+            "access_tokens": w.oauth.counts.access_tokens,
+        },
+        "faults": w.faults.to_json(now),
+    })
+}

@@ -1,0 +1,225 @@
+//! Trouble on demand (`POST /_sandbox/faults`) and the requests-per-second limit: what a
+//! real account does to a client on a bad day.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::rng::Rng;
+
+/// The faults in force. Each `POST /_sandbox/faults` replaces them all; `{}` clears them.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    pub error_rate: f64,
+    pub error_statuses: Vec<u16>,
+    pub lost_rate: f64,
+    pub latency: Duration,
+    pub outage_until: Option<Instant>,
+    pub payment_required: bool,
+    /// The next N API requests fail with an error status (deterministic `error_rate`).
+    pub error_next: u64,
+    /// The next N API requests are applied and their answers lost.
+    pub lost_next: u64,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FaultRequest {
+    #[serde(default)]
+    error_rate: f64,
+    #[serde(default)]
+    error_statuses: Option<Vec<u16>>,
+    #[serde(default)]
+    lost_rate: f64,
+    #[serde(default)]
+    latency_ms: u64,
+    #[serde(default)]
+    outage_seconds: f64,
+    #[serde(default)]
+    expire_tokens: bool,
+    #[serde(default)]
+    payment_required: bool,
+    #[serde(default)]
+    error_next: u64,
+    #[serde(default)]
+    lost_next: u64,
+    #[serde(default)]
+    seed: Option<u64>,
+}
+
+/// What a faults request asks for besides the faults themselves.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Actions {
+    pub expire_tokens: bool,
+    pub rng_seed: Option<u64>,
+}
+
+impl Faults {
+    /// Parses a faults request; the message says which key or value is wrong.
+    pub fn parse(body: &[u8], now: Instant) -> Result<(Faults, Actions), String> {
+        let req: FaultRequest = if body.iter().all(u8::is_ascii_whitespace) {
+            FaultRequest::default()
+        } else {
+            serde_json::from_slice(body).map_err(|e| format!("bad faults request: {e}"))?
+        };
+        for (name, rate) in [("error_rate", req.error_rate), ("lost_rate", req.lost_rate)] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!("{name} must be between 0 and 1"));
+            }
+        }
+        if !(0.0..=86400.0).contains(&req.outage_seconds) {
+            return Err("outage_seconds must be between 0 and 86400".into());
+        }
+        let statuses = req.error_statuses.unwrap_or_else(|| vec![500, 502, 504]);
+        if statuses.is_empty() || statuses.iter().any(|s| !(400..=599).contains(s)) {
+            return Err("error_statuses must list HTTP error statuses (400..599)".into());
+        }
+        let faults = Faults {
+            error_rate: req.error_rate,
+            error_statuses: statuses,
+            lost_rate: req.lost_rate,
+            latency: Duration::from_millis(req.latency_ms),
+            outage_until: (req.outage_seconds > 0.0)
+                .then(|| now + Duration::from_secs_f64(req.outage_seconds)),
+            payment_required: req.payment_required,
+            error_next: req.error_next,
+            lost_next: req.lost_next,
+        };
+        Ok((
+            faults,
+            Actions {
+                expire_tokens: req.expire_tokens,
+                rng_seed: req.seed,
+            },
+        ))
+    }
+
+    pub fn in_outage(&self, now: Instant) -> bool {
+        self.outage_until.is_some_and(|t| now < t)
+    }
+
+    /// An injected error status for this request, if the dice (or `error_next`) say so.
+    pub fn roll_error(&mut self, rng: &mut Rng) -> Option<u16> {
+        let hit = if self.error_next > 0 {
+            self.error_next -= 1;
+            true
+        } else {
+            self.error_rate > 0.0 && rng.next_f64() < self.error_rate
+        };
+        if !hit {
+            return None;
+        }
+        let i = (rng.next_u64() % self.error_statuses.len().max(1) as u64) as usize;
+        Some(*self.error_statuses.get(i).unwrap_or(&500))
+    }
+
+    /// Whether this request's answer is to be lost after it is applied.
+    pub fn roll_lost(&mut self, rng: &mut Rng) -> bool {
+        if self.lost_next > 0 {
+            self.lost_next -= 1;
+            return true;
+        }
+        self.lost_rate > 0.0 && rng.next_f64() < self.lost_rate
+    }
+
+    pub fn to_json(&self, now: Instant) -> Value {
+        json!({
+            "error_rate": self.error_rate,
+            "error_statuses": self.error_statuses,
+            "lost_rate": self.lost_rate,
+            "latency_ms": self.latency.as_millis() as u64,
+            "outage_seconds_left": self.outage_until
+                .map(|t| t.saturating_duration_since(now).as_secs_f64())
+                .unwrap_or(0.0),
+            "payment_required": self.payment_required,
+            "error_next": self.error_next,
+            "lost_next": self.lost_next,
+        })
+    }
+}
+
+/// At most `limit` requests in any one-second window; requests refused do not count.
+#[derive(Debug, Clone)]
+pub struct RateLimiter {
+    limit: u32,
+    window: VecDeque<Instant>,
+}
+
+impl RateLimiter {
+    /// `limit` 0: no limit.
+    pub fn new(limit: u32) -> RateLimiter {
+        RateLimiter {
+            limit,
+            window: VecDeque::new(),
+        }
+    }
+
+    pub fn admit(&mut self, now: Instant) -> bool {
+        if self.limit == 0 {
+            return true;
+        }
+        while self
+            .window
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            self.window.pop_front();
+        }
+        if self.window.len() >= self.limit as usize {
+            return false;
+        }
+        self.window.push_back(now);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_slides() {
+        let mut r = RateLimiter::new(2);
+        let t = Instant::now();
+        assert!(r.admit(t));
+        assert!(r.admit(t + Duration::from_millis(500)));
+        assert!(!r.admit(t + Duration::from_millis(900)));
+        assert!(r.admit(t + Duration::from_millis(1000)));
+        assert!(!r.admit(t + Duration::from_millis(1400)));
+        assert!(r.admit(t + Duration::from_millis(1500)));
+        assert!(RateLimiter::new(0).admit(t));
+    }
+
+    #[test]
+    fn parses_and_checks_fault_requests() {
+        let now = Instant::now();
+        let (f, a) = Faults::parse(
+            br#"{"error_rate": 1.0, "error_statuses": [502], "outage_seconds": 2, "expire_tokens": true}"#,
+            now,
+        )
+        .expect("valid");
+        assert!(a.expire_tokens);
+        assert!(f.in_outage(now + Duration::from_secs(1)));
+        assert!(!f.in_outage(now + Duration::from_secs(3)));
+        let mut f = f;
+        assert_eq!(f.roll_error(&mut Rng::seeded(3)), Some(502));
+        assert!(Faults::parse(br#"{"eror_rate": 1}"#, now).is_err());
+        assert!(Faults::parse(br#"{"error_rate": 2}"#, now).is_err());
+        let (cleared, _) = Faults::parse(b"", now).expect("empty clears");
+        assert_eq!(cleared.error_rate, 0.0);
+    }
+
+    #[test]
+    fn counted_faults_run_out() {
+        let (mut f, _) =
+            Faults::parse(br#"{"error_next": 2, "lost_next": 1}"#, Instant::now()).expect("valid");
+        let mut rng = Rng::seeded(1);
+        assert!(f.roll_error(&mut rng).is_some());
+        assert!(f.roll_error(&mut rng).is_some());
+        assert!(f.roll_error(&mut rng).is_none());
+        assert!(f.roll_lost(&mut rng));
+        assert!(!f.roll_lost(&mut rng));
+    }
+}
