@@ -31,6 +31,7 @@ impl Default for LightConfig {
 pub fn load(paths: &Paths) -> Result<Config, Problems> {
     let mut problems = Vec::new();
     let config = read_all(paths, &mut problems);
+    sort(&mut problems);
     match config {
         Some(c) if problems.is_empty() => Ok(c),
         _ => Err(Problems(problems)),
@@ -42,7 +43,18 @@ pub fn check(paths: &Paths) -> Vec<Problem> {
     let mut problems = Vec::new();
     read_all(paths, &mut problems);
     check_mode(&paths.conf(), &mut problems);
+    sort(&mut problems);
     problems
+}
+
+/// By file (the presets first, as amocrm.conf depends on them), then line.
+fn sort(problems: &mut [Problem]) {
+    let rank = |p: &Problem| match p.file.file_name().and_then(|n| n.to_str()) {
+        Some("presets.default") => 0,
+        Some("presets.custom") => 1,
+        _ => 2,
+    };
+    problems.sort_by_key(|p| (rank(p), p.line));
 }
 
 /// `[database]` and `[sync] enabled` only; no presets, no rules. A missing amocrm.conf
@@ -199,5 +211,230 @@ fn unreadable(file: &Path, e: &std::io::Error) -> Problem {
         file: file.to_path_buf(),
         line: 0,
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Record;
+    use crate::rules::{FieldRef, Stage, Value};
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A panel root holding the shipped sample and presets.
+    fn root(conf: Option<&str>) -> (tempfile::TempDir, Paths) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let paths = Paths::new(dir.path());
+        std::fs::create_dir_all(paths.etc_dir()).expect("mkdir");
+        let etc = Path::new(env!("CARGO_MANIFEST_DIR")).join("etc");
+        std::fs::copy(etc.join("presets.default"), paths.presets_default()).expect("presets");
+        let sample = std::fs::read_to_string(etc.join("amocrm.conf")).expect("sample");
+        let text = conf.map(str::to_string).unwrap_or(sample);
+        std::fs::write(paths.conf(), text).expect("conf");
+        std::fs::set_permissions(paths.conf(), std::fs::Permissions::from_mode(0o600))
+            .expect("chmod");
+        (dir, paths)
+    }
+
+    fn messages(problems: &[Problem]) -> Vec<String> {
+        problems.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn the_shipped_sample_loads_and_its_rules_work() {
+        let (_dir, paths) = root(None);
+        assert_eq!(messages(&check(&paths)), Vec::<String>::new());
+        let config = load(&paths).expect("sample loads");
+        assert_eq!(config.auth.url, "https://example.amocrm.ru");
+        assert_eq!(config.sync.batch_size, 50);
+        let rules = &config.rules;
+        assert!(rules.conditions.account.is_none());
+
+        let mut payer = Record::default();
+        payer.set("profile.profiletype", "2");
+        payer.set("profile.vatnum", "7701234560");
+        assert!(rules.should_sync(EntityKind::Profile, &payer));
+        let fields = rules.field_values(EntityKind::Profile, &payer);
+        assert_eq!(
+            fields,
+            vec![(FieldRef::Id(815001), Value::Text("7701234560".into()))]
+        );
+        payer.set("profile.profiletype", "1");
+        assert!(!rules.should_sync(EntityKind::Profile, &payer));
+
+        let mut item = Record::default();
+        for (k, v) in [
+            ("item.status", "2"),
+            ("itemtype.intname", "vds"),
+            ("pricelist.name", "VDS-Start"),
+            ("item.period", "-100"),
+        ] {
+            item.set(k, v);
+        }
+        assert_eq!(
+            rules.tags_for(EntityKind::Item, &item),
+            vec!["trial", "vds"]
+        );
+        let vds = Stage {
+            pipeline_id: 7000001,
+            status_id: 7000101,
+        };
+        assert_eq!(rules.stage_for_new(&item), Some(vds));
+        assert_eq!(rules.stage_move(&item), Some(vds));
+        item.set("item.status", "3");
+        assert_eq!(
+            rules.stage_move(&item),
+            Some(Stage {
+                pipeline_id: 7000001,
+                status_id: 7000102
+            })
+        );
+        item.set("itemtype.intname", "domain");
+        item.set("item.status", "4");
+        assert_eq!(
+            rules.stage_for_new(&item),
+            Some(Stage {
+                pipeline_id: 7000002,
+                status_id: 143
+            })
+        );
+        item.set("itemtype.intname", "vhost");
+        item.set("item.status", "2");
+        assert_eq!(
+            rules.stage_for_new(&item),
+            Some(Stage {
+                pipeline_id: 7000001,
+                status_id: 7000100
+            })
+        );
+        assert_eq!(rules.stage_move(&item), None);
+
+        let mut client = Record::default();
+        client.set("project.name", "HostCom EU");
+        assert_eq!(
+            rules.tags_for(EntityKind::Account, &client),
+            vec!["HostCom EU"]
+        );
+    }
+
+    #[test]
+    fn every_problem_of_every_file_is_reported() {
+        let conf = "[auth]\nurl = http://example.amocrm.ru\nclient_id = x\ncolor = red\n\n[sync]\nbatch_size = 0\n\n\
+                    [weird]\n[tags.lead]\nbad = item.sttus = 4\nworse = profile.inn not_empty\n[fields.lead]\n816001 = item.pricelist\nE-MAIL = user.email\n\
+                    [pipelines]\nx = item.status = 4\ndefault = 1\n";
+        let (_dir, paths) = root(Some(conf));
+        std::fs::write(
+            paths.presets_custom(),
+            "value item.ip = itemparam.ip text\nvalue broken\n",
+        )
+        .expect("custom");
+        let problems = check(&paths);
+        let got = messages(&problems);
+        let conf_path = paths.conf().display().to_string();
+        let custom_path = paths.presets_custom().display().to_string();
+        let expect = [
+            format!("{custom_path}:2: malformed value"),
+            format!("{conf_path}:4: [auth] color: unknown setting"),
+            format!("{conf_path}:9: unknown section [weird]"),
+            format!("{conf_path}:2: [auth] url: "),
+            format!("{conf_path}:1: [auth] client_secret is missing"),
+            format!("{conf_path}:1: [auth] redirect_uri is missing"),
+            format!("{conf_path}:7: [sync] batch_size '0'"),
+            format!("{conf_path}:15: [fields.lead] 'E-MAIL' is not an amoCRM field"),
+            format!("{conf_path}:11: [tags.lead] bad: column 7: unknown value 'item.sttus'"),
+            format!(
+                "{conf_path}:12: [tags.lead] worse: column 9: value 'profile.inn' comes from profile.vatnum, which a service (lead) does not have"
+            ),
+            format!("{conf_path}:17: [pipelines] x: write CONDITION -> pipeline_id:status_id"),
+            format!("{conf_path}:18: [pipelines] default: '1' is not a stage"),
+        ];
+        for e in &expect {
+            assert!(
+                got.iter().any(|g| g.starts_with(e.as_str())),
+                "missing {e:?} in {got:#?}"
+            );
+        }
+        assert_eq!(got.len(), expect.len(), "{got:#?}");
+        assert!(matches!(load(&paths), Err(Problems(p)) if p.len() == expect.len()));
+    }
+
+    #[test]
+    fn presets_custom_adds_values_and_overrides() {
+        let conf = "[auth]\nurl = http://127.0.0.1:9/\nclient_id = i\nclient_secret = s\nredirect_uri = https://b.example/\n\
+                    [conditions]\nitem = item.ip starts_with \"203.\" and item.cost > 100\n[fields.lead]\n1 = item.ip\n";
+        let (_dir, paths) = root(Some(conf));
+        let problems = check(&paths);
+        assert!(
+            messages(&problems)
+                .iter()
+                .any(|m| m.contains("unknown value 'item.ip'")),
+            "{problems:?}"
+        );
+        std::fs::write(
+            paths.presets_custom(),
+            "# ours\nvalue item.ip = itemparam.ip text \"IP address\"\nvalue item.cost = item.cost int\n",
+        )
+        .expect("custom");
+        let config = load(&paths).expect("loads with the custom value");
+        assert_eq!(config.auth.url, "http://127.0.0.1:9");
+        let mut item = Record::default();
+        item.set("itemparam.ip", "203.0.113.41");
+        item.set("item.cost", "590.00");
+        assert!(config.rules.should_sync(EntityKind::Item, &item));
+        item.set("itemparam.ip", "10.0.0.1");
+        assert!(!config.rules.should_sync(EntityKind::Item, &item));
+        let cond = config
+            .rules
+            .conditions
+            .item
+            .as_ref()
+            .expect("item condition");
+        assert_eq!(cond.sources(), vec!["itemparam.ip", "item.cost"]);
+        assert_eq!(
+            cond.values()[1].ty,
+            crate::rules::ValueType::Int,
+            "custom overrides default"
+        );
+    }
+
+    #[test]
+    fn missing_files_are_problems_but_not_for_the_hook() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let paths = Paths::new(dir.path());
+        let got = messages(&check(&paths));
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got.iter().all(|m| m.contains("not found")));
+        assert_eq!(load_light(&paths), Ok(LightConfig::default()));
+    }
+
+    #[test]
+    fn the_hook_reads_only_what_it_needs() {
+        // A broken rule elsewhere does not stop the hook; the stop switch and database do count.
+        let conf = "[database]\ndriver = sqlite\npath = var/x.db\n[sync]\nenabled = no\nbatch_size = 999\n[tags.lead]\nx = nonsense (\n";
+        let dir = tempfile::tempdir().expect("temp dir");
+        let paths = Paths::new(dir.path());
+        std::fs::create_dir_all(paths.etc_dir()).expect("mkdir");
+        std::fs::write(paths.conf(), conf).expect("conf");
+        let light = load_light(&paths).expect("light load");
+        assert!(!light.sync_enabled);
+        assert_eq!(light.database.path.as_deref(), Some("var/x.db"));
+        std::fs::write(paths.conf(), "[database]\ndriver = oracle\n").expect("conf");
+        let err = load_light(&paths).expect_err("bad driver");
+        assert_eq!(err.0[0].line, 2);
+    }
+
+    #[test]
+    fn a_conf_readable_by_others_is_a_problem() {
+        let (_dir, paths) = root(None);
+        std::fs::set_permissions(paths.conf(), std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        let got = messages(&check(&paths));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(
+            got[0].contains("mode 0644") && got[0].contains("chmod 600"),
+            "{}",
+            got[0]
+        );
+        assert!(load(&paths).is_ok(), "permissions are for check to report");
     }
 }

@@ -194,9 +194,10 @@ impl Parser<'_> {
             }
         };
         let Some(def) = self.vocab.validator(&vname) else {
+            let hint = suggest(&vname, self.vocab.validators.keys());
             return Err(SyntaxError::new(
                 vcol,
-                format!("unknown validator '{vname}': it is not in the presets"),
+                format!("unknown validator '{vname}': it is not in the presets{hint}"),
             ));
         };
         if !def.applies_to(value.ty) {
@@ -361,9 +362,12 @@ fn lookup_value(
     kind: EntityKind,
 ) -> Result<ValueSpec, SyntaxError> {
     let Some(def) = vocab.value(name) else {
+        let hint = suggest(name, vocab.values.keys());
         return Err(SyntaxError::new(
             col,
-            format!("unknown value '{name}': it is not in the presets (add it to presets.custom)"),
+            format!(
+                "unknown value '{name}': it is not in the presets (add it to presets.custom){hint}"
+            ),
         ));
     };
     if !def.spec.kinds().contains(&kind) {
@@ -377,6 +381,31 @@ fn lookup_value(
         ));
     }
     Ok(def.spec.clone())
+}
+
+/// `; did you mean X?` for the closest known name within a couple of typos, else nothing.
+fn suggest<'a>(name: &str, known: impl Iterator<Item = &'a String>) -> String {
+    let limit = (name.chars().count() / 4).clamp(1, 3);
+    known
+        .map(|k| (edit_distance(name, k), k))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, k)| format!("; did you mean {k}?"))
+        .unwrap_or_default()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -596,6 +625,19 @@ mod tests {
         let e = err("item.status equals 2");
         assert_eq!(e.col, 13);
         assert!(e.message.contains("unknown validator 'equals'"));
+        assert!(!e.message.contains("did you mean"), "{}", e.message);
+        let e = err("item.pricelist containz x");
+        assert!(
+            e.message.ends_with("did you mean contains?"),
+            "{}",
+            e.message
+        );
+        let e = err("item.pricelsit = x");
+        assert!(
+            e.message.ends_with("did you mean item.pricelist?"),
+            "{}",
+            e.message
+        );
         let e = err("item.status = 2 item.status = 3");
         assert_eq!(e.col, 17);
         assert!(e.message.contains("join tests with 'and' or 'or'"));
