@@ -621,10 +621,13 @@ impl AmoClient {
                     "amoCRM does not accept {what}: {}",
                     problem::oauth_reason(&answer.body)
                 ),
-                action: format!(
-                    "check client_id, client_secret and redirect_uri in amocrm.conf against the integration \
-                     in amoCRM, then {NEW_CODE_ACTION}"
-                ),
+                action: match grant {
+                    Grant::Refresh => NEW_CODE_ACTION.to_string(),
+                    Grant::Code => format!(
+                        "check client_id, client_secret and redirect_uri in amocrm.conf against the \
+                         integration in amoCRM, then {NEW_CODE_ACTION}"
+                    ),
+                },
             }),
             402 | 403 => Err(AmoError::Refused {
                 status: answer.status,

@@ -1,0 +1,644 @@
+//! The amoCRM client against the sandbox amoCRM over real HTTP on 127.0.0.1: OAuth and the
+//! token files, refreshes under concurrency, the entity calls, per-item errors, refusals,
+//! retries and the rate limit.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use billmgr_amocrm::amo::{AmoClient, AmoError, ClientOptions, LinkRequest, NEW_CODE_ACTION};
+use billmgr_amocrm::config::AuthConfig;
+use billmgr_amocrm::paths::Paths;
+use billmgr_amocrm::secret::Secret;
+use serde_json::{Value, json};
+use support::{Panel, Sandbox};
+
+fn auth(sandbox: &Sandbox, code: Option<&str>) -> AuthConfig {
+    AuthConfig {
+        url: sandbox.url.clone(),
+        client_id: support::CLIENT_ID.to_string(),
+        client_secret: Secret::new(support::CLIENT_SECRET),
+        redirect_uri: support::REDIRECT_URI.to_string(),
+        code: code.map(Secret::new),
+    }
+}
+
+fn options() -> ClientOptions {
+    ClientOptions {
+        rate_limit: 7.0,
+        timeout: Duration::from_secs(10),
+    }
+}
+
+fn client(sandbox: &Sandbox, panel: &Panel) -> AmoClient {
+    AmoClient::new(&auth(sandbox, None), options(), &Paths::new(panel.root())).expect("client")
+}
+
+/// A client whose tokens come from the test code, exchanged now.
+fn authorized(sandbox: &Sandbox, panel: &Panel) -> AmoClient {
+    let mut c = client(sandbox, panel);
+    c.exchange_code(&Secret::new(support::AUTH_CODE))
+        .expect("exchange the code");
+    c
+}
+
+/// The sandbox's request log: (method, path, status), oldest first.
+fn requests(sandbox: &Sandbox) -> Vec<(String, String, u64)> {
+    let log = sandbox.get_json("/_sandbox/requests");
+    log.as_array()
+        .expect("a list of requests")
+        .iter()
+        .map(|r| {
+            (
+                r["method"].as_str().unwrap_or_default().to_string(),
+                r["path"].as_str().unwrap_or_default().to_string(),
+                r["status"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+fn token_requests(sandbox: &Sandbox) -> usize {
+    requests(sandbox)
+        .iter()
+        .filter(|(_, p, _)| p == "/oauth2/access_token")
+        .count()
+}
+
+fn refreshes(sandbox: &Sandbox) -> u64 {
+    sandbox.get_json("/_sandbox/state")["oauth"]["refreshes"]
+        .as_u64()
+        .expect("refresh count")
+}
+
+fn faults(sandbox: &Sandbox, body: Value) {
+    let (status, text) = sandbox.post_json("/_sandbox/faults", &body);
+    assert_eq!(status, 200, "faults {body}: {text}");
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn contact(name: &str, email: &str) -> Value {
+    json!({"name": name, "custom_fields_values": [
+        {"field_code": "EMAIL", "values": [{"value": email, "enum_code": "WORK"}]}]})
+}
+
+#[test]
+fn code_exchange_writes_private_token_files() {
+    let sandbox = Sandbox::start(&[]);
+    let panel = Panel::new();
+    let mut c = client(&sandbox, &panel);
+    assert!(!c.token_status().present);
+
+    let status = c
+        .exchange_code(&Secret::new(support::AUTH_CODE))
+        .expect("exchange");
+    assert!(status.present);
+    let exp = status
+        .access_expires_at
+        .expect("the access token is a JWT with exp");
+    assert!((exp - now_unix() - 86_400).abs() < 60, "expires at {exp}");
+    assert_eq!(c.token_status(), status);
+    for file in ["etc/amocrm/access_token", "etc/amocrm/refresh_token"] {
+        let meta = std::fs::metadata(panel.path(file)).expect("token file");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{file}");
+        assert!(!panel.read(file).trim().is_empty(), "{file} is empty");
+    }
+    let account = c.account().expect("account with the new token");
+    assert!(account["id"].as_i64().is_some(), "{account}");
+
+    // The code works once; the error tells the admin what to do and never shows the code.
+    match c.exchange_code(&Secret::new(support::AUTH_CODE)) {
+        Err(e @ AmoError::Refused { .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("revoked") && text.contains("amocrm auth CODE"),
+                "{text}"
+            );
+            assert!(
+                !text.contains(support::AUTH_CODE) && !text.contains(support::CLIENT_SECRET),
+                "{text}"
+            );
+        }
+        other => panic!("a used code must be refused, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_code_in_the_config_is_exchanged_on_first_use() {
+    let sandbox = Sandbox::start(&[]);
+    let panel = Panel::new();
+    let paths = Paths::new(panel.root());
+    let mut c = AmoClient::new(&auth(&sandbox, Some(support::AUTH_CODE)), options(), &paths)
+        .expect("client");
+    c.account().expect("account");
+    assert!(c.token_status().present);
+    // A second process with the same (now spent) code in its config uses the files instead.
+    let mut again = AmoClient::new(&auth(&sandbox, Some(support::AUTH_CODE)), options(), &paths)
+        .expect("client");
+    again.account().expect("account");
+    assert_eq!(
+        sandbox.get_json("/_sandbox/state")["oauth"]["codes_exchanged"],
+        1
+    );
+    assert_eq!(token_requests(&sandbox), 1);
+}
+
+#[test]
+fn no_tokens_and_no_code_is_refused() {
+    let sandbox = Sandbox::start(&[]);
+    let panel = Panel::new();
+    match client(&sandbox, &panel).account() {
+        Err(AmoError::Refused { action, .. }) => assert_eq!(action, NEW_CODE_ACTION),
+        other => panic!("expected Refused, got {other:?}"),
+    }
+    assert!(
+        requests(&sandbox).is_empty(),
+        "nothing should have been sent"
+    );
+}
+
+#[test]
+fn refreshes_shortly_before_expiry() {
+    let sandbox = Sandbox::start(&["--token-lifetime", "8"]);
+    let panel = Panel::new();
+    let mut c = authorized(&sandbox, &panel);
+    let first = panel.read("etc/amocrm/access_token");
+    c.account().expect("account");
+    assert_eq!(
+        refreshes(&sandbox),
+        0,
+        "a young token must not be refreshed"
+    );
+
+    // In the last quarter of its life the token is still valid, but renewed before use.
+    std::thread::sleep(Duration::from_millis(7300));
+    c.account().expect("account");
+    assert_eq!(refreshes(&sandbox), 1);
+    assert_ne!(panel.read("etc/amocrm/access_token"), first);
+    let log = requests(&sandbox);
+    assert!(
+        log.iter().all(|(_, _, s)| *s != 401),
+        "the refresh came too late: {log:?}"
+    );
+    let tail: Vec<&str> = log
+        .iter()
+        .rev()
+        .take(2)
+        .map(|(_, p, _)| p.as_str())
+        .collect();
+    assert_eq!(tail, ["/api/v4/account", "/oauth2/access_token"]);
+}
+
+#[test]
+fn refreshes_once_after_a_401() {
+    let sandbox = Sandbox::start(&[]);
+    let panel = Panel::new();
+    let mut c = authorized(&sandbox, &panel);
+    c.account().expect("account");
+    let before = panel.read("etc/amocrm/access_token");
+    faults(&sandbox, json!({"expire_tokens": true}));
+
+    c.account().expect("account after the refresh");
+    assert_eq!(refreshes(&sandbox), 1);
+    assert_ne!(panel.read("etc/amocrm/access_token"), before);
+    let statuses: Vec<(String, u64)> = requests(&sandbox)
+        .into_iter()
+        .skip(2)
+        .map(|(_, p, s)| (p, s))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("/api/v4/account".to_string(), 401),
+            ("/oauth2/access_token".to_string(), 200),
+            ("/api/v4/account".to_string(), 200)
+        ]
+    );
+}
+
+#[test]
+fn eight_clients_with_an_expired_token_refresh_once() {
+    let sandbox = Sandbox::start(&[]);
+    let panel = Panel::new();
+    authorized(&sandbox, &panel);
+    // Each client stands for a separate process: its own token copy, its own lock file handle.
+    let mut clients: Vec<AmoClient> = (0..8).map(|_| client(&sandbox, &panel)).collect();
+    for c in &mut clients {
+        c.account().expect("account");
+    }
+    faults(&sandbox, json!({"expire_tokens": true}));
+
+    let barrier = Arc::new(Barrier::new(clients.len()));
+    let threads: Vec<_> = clients
+        .into_iter()
+        .map(|mut c| {
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                barrier.wait();
+                c.account().map(|_| ())
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join()
+            .expect("thread")
+            .expect("every client gets through");
+    }
+    assert_eq!(refreshes(&sandbox), 1);
+    assert_eq!(token_requests(&sandbox), 2, "one exchange and one refresh");
+}
+
+#[test]
+fn a_refused_refresh_token_asks_for_a_new_code() {
+    let sandbox = Sandbox::start(&[]);
+    let panel = Panel::new();
+    let mut c = authorized(&sandbox, &panel);
+    panel.write("etc/amocrm/refresh_token", "def50200not-a-real-token");
+    faults(&sandbox, json!({"expire_tokens": true}));
+    match c.account() {
+        Err(e @ AmoError::Refused { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("Invalid refresh token"), "{text}");
+            assert!(!text.contains("def50200not-a-real-token"), "{text}");
+            let AmoError::Refused { action, .. } = e else {
+                unreachable!()
+            };
+            assert_eq!(action, NEW_CODE_ACTION);
+        }
+        other => panic!("expected Refused, got {other:?}"),
+    }
+}
+
+#[test]
+fn fields_and_pipelines_of_the_account() {
+    let sandbox = Sandbox::start(&[]);
+    let panel = Panel::new();
+    let mut c = authorized(&sandbox, &panel);
+    let fields = c.custom_fields("contacts").expect("contact fields");
+    let by_code = |code: &str| fields.iter().find(|f| f.code.as_deref() == Some(code));
+    assert_eq!(
+        by_code("PHONE").map(|f| f.field_type.as_str()),
+        Some("multitext")
+    );
+    assert_eq!(
+        by_code("EMAIL").map(|f| f.field_type.as_str()),
+        Some("multitext")
+    );
+    assert_eq!(
+        fields
+            .iter()
+            .find(|f| f.id == 812345)
+            .map(|f| f.field_type.as_str()),
+        Some("numeric")
+    );
+    let select = fields
+        .iter()
+        .find(|f| f.id == 812346)
+        .expect("field 812346");
+    let choices: Vec<&str> = select.enums.iter().map(|e| e.value.as_str()).collect();
+    assert_eq!(
+        (select.field_type.as_str(), choices),
+        ("select", vec!["ХостКом", "HostCom EU"])
+    );
+
+    let pipelines = c.pipelines().expect("pipelines");
+    let main = pipelines
+        .iter()
+        .find(|p| p.id == 7000001)
+        .expect("pipeline 7000001");
+    let statuses: Vec<i64> = main.statuses.iter().map(|s| s.id).collect();
+    for id in [7000100, 7000101, 142, 143] {
+        assert!(
+            statuses.contains(&id),
+            "status {id} missing from {statuses:?}"
+        );
+    }
+}
+
+#[test]
+fn entities_round_trip() {
+    let sandbox = Sandbox::start(&[]);
+    let panel = Panel::new();
+    let mut c = authorized(&sandbox, &panel);
+
+    let items = [
+        contact("Иван Петров", "ivan@example.com"),
+        contact("Anna Smith", "anna@example.com"),
+        contact("Пётр Сидоров", "petr@example.com"),
+    ];
+    let ids: Vec<i64> = c
+        .create("contacts", &items)
+        .expect("create")
+        .into_iter()
+        .map(|r| r.expect("created"))
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert!(ids[0] != ids[1] && ids[1] != ids[2]);
+
+    let updated = c
+        .update(
+            "contacts",
+            &[json!({"id": ids[1], "name": "Anna Smith-Jones"})],
+        )
+        .expect("update");
+    assert_eq!(updated, [Ok(())]);
+
+    let mut wanted = ids.clone();
+    wanted.push(999_999_999);
+    let got = c.get_by_ids("contacts", &wanted, "").expect("get by ids");
+    let mut names: Vec<(i64, String)> = got
+        .iter()
+        .map(|v| {
+            (
+                v["id"].as_i64().unwrap_or(0),
+                v["name"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            (ids[0], "Иван Петров".into()),
+            (ids[1], "Anna Smith-Jones".into()),
+            (ids[2], "Пётр Сидоров".into())
+        ]
+    );
+    assert!(
+        c.get_by_ids("contacts", &[999_999_999], "")
+            .expect("unknown id")
+            .is_empty()
+    );
+
+    let found = c.search("contacts", "anna@example.com").expect("search");
+    assert_eq!(
+        found
+            .iter()
+            .filter_map(|v| v["id"].as_i64())
+            .collect::<Vec<_>>(),
+        [ids[1]]
+    );
+    assert!(
+        c.search("contacts", "nobody@nowhere.example")
+            .expect("search")
+            .is_empty()
+    );
+
+    let company = c
+        .create("companies", &[json!({"name": "ООО Ромашка"})])
+        .expect("company")[0]
+        .clone()
+        .expect("id");
+    let lead = c
+        .create(
+            "leads",
+            &[json!({"name": "VDS-1", "price": 590, "pipeline_id": 7000001, "status_id": 7000100})],
+        )
+        .expect("lead")[0]
+        .clone()
+        .expect("id");
+    let linked = c
+        .link(
+            "leads",
+            &[
+                LinkRequest {
+                    entity_id: lead,
+                    to_entity_type: "contacts".into(),
+                    to_entity_id: ids[0],
+                    is_main: true,
+                },
+                LinkRequest {
+                    entity_id: lead,
+                    to_entity_type: "companies".into(),
+                    to_entity_id: company,
+                    is_main: false,
+                },
+            ],
+        )
+        .expect("link");
+    assert_eq!(linked, [Ok(()), Ok(())]);
+    let leads = c
+        .get_by_ids("leads", &[lead], "contacts")
+        .expect("lead with contacts");
+    let contact_ids: Vec<i64> = leads[0]["_embedded"]["contacts"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["id"].as_i64()).collect())
+        .unwrap_or_default();
+    assert_eq!(contact_ids, [ids[0]]);
+    let company_ids: Vec<i64> = leads[0]["_embedded"]["companies"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["id"].as_i64()).collect())
+        .unwrap_or_default();
+    assert_eq!(company_ids, [company]);
+}
+
+#[test]
+fn pages_cover_every_entity() {
+    let sandbox = Sandbox::start(&[]);
+    let panel = Panel::new();
+    let mut c = authorized(&sandbox, &panel);
+    let seeded = sandbox.get_json("/_sandbox/state")["counts"]["contacts"]
+        .as_u64()
+        .expect("count") as usize;
+    // Enough for a full page and a short one.
+    let items: Vec<Value> = (0..260)
+        .map(|i| contact(&format!("Client {i}"), &format!("c{i}@example.com")))
+        .collect();
+    let created = c.create("contacts", &items).expect("create 260");
+    assert!(
+        created.iter().all(Result::is_ok),
+        "{:?}",
+        created.iter().find(|r| r.is_err())
+    );
+
+    let mut sizes = Vec::new();
+    let mut ids = std::collections::BTreeSet::new();
+    c.for_each_page("contacts", "", &mut |page| {
+        sizes.push(page.len());
+        ids.extend(page.iter().filter_map(|v| v["id"].as_i64()));
+    })
+    .expect("pages");
+    assert_eq!(ids.len(), seeded + 260);
+    assert_eq!(sizes.iter().sum::<usize>(), seeded + 260);
+    assert!(
+        sizes[..sizes.len() - 1].iter().all(|s| *s == 250),
+        "{sizes:?}"
+    );
+    // Two POSTs for 260 items: amoCRM takes 250 at most.
+    let posts = requests(&sandbox)
+        .iter()
+        .filter(|(m, p, _)| m == "POST" && p == "/api/v4/contacts")
+        .count();
+    assert_eq!(posts, 2);
+}
+
+#[test]
+fn invalid_items_fail_alone() {
+    let sandbox = Sandbox::start(&[]);
+    let panel = Panel::new();
+    let mut c = authorized(&sandbox, &panel);
+    let mut bad = contact("Bad Choice", "bad@example.com");
+    bad["custom_fields_values"]
+        .as_array_mut()
+        .expect("fields")
+        .push(json!({"field_id": 812346, "values": [{"value": "No such brand"}]}));
+    let results = c
+        .create(
+            "contacts",
+            &[
+                contact("Good One", "one@example.com"),
+                bad,
+                contact("Good Two", "two@example.com"),
+            ],
+        )
+        .expect("create");
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    let message = results[1].clone().expect_err("the bad choice is rejected");
+    assert!(message.contains("NotSupportedChoice"), "{message}");
+    let names: Vec<String> = sandbox.get_json("/_sandbox/state")["contacts"]
+        .as_array()
+        .expect("contacts")
+        .iter()
+        .filter_map(|v| v["name"].as_str().map(str::to_string))
+        .collect();
+    assert!(names.contains(&"Good One".to_string()) && names.contains(&"Good Two".to_string()));
+    assert!(!names.contains(&"Bad Choice".to_string()));
+
+    let (one, two) = (
+        results[0].clone().expect("id"),
+        results[2].clone().expect("id"),
+    );
+    let updates = c
+        .update(
+            "contacts",
+            &[
+                json!({"id": one, "custom_fields_values": [{"field_id": 812346, "values": [{"value": "Nope"}]}]}),
+                json!({"id": two, "name": "Good Two Renamed"}),
+                json!({"name": "no id"}),
+            ],
+        )
+        .expect("update");
+    assert!(
+        updates[0]
+            .as_ref()
+            .is_err_and(|m| m.contains("NotSupportedChoice")),
+        "{updates:?}"
+    );
+    assert_eq!(updates[1], Ok(()));
+    assert!(updates[2].is_err());
+    let renamed = c.get_by_ids("contacts", &[two], "").expect("get");
+    assert_eq!(renamed[0]["name"], "Good Two Renamed");
+}
+
+#[test]
+fn an_unpaid_account_is_refused() {
+    let sandbox = Sandbox::start(&[]);
+    let panel = Panel::new();
+    let mut c = authorized(&sandbox, &panel);
+    faults(&sandbox, json!({"payment_required": true}));
+    match c.create("contacts", &[contact("Paid Later", "later@example.com")]) {
+        Err(AmoError::Refused {
+            status: 402,
+            action,
+            ..
+        }) => assert!(action.contains("pay"), "{action}"),
+        other => panic!("expected Refused 402, got {other:?}"),
+    }
+}
+
+#[test]
+fn server_errors_are_retried_and_a_504_splits_the_batch() {
+    let sandbox = Sandbox::start(&[]);
+    let panel = Panel::new();
+    let mut c = authorized(&sandbox, &panel);
+    faults(&sandbox, json!({"error_next": 2, "error_statuses": [503]}));
+    c.account().expect("account after two 503s");
+    let api: Vec<u64> = requests(&sandbox)
+        .iter()
+        .filter(|(_, p, _)| p == "/api/v4/account")
+        .map(|r| r.2)
+        .collect();
+    assert_eq!(api, [503, 503, 200]);
+
+    faults(&sandbox, json!({"error_next": 1, "error_statuses": [504]}));
+    let items: Vec<Value> = (0..4)
+        .map(|i| contact(&format!("Split {i}"), &format!("s{i}@example.com")))
+        .collect();
+    let results = c.create("contacts", &items).expect("create");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let posts: Vec<u64> = requests(&sandbox)
+        .iter()
+        .filter(|(m, p, _)| m == "POST" && p == "/api/v4/contacts")
+        .map(|r| r.2)
+        .collect();
+    assert_eq!(posts, [504, 200, 200], "the 504 batch goes again in halves");
+    assert_eq!(
+        sandbox.get_json("/_sandbox/state")["contacts"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|c| c["name"].as_str().is_some_and(|n| n.starts_with("Split ")))
+                    .count()
+            }),
+        Some(4)
+    );
+}
+
+#[test]
+fn a_lasting_outage_is_unavailable() {
+    let sandbox = Sandbox::start(&[]);
+    let panel = Panel::new();
+    let mut c = authorized(&sandbox, &panel);
+    faults(
+        &sandbox,
+        json!({"error_rate": 1.0, "error_statuses": [502]}),
+    );
+    let started = Instant::now();
+    match c.account() {
+        Err(AmoError::Unavailable(m)) => assert!(m.contains("502"), "{m}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(15),
+        "gave up after {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_burst_stays_under_the_rate_limit() {
+    let sandbox = Sandbox::start(&["--rate", "7"]);
+    let panel = Panel::new();
+    authorized(&sandbox, &panel);
+    let started = Instant::now();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let mut c = client(&sandbox, &panel);
+            std::thread::spawn(move || {
+                for _ in 0..8 {
+                    c.account().expect("account");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    let log = requests(&sandbox);
+    assert_eq!(log.len(), 33);
+    assert!(log.iter().all(|(_, _, s)| *s == 200), "{log:?}");
+    // 32 requests at 7 a second cannot take less than four seconds.
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}
