@@ -78,6 +78,8 @@ pub fn parse(file: &Path, text: &str, problems: &mut Vec<Problem>) -> IniDoc {
     let mut seen: HashMap<(String, String), usize> = HashMap::new();
     let mut section: Option<String> = None;
 
+    // A byte-order mark some editors add is not part of the first line.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, raw) in text.split('\n').enumerate() {
         let line_no = i + 1;
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
@@ -264,8 +266,18 @@ mod tests {
     }
 
     #[test]
+    fn quotes_and_backslashes_pass_through_unchanged() {
+        let (doc, problems) = read("[tags.lead]\nt = x contains \"a\\\"b;\\\\\" ; c\n");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            doc.get("tags.lead", "t").map(|e| e.value.as_str()),
+            Some(r#"x contains "a\"b;\\""#)
+        );
+    }
+
+    #[test]
     fn unicode_and_crlf() {
-        let (doc, problems) = read("[tags.contact]\r\nХостКом = account.project = 1\r\n");
+        let (doc, problems) = read("\u{feff}[tags.contact]\r\nХостКом = account.project = 1\r\n");
         assert!(problems.is_empty(), "{problems:?}");
         let e = doc.get("tags.contact", "ХостКом").expect("cyrillic key");
         assert_eq!((e.value.as_str(), e.value_col), ("account.project = 1", 11));

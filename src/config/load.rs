@@ -318,6 +318,82 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_loads() {
+        // INTERFACE.md's amocrm.conf, with a tag on a column the panel has.
+        let conf = r#"
+[auth]
+url = https://example.amocrm.ru        ; the account's address
+client_id = id
+client_secret = secret
+redirect_uri = https://billing.example.com/billmgr
+code = def502
+
+[database]                             ; optional
+driver = mysql                         ; mysql | sqlite
+url = mysql://user:password@127.0.0.1:3306/billmgr
+
+[sync]
+enabled = yes
+batch_size = 50
+rate_limit = 7
+update = fill_empty
+dedup = email, phone
+
+[conditions]
+account = account.project = 1
+profile = profile.profiletype in (2, 3)
+item = item.itemtype in (vds, vhost) and item.status != 4
+
+[fields.contact]
+EMAIL = user.email
+PHONE = user.phone
+812345 = account.id
+[fields.company]
+815001 = profile.inn
+[fields.lead]
+816001 = item.pricelist
+816002 = item.expiredate
+
+[tags.contact]
+vip = account.registration_date < 2023-01-01
+[tags.lead]
+trial = item.pricelist contains "trial"
+
+[pipelines]
+vds = item.itemtype = vds -> 7000001:7000101
+closed = item.status = 4 -> 7000001:143
+default = 7000001:7000100
+"#;
+        let (_dir, paths) = root(Some(conf));
+        let config = load(&paths).unwrap_or_else(|p| panic!("{p}"));
+        assert_eq!(
+            config.auth.code.as_ref().map(|c| c.expose()),
+            Some("def502")
+        );
+        assert_eq!(config.database.driver.as_deref(), Some("mysql"));
+        assert_eq!(config.rules.fields.account.len(), 3);
+        assert_eq!(config.rules.pipelines.len(), 2);
+        let text = config
+            .rules
+            .conditions
+            .item
+            .as_ref()
+            .map(ToString::to_string);
+        assert_eq!(
+            text.as_deref(),
+            Some("item.itemtype in (vds, vhost) and item.status != 4")
+        );
+    }
+
+    #[test]
+    fn an_empty_condition_means_always() {
+        let conf = "[auth]\nurl = https://a.amocrm.ru\nclient_id = i\nclient_secret = s\nredirect_uri = https://b\n[conditions]\nitem =\n";
+        let (_dir, paths) = root(Some(conf));
+        let config = load(&paths).unwrap_or_else(|p| panic!("{p}"));
+        assert!(config.rules.conditions.item.is_none());
+    }
+
+    #[test]
     fn every_problem_of_every_file_is_reported() {
         let conf = "[auth]\nurl = http://example.amocrm.ru\nclient_id = x\ncolor = red\n\n[sync]\nbatch_size = 0\n\n\
                     [weird]\n[tags.lead]\nbad = item.sttus = 4\nworse = profile.inn not_empty\n[fields.lead]\n816001 = item.pricelist\nE-MAIL = user.email\n\

@@ -48,6 +48,8 @@ pub fn parse(file: &Path, text: &str, problems: &mut Vec<Problem>) -> PresetFile
     let mut out = PresetFile::default();
     let mut value_lines: HashMap<String, usize> = HashMap::new();
     let mut validator_lines: HashMap<String, usize> = HashMap::new();
+    // A byte-order mark some editors add is not part of the first line.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, raw) in text.split('\n').enumerate() {
         let line = i + 1;
         let mut problem = |message: String| {

@@ -23,6 +23,8 @@ pub fn build(doc: &IniDoc, vocab: &Vocabulary, r: &mut Report<'_>) -> Rules {
 
     for e in doc.section("conditions") {
         match EntityKind::parse(&e.key) {
+            // An empty condition is the same as none: everything of the kind is synced.
+            Some(_) if e.value.is_empty() => {}
             Some(kind) => *rules.conditions.get_mut(kind) = condition(e, &e.value, vocab, kind, r),
             None => r.at(
                 e.line,
