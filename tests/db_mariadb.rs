@@ -186,3 +186,33 @@ fn a_wrong_password_is_reported_without_it() {
     assert!(msg.contains(&format!("mysql://{user}@")), "{msg}");
     assert_eq!(bad.describe(), format!("mysql://{user}@{host}/{}", t.name));
 }
+
+#[test]
+fn a_panel_of_a_hundred_thousand_rows_is_generated_in_seconds() {
+    let Some(url) =
+        support::skip_without_mysql("a_panel_of_a_hundred_thousand_rows_is_generated_in_seconds")
+    else {
+        return;
+    };
+    let t = TestDb::new(&url);
+    let size = sample::Size {
+        clients: 20_000,
+        legal_payers: 5_000,
+        services: 75_000,
+    };
+    let started = std::time::Instant::now();
+    let report = sample::create(
+        &t.target,
+        &SampleOptions {
+            generate: Some(size),
+        },
+    )
+    .expect("generate");
+    let took = started.elapsed();
+    eprintln!("generated {report} in {took:?}");
+    assert_eq!(
+        (report.accounts, report.profiles, report.items),
+        (20_006, 5_006, 75_010)
+    );
+    assert!(took < std::time::Duration::from_secs(120), "took {took:?}");
+}

@@ -241,3 +241,28 @@ fn a_sqlite_target_describes_its_file() {
     let m = Target::Mysql(Secret::new("mysql://u:hunter2@h:3306/b"));
     assert_eq!(m.describe(), "mysql://u@h:3306/b");
 }
+
+#[test]
+fn a_panel_of_a_hundred_thousand_rows_is_generated_in_seconds() {
+    let (_dir, target) = empty();
+    let size = billmgr_amocrm::db::sample::Size {
+        clients: 20_000,
+        legal_payers: 5_000,
+        services: 75_000,
+    };
+    let started = std::time::Instant::now();
+    let report = sample::create(
+        &target,
+        &SampleOptions {
+            generate: Some(size),
+        },
+    )
+    .expect("generate");
+    let took = started.elapsed();
+    eprintln!("generated {report} in {took:?}");
+    assert_eq!(
+        (report.accounts, report.profiles, report.items),
+        (20_006, 5_006, 75_010)
+    );
+    assert!(took < std::time::Duration::from_secs(60), "took {took:?}");
+}

@@ -128,10 +128,14 @@ pub(crate) fn write_tx<T>(
             Ok(v) => return Ok(v),
             Err(e) => {
                 d.rollback();
-                if !e.transient || tries >= 5 {
+                if !e.transient || tries >= 10 {
                     return Err(e.into());
                 }
-                std::thread::sleep(std::time::Duration::from_millis(20 * tries));
+                // Jitter, so writers that collided do not collide again in step.
+                let jitter = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| u64::from(d.subsec_nanos()) % 20);
+                std::thread::sleep(std::time::Duration::from_millis(10 * tries + jitter));
             }
         }
     }

@@ -389,6 +389,34 @@ pub fn links_save_update_page_and_count(db: &mut dyn PanelDb) {
 
 // --- the panel's entities ----------------------------------------------------------
 
+/// id, name, profiletype, account, vatnum, kpp.
+type ProfileRow = (
+    i64,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+/// id, name, status, cost, createdate, opendate, expiredate, suspenddate, tariff, item type,
+/// currency, account, project, first user.
+type ItemRow = (
+    i64,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
 pub fn accounts_read_with_project_and_first_user(db: &mut dyn PanelDb) {
     let a = db.read_account(2).expect("read").expect("account 2");
     has(
@@ -503,7 +531,7 @@ pub fn accounts_read_with_project_and_first_user(db: &mut dyn PanelDb) {
 }
 
 pub fn profiles_read_with_their_client(db: &mut dyn PanelDb) {
-    let expected: [(i64, &str, &str, &str, Option<&str>, Option<&str>); 6] = [
+    let expected: [ProfileRow; 6] = [
         (21, "Иванов Иван Иванович", "1", "2", None, None),
         (
             22,
@@ -575,25 +603,7 @@ pub fn profiles_read_with_their_client(db: &mut dyn PanelDb) {
 }
 
 pub fn items_read_with_tariff_type_currency_client_and_parameters(db: &mut dyn PanelDb) {
-    // id, name, status, cost, createdate, opendate, expiredate, suspenddate,
-    // pricelist name, itemtype, currency, account, project, first user
-    #[allow(clippy::type_complexity)]
-    let expected: [(
-        i64,
-        &str,
-        &str,
-        &str,
-        &str,
-        Option<&str>,
-        Option<&str>,
-        Option<&str>,
-        &str,
-        &str,
-        &str,
-        &str,
-        &str,
-        &str,
-    ); 10] = [
+    let expected: [ItemRow; 10] = [
         (
             1001,
             "ivanov-vps.ru",

@@ -173,7 +173,7 @@ fn phone(seed: i64, style: usize) -> String {
 
 /// A full name for the n-th person; every fifth client is a foreign one.
 fn person(n: usize) -> (String, bool) {
-    if n % 5 == 0 {
+    if n.is_multiple_of(5) {
         let name = format!(
             "{} {}",
             EN_FIRST[n / 5 % EN_FIRST.len()],
@@ -182,7 +182,7 @@ fn person(n: usize) -> (String, bool) {
         return (name, true);
     }
     let last = LAST_NAMES[n % LAST_NAMES.len()];
-    if n % 3 == 0 {
+    if n.is_multiple_of(3) {
         (
             format!("{last}а {}", FEMALE_NAMES[n / 3 % FEMALE_NAMES.len()]),
             false,
