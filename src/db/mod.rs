@@ -5,9 +5,9 @@
 //! first use; it never alters the panel's own tables.
 //!
 //! Hands out [`target`] (which database the settings name), [`open`] (a [`PanelDb`] on it)
-//! and [`sample`] (the sample panel for the demo and tests). Inside: [`sql`] is what each
-//! driver ([`sqlite`], [`mysql`]) provides, and the queue, links, entity reads and the
-//! module's schema are written once over it.
+//! and [`sample`] (the sample panel for the demo and tests). Inside: `sql` is what each
+//! driver (`sqlite`, `mysql`) provides, and the queue, links, entity reads and the
+//! module's schema are written once over it (`backend`).
 
 mod backend;
 mod entities;
