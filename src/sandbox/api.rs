@@ -256,7 +256,7 @@ fn list(crm: &Crm, kind: Kind, req: &Request, base: &str) -> Response {
     let mut found: Vec<_> = crm.entities[kind.idx()]
         .values()
         .filter(|e| ids.as_ref().is_none_or(|ids| ids.contains(&e.id)))
-        .filter(|e| query.as_deref().is_none_or(|q| matches_query(e, q)))
+        .filter(|e| query.as_deref().is_none_or(|q| e.matches(q)))
         .collect();
     if let Some((field, desc)) = &order {
         match field.as_str() {
@@ -285,22 +285,6 @@ fn list(crm: &Crm, kind: Kind, req: &Request, base: &str) -> Response {
             "_embedded": { kind.segment(): items },
         }),
     )
-}
-
-/// `query`: a case-insensitive substring of the name or of any custom field value.
-fn matches_query(e: &super::state::Entity, q: &str) -> bool {
-    let hit = |s: &str| s.to_lowercase().contains(q);
-    hit(&e.name)
-        || hit(&e.first_name)
-        || hit(&e.last_name)
-        || e.fields
-            .iter()
-            .flat_map(|f| f.values.iter())
-            .any(|v| match &v["value"] {
-                Value::String(s) => hit(s),
-                Value::Null => false,
-                other => hit(&other.to_string()),
-            })
 }
 
 fn account(crm: &Crm, base: &str) -> Response {

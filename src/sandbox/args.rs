@@ -67,7 +67,8 @@ companies,leads} (GET, POST, PATCH), /{id}, /custom_fields, /tags, /link, /unlin
 Control (no authorization, no rate limit; errors are {\"error\": \"...\"} with 400):
   GET  /_sandbox/state      the whole account as JSON (the seed file format, plus counts)
   GET  /_sandbox/requests   API calls in order: [{method, path, query, status, lost, at_ms}];
-                            ?body=1 adds each /api/ call's JSON body
+                            ?body=1 adds each /api/ call's JSON body; the log keeps the
+                            last 200000 calls and the bodies of the last 5000
   POST /_sandbox/faults     replaces the faults in force ({} clears them):
                             {\"error_rate\": 0.15, \"error_statuses\": [500, 502, 504],
                              \"error_next\": N, \"lost_rate\": 0.1, \"lost_next\": N,

@@ -62,8 +62,9 @@ impl From<io::Error> for ReadError {
     }
 }
 
-/// Reads one request from a buffered connection.
-pub fn read_request(r: &mut impl BufRead) -> Result<Request, ReadError> {
+/// Reads one request from a buffered connection; `w` gets the interim `100 Continue` that
+/// clients sending `Expect: 100-continue` (curl, for large bodies) wait for.
+pub fn read_request(r: &mut impl BufRead, w: &mut impl Write) -> Result<Request, ReadError> {
     let mut line = String::new();
     // Tolerate stray empty lines between pipelined requests (RFC 9112 §2.2).
     loop {
@@ -118,6 +119,13 @@ pub fn read_request(r: &mut impl BufRead) -> Result<Request, ReadError> {
         Some(c) if c.contains("keep-alive") => true,
         _ => !http10,
     };
+    if req
+        .header("expect")
+        .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
+    {
+        w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        w.flush()?;
+    }
     let chunked = req
         .header("transfer-encoding")
         .is_some_and(|t| t.to_ascii_lowercase().contains("chunked"));
@@ -315,7 +323,7 @@ mod tests {
     fn reads_a_request_with_body_and_query() {
         let raw = b"POST /api/v4/contacts?limit=5&filter%5Bid%5D%5B%5D=7 HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n[{}]GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
         let mut r = BufReader::new(&raw[..]);
-        let req = read_request(&mut r).expect("first request");
+        let req = read_request(&mut r, &mut Vec::new()).expect("first request");
         assert_eq!(req.method, "POST");
         assert_eq!(req.path, "/api/v4/contacts");
         assert_eq!(req.body, b"[{}]");
@@ -327,24 +335,36 @@ mod tests {
                 ("filter[id][]".to_string(), "7".to_string())
             ]
         );
-        let second = read_request(&mut r).expect("second request");
+        let second = read_request(&mut r, &mut Vec::new()).expect("second request");
         assert_eq!(second.path, "/");
         assert!(!second.keep_alive);
-        assert!(matches!(read_request(&mut r), Err(ReadError::Closed)));
+        assert!(matches!(
+            read_request(&mut r, &mut Vec::new()),
+            Err(ReadError::Closed)
+        ));
     }
 
     #[test]
     fn reads_a_chunked_body() {
         let raw = b"PATCH /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
-        let req = read_request(&mut BufReader::new(&raw[..])).expect("request");
+        let req = read_request(&mut BufReader::new(&raw[..]), &mut Vec::new()).expect("request");
         assert_eq!(req.body, b"abcde");
+    }
+
+    #[test]
+    fn answers_expect_100_continue() {
+        let raw = b"POST /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n[]";
+        let mut interim = Vec::new();
+        let req = read_request(&mut BufReader::new(&raw[..]), &mut interim).expect("request");
+        assert_eq!(req.body, b"[]");
+        assert_eq!(interim, b"HTTP/1.1 100 Continue\r\n\r\n");
     }
 
     #[test]
     fn refuses_a_malformed_request_line() {
         let raw = b"NONSENSE\r\n\r\n";
         assert!(matches!(
-            read_request(&mut BufReader::new(&raw[..])),
+            read_request(&mut BufReader::new(&raw[..]), &mut Vec::new()),
             Err(ReadError::Bad(_))
         ));
     }

@@ -173,7 +173,7 @@ fn connection(stream: TcpStream, service: &Service, stop: &AtomicBool) {
     let mut reader = BufReader::new(read_half);
     let mut writer = stream;
     loop {
-        let req = match http::read_request(&mut reader) {
+        let req = match http::read_request(&mut reader, &mut writer) {
             Ok(req) => req,
             Err(ReadError::Bad(msg)) => {
                 let resp = http::Response::json(400, &serde_json::json!({ "error": msg }));

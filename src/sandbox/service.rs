@@ -2,6 +2,7 @@
 //! calls the outage, the rate limit, injected errors, payment, authorization, the call
 //! itself, a possibly lost answer, and the request log.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,11 @@ use super::rng::Rng;
 use super::state::Crm;
 use super::{api, control, problem};
 use crate::secret::Secret;
+
+/// The log keeps this many calls (the oldest go first) ...
+pub const LOG_LIMIT: usize = 200_000;
+/// ... and the bodies of this many recent ones, so a long benchmark stays within memory.
+pub const LOG_BODIES: usize = 5_000;
 
 /// What the connection does with a request's result.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,7 +63,7 @@ pub struct World {
     pub oauth: OAuth,
     pub faults: Faults,
     pub rate: RateLimiter,
-    pub log: Vec<LogEntry>,
+    pub log: VecDeque<LogEntry>,
     pub rng: Rng,
     pub base: String,
     pub started: Instant,
@@ -71,7 +77,14 @@ impl World {
         } else {
             None
         };
-        self.log.push(LogEntry {
+        if self.log.len() >= LOG_LIMIT {
+            self.log.pop_front();
+        }
+        if self.log.len() >= LOG_BODIES {
+            let old = self.log.len() - LOG_BODIES;
+            self.log[old].body = None;
+        }
+        self.log.push_back(LogEntry {
             method: req.method.clone(),
             path: req.path.clone(),
             query: req.query.clone(),
@@ -105,7 +118,7 @@ impl Service {
                 oauth,
                 faults: Faults::default(),
                 rate: RateLimiter::new(setup.rate),
-                log: Vec::new(),
+                log: VecDeque::new(),
                 rng: Rng::from_time(),
                 base,
                 started,
@@ -193,7 +206,7 @@ fn route(w: &mut World, req: &Request, now: Instant) -> Response {
 }
 
 /// The log as `/_sandbox/requests` shows it.
-pub fn log_json(log: &[LogEntry], with_body: bool) -> Value {
+pub fn log_json(log: &VecDeque<LogEntry>, with_body: bool) -> Value {
     log.iter()
         .map(|e| {
             let mut v = json!({

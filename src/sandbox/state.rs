@@ -126,6 +126,34 @@ pub struct Entity {
     pub companies: Vec<u64>,
     /// Contacts and companies.
     pub leads: Vec<u64>,
+    /// Name and field values in lower case, what `query` searches: kept up to date by
+    /// [`Entity::reindex`] so a search over thousands of entities stays cheap.
+    pub search: String,
+}
+
+impl Entity {
+    pub fn reindex(&mut self) {
+        let mut s = String::new();
+        for part in [&self.name, &self.first_name, &self.last_name] {
+            s.push_str(&part.to_lowercase());
+            s.push('\n');
+        }
+        for v in self.fields.iter().flat_map(|f| f.values.iter()) {
+            match &v["value"] {
+                Value::String(text) => s.push_str(&text.to_lowercase()),
+                Value::Null => {}
+                other => s.push_str(&other.to_string()),
+            }
+            s.push('\n');
+        }
+        self.search = s;
+    }
+
+    /// `query`: a case-insensitive substring of the name or of a custom field value.
+    /// `q` is already in lower case.
+    pub fn matches(&self, q: &str) -> bool {
+        self.search.split('\n').any(|part| part.contains(q))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -197,6 +197,7 @@ fn apply_common(crm: &mut Crm, kind: Kind, id: u64, p: &Prepared) {
         }
     }
     e.tags.retain(|t| !del.contains(t));
+    e.reindex();
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
