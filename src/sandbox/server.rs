@@ -159,7 +159,7 @@ fn accept_loop(listener: TcpListener, service: Arc<Service>, stop: Arc<AtomicBoo
         let stop = stop.clone();
         let _ = std::thread::Builder::new()
             .name("sandbox-conn".into())
-            .stack_size(256 * 1024)
+            .stack_size(1024 * 1024)
             .spawn(move || connection(stream, &service, &stop));
     }
 }
