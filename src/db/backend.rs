@@ -70,6 +70,9 @@ impl PanelDb for Database {
     fn links(&mut self, kind: EntityKind, after: i64, limit: usize) -> DbResult<Vec<Link>> {
         links::page(self.d(), kind, after, limit)
     }
+    fn linked_to(&mut self, kind: EntityKind, amocrm_id: i64) -> DbResult<Option<i64>> {
+        links::billmgr_of(self.d(), kind, amocrm_id)
+    }
     fn link_count(&mut self, kind: EntityKind) -> DbResult<i64> {
         links::count(self.d(), kind)
     }

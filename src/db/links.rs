@@ -95,6 +95,17 @@ pub(crate) fn page(
     )
 }
 
+/// The panel entity an amoCRM entity is already linked to, if any.
+pub(crate) fn billmgr_of(d: &mut dyn Driver, kind: EntityKind, amocrm_id: i64) -> DbResult<Option<i64>> {
+    let sql = format!(
+        "SELECT billmgr_id FROM {} WHERE amocrm_id = ? ORDER BY id LIMIT 1",
+        kind.link_table()
+    );
+    Ok(d.query(&sql, &[Value::Int(amocrm_id)])?
+        .first()
+        .and_then(Row::first_int))
+}
+
 pub(crate) fn count(d: &mut dyn Driver, kind: EntityKind) -> DbResult<i64> {
     let sql = format!("SELECT COUNT(*) AS n FROM {}", kind.link_table());
     Ok(d.query(&sql, &[])?

@@ -228,6 +228,8 @@ pub trait PanelDb {
     ) -> DbResult<()>;
     /// Links ordered by `billmgr_id`, those above `after`, at most `limit`.
     fn links(&mut self, kind: EntityKind, after: i64, limit: usize) -> DbResult<Vec<Link>>;
+    /// The panel entity this amoCRM entity is linked to already, if any.
+    fn linked_to(&mut self, kind: EntityKind, amocrm_id: i64) -> DbResult<Option<i64>>;
     fn link_count(&mut self, kind: EntityKind) -> DbResult<i64>;
 
     // --- the panel's entities (read only) ---

@@ -31,7 +31,8 @@ fn link_table(dialect: Dialect, table: &str) -> String {
                synced_at   BIGINT NOT NULL DEFAULT 0,
                fingerprint VARCHAR(64) NOT NULL DEFAULT '',
                PRIMARY KEY (id),
-               UNIQUE KEY uq_{table}_billmgr_id (billmgr_id)
+               UNIQUE KEY uq_{table}_billmgr_id (billmgr_id),
+               KEY idx_{table}_amocrm_id (amocrm_id)
              ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
         ),
     }
@@ -100,6 +101,10 @@ pub(crate) fn ensure(d: &mut dyn Driver) -> DbResult<()> {
         let table = kind.link_table();
         d.batch(&link_table(dialect, table))?;
         add_missing_columns(d, table)?;
+        if dialect == Dialect::Sqlite {
+            // Finding which client a contact already belongs to (duplicate matching).
+            d.batch(&format!("CREATE INDEX IF NOT EXISTS idx_{table}_amocrm_id ON {table} (amocrm_id)"))?;
+        }
     }
     for stmt in queue_table(dialect) {
         d.batch(&stmt)?;

@@ -768,9 +768,24 @@ impl<'a> Worker<'a> {
                 }
             }
         }
-        Ok(self
+        let Some(found) = self
             .index
-            .find(&keys, p.email.as_deref(), p.phone.as_deref()))
+            .find(&keys, p.email.as_deref(), p.phone.as_deref())
+        else {
+            return Ok(None);
+        };
+        // A contact that is already another panel client's is that client's: two clients
+        // sharing a phone (a family, a company's switchboard) stay two contacts.
+        match self.db.linked_to(EntityKind::Account, found)? {
+            Some(other) if other != p.billmgr_id => {
+                log::info!(
+                    "account {}: contact {found} matches but belongs to account {other}; creating a new one",
+                    p.billmgr_id
+                );
+                Ok(None)
+            }
+            _ => Ok(Some(found)),
+        }
     }
 }
 
