@@ -539,6 +539,41 @@ fn invalid_items_fail_alone() {
 }
 
 #[test]
+fn a_lost_create_answer_is_not_sent_again() {
+    let sandbox = Sandbox::start(&[]);
+    let panel = Panel::new();
+    let mut c = authorized(&sandbox, &panel);
+    faults(&sandbox, json!({"lost_next": 1}));
+    match c.create("leads", &[json!({"name": "Lost answer"})]) {
+        Err(AmoError::Unavailable(m)) => assert!(m.contains("may have applied"), "{m}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    let posts = requests(&sandbox)
+        .iter()
+        .filter(|(m, p, _)| m == "POST" && p == "/api/v4/leads")
+        .count();
+    assert_eq!(
+        posts, 1,
+        "a create whose answer was lost must not be repeated blindly"
+    );
+    let leads = sandbox.get_json("/_sandbox/state")["leads"].clone();
+    let made = leads
+        .as_array()
+        .map(|a| a.iter().filter(|l| l["name"] == "Lost answer").count());
+    assert_eq!(made, Some(1));
+    // An update is safe to repeat: it goes through despite a lost answer.
+    let id = c.search("leads", "Lost answer").expect("search")[0]["id"]
+        .as_i64()
+        .expect("id");
+    faults(&sandbox, json!({"lost_next": 1}));
+    assert_eq!(
+        c.update("leads", &[json!({"id": id, "price": 990})])
+            .expect("update"),
+        [Ok(())]
+    );
+}
+
+#[test]
 fn an_unpaid_account_is_refused() {
     let sandbox = Sandbox::start(&[]);
     let panel = Panel::new();

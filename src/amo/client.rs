@@ -63,6 +63,11 @@ impl AmoClient {
     ) -> Result<AmoClient, AmoError> {
         let base = url::check_base_url(&auth.url)
             .map_err(|e| AmoError::Local(format!("[auth] url: {e}")))?;
+        // A last guard in the logs: these never get there on purpose.
+        crate::log::register_secret(auth.client_secret.expose());
+        if let Some(code) = &auth.code {
+            crate::log::register_secret(code.expose());
+        }
         Ok(AmoClient {
             transport: Transport::new(base, opts.rate_limit, opts.timeout),
             auth: auth.clone(),
@@ -73,6 +78,7 @@ impl AmoClient {
 
     /// Exchanges a one-time code for tokens and writes the token files.
     pub fn exchange_code(&mut self, code: &Secret) -> Result<TokenStatus, AmoError> {
+        crate::log::register_secret(code.expose());
         let _lock = self.files.lock()?;
         self.exchange_locked(code)?;
         Ok(self.files.status())
@@ -342,7 +348,8 @@ impl AmoClient {
             (false, false) => &[500],
         };
         let what = format!("{} {}", method_name(method), path);
-        let answer = self.api(method, path, Some(&body), pass)?;
+        let creates = tagged && method == Method::Post;
+        let answer = self.api(method, path, Some(&body), pass, !creates)?;
         match answer.status {
             200..=299 if answer.body.trim().is_empty() => Ok(Reply::Accepted(Vec::new())),
             200..=299 => {
@@ -420,7 +427,7 @@ impl AmoClient {
     /// A GET answered 200 with JSON (`Some`) or 204 (`None`); anything else is an error.
     fn get_json(&mut self, path: &str) -> Result<Option<Value>, AmoError> {
         let what = format!("GET {}", path.split('?').next().unwrap_or(path));
-        let answer = self.api(Method::Get, path, None, &[])?;
+        let answer = self.api(Method::Get, path, None, &[], true)?;
         match answer.status {
             204 => Ok(None),
             200..=299 if answer.body.trim().is_empty() => Ok(None),
@@ -441,6 +448,7 @@ impl AmoClient {
         path: &str,
         body: Option<&str>,
         pass: &[u16],
+        repeatable: bool,
     ) -> Result<Answer, AmoError> {
         let token = self.usable_token()?;
         let mut answer = self.transport.send(&Request {
@@ -449,6 +457,7 @@ impl AmoClient {
             body,
             bearer: Some(&token),
             pass,
+            repeatable,
         })?;
         if answer.status == 401 {
             log::info!(
@@ -464,6 +473,7 @@ impl AmoClient {
                 body,
                 bearer: Some(&token),
                 pass,
+                repeatable,
             })?;
             if answer.status == 401 {
                 return Err(AmoError::Refused {
@@ -594,6 +604,9 @@ impl AmoClient {
             body: Some(&text),
             bearer: None,
             pass: &[],
+            // A lost token answer is safe to ask again: the old refresh token keeps working
+            // until the new pair is first used.
+            repeatable: true,
         })?;
         match answer.status {
             200 => {

@@ -100,6 +100,7 @@ impl TokenFiles {
     pub fn write(&self, access: &Secret, refresh: &Secret) -> Result<(), AmoError> {
         self.make_dir()?;
         for (path, token) in [(&self.refresh, refresh), (&self.access, access)] {
+            crate::log::register_secret(token.expose());
             write_atomic(path, token.expose()).map_err(|e| {
                 AmoError::Local(format!(
                     "cannot write the token file {}: {e}; check that the directory is writable \
@@ -146,7 +147,12 @@ fn read_token(path: &Path) -> Result<Option<Secret>, AmoError> {
     match fs::read_to_string(path) {
         Ok(text) => {
             let text = text.trim();
-            Ok((!text.is_empty()).then(|| Secret::new(text)))
+            if text.is_empty() {
+                return Ok(None);
+            }
+            // A last guard should anything ever try to log it.
+            crate::log::register_secret(text);
+            Ok(Some(Secret::new(text)))
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(AmoError::Local(format!(

@@ -34,6 +34,9 @@ pub(crate) struct Request<'a> {
     pub bearer: Option<&'a Secret>,
     /// Statuses handed back at once instead of retried (a batch the caller will split).
     pub pass: &'a [u16],
+    /// Whether sending it twice does no harm. A create is not: amoCRM does not remember
+    /// `request_id`, so after an answer is lost it is not sent again blindly.
+    pub repeatable: bool,
 }
 
 /// A final answer: 2xx, or a status retrying does not change (or one in `pass`).
@@ -56,7 +59,9 @@ enum Attempt {
         body: String,
         retry_after: Option<String>,
     },
-    Failed(String),
+    /// No answer. `maybe_applied`: the request may have reached amoCRM (it was sent, or a
+    /// reply was under way), as opposed to a failure to connect at all.
+    Failed { error: String, maybe_applied: bool },
 }
 
 impl Transport {
@@ -69,6 +74,11 @@ impl Transport {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(timeout))
+            // A separate connect timeout tells "never reached amoCRM" from "no answer".
+            .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
+            // Idle connections are dropped well before servers close them (60 s and more), so
+            // a request is not written into a connection the server has already closed.
+            .max_idle_age(Duration::from_secs(10))
             // amoCRM has no reason to redirect API calls; following one would be a surprise.
             .max_redirects(0)
             .user_agent(concat!("billmgr-amocrm/", env!("CARGO_PKG_VERSION")))
@@ -117,7 +127,17 @@ impl Transport {
                         retry::backoff(attempt)
                     }
                 }
-                Attempt::Failed(error) => {
+                Attempt::Failed {
+                    error,
+                    maybe_applied,
+                } => {
+                    if maybe_applied && !req.repeatable {
+                        log::debug!("amoCRM {method} {shown}: {error} after {ms} ms");
+                        return Err(AmoError::Unavailable(format!(
+                            "{method} {shown}: {error}; amoCRM may have applied it, so it is not \
+                             sent again now (a later run checks for what was created)"
+                        )));
+                    }
                     log::debug!("amoCRM {method} {shown}: {error} after {ms} ms");
                     last = error;
                     retry::backoff(attempt)
@@ -166,7 +186,12 @@ impl Transport {
         };
         let mut response = match sent {
             Ok(r) => r,
-            Err(e) => return Attempt::Failed(describe_transport(&e)),
+            Err(e) => {
+                return Attempt::Failed {
+                    error: describe_transport(&e),
+                    maybe_applied: maybe_applied(&e),
+                };
+            }
         };
         let status = response.status().as_u16();
         let retry_after = response
@@ -186,11 +211,33 @@ impl Transport {
                 body: String::new(),
                 retry_after,
             },
-            Err(e) => Attempt::Failed(format!(
-                "HTTP {status}, body unreadable: {}",
-                describe_transport(&e)
-            )),
+            Err(e) => Attempt::Failed {
+                error: format!("HTTP {status}, body unreadable: {}", describe_transport(&e)),
+                maybe_applied: true,
+            },
         }
+    }
+}
+
+/// Whether a request that failed this way may still have reached amoCRM: only failures to
+/// resolve or connect say for sure that it did not.
+fn maybe_applied(e: &ureq::Error) -> bool {
+    use std::io::ErrorKind;
+    match e {
+        ureq::Error::HostNotFound
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::BadUri(_)
+        | ureq::Error::Http(_)
+        | ureq::Error::InvalidProxyUrl => false,
+        ureq::Error::Timeout(t) => !matches!(t, ureq::Timeout::Resolve | ureq::Timeout::Connect),
+        ureq::Error::Io(io) => !matches!(
+            io.kind(),
+            ErrorKind::ConnectionRefused
+                | ErrorKind::AddrNotAvailable
+                | ErrorKind::NetworkUnreachable
+                | ErrorKind::HostUnreachable
+        ),
+        _ => true,
     }
 }
 
@@ -242,8 +289,10 @@ mod tests {
                 }
                 let mut body = vec![0; length];
                 reader.read_exact(&mut body).expect("body");
+                // An empty response: the answer is lost (the connection closes unanswered).
                 let mut stream = stream;
                 stream.write_all(response.as_bytes()).expect("respond");
+                let _ = stream.shutdown(std::net::Shutdown::Both);
             }
             seen
         });
@@ -264,6 +313,7 @@ mod tests {
             body: None,
             bearer: None,
             pass,
+            repeatable: true,
         }
     }
 
@@ -338,5 +388,37 @@ mod tests {
             other => panic!("expected Unavailable, got {other:?}"),
         }
         assert!(started.elapsed() >= Duration::from_millis(15_000));
+    }
+
+    #[test]
+    fn a_lost_answer_is_retried_only_when_repeating_is_harmless() {
+        let (url, server) = serve(vec![String::new(), http("200 OK", "{}"), String::new()]);
+        let t = Transport::new(url, 0.0, Duration::from_secs(5));
+        assert_eq!(
+            t.send(&get("/api/v4/account", &[]))
+                .expect("retried")
+                .status,
+            200
+        );
+        let create = Request {
+            method: Method::Post,
+            path: "/api/v4/leads",
+            body: Some("[{}]"),
+            bearer: None,
+            pass: &[],
+            repeatable: false,
+        };
+        match t.send(&create) {
+            Err(AmoError::Unavailable(m)) => assert!(m.contains("may have applied"), "{m}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        assert_eq!(
+            server.join().expect("server"),
+            [
+                "GET /api/v4/account HTTP/1.1",
+                "GET /api/v4/account HTTP/1.1",
+                "POST /api/v4/leads HTTP/1.1"
+            ]
+        );
     }
 }
