@@ -55,7 +55,7 @@ fn is_own_function(req: &Request) -> bool {
 
 /// The module's own panel functions. Only admins may call them.
 fn own_function(req: &Request) -> String {
-    if !req.auth_level.is_some_and(|l| l >= 28) {
+    if req.auth_level.is_none_or(|l| l < 28) {
         log::warn!(
             "{}: refused to {} (level {})",
             req.func,
