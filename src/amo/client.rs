@@ -109,7 +109,10 @@ impl AmoClient {
                 for v in page {
                     match CustomField::from_json(&v) {
                         Ok(f) => fields.push(f),
-                        Err(e) => bad = bad.take().or(Some(e)),
+                        // The first problem is enough to report.
+                        Err(e) => {
+                            bad.get_or_insert(e);
+                        }
                     }
                 }
             },
