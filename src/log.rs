@@ -177,6 +177,12 @@ impl PanelLogger {
 
 impl Log for PanelLogger {
     fn enabled(&self, metadata: &Metadata) -> bool {
+        // The HTTP and TLS libraries log request bodies at their lower levels, and bodies
+        // carry secrets (the OAuth exchange): they never go below info.
+        let t = metadata.target();
+        if (t.starts_with("ureq") || t.starts_with("rustls")) && metadata.level() > Level::Info {
+            return false;
+        }
         metadata.level() <= log::max_level()
     }
 
@@ -212,6 +218,22 @@ mod tests {
         let line = format_line(0, 42, Level::Info, "got s3cr3t-token-value\nnext");
         assert!(line.ends_with("[42] amocrm INFO got *** next\n"), "{line}");
         assert_eq!(line.matches('\n').count(), 1);
+    }
+
+    #[test]
+    fn http_libraries_never_log_bodies() {
+        let logger = PanelLogger {
+            path: PathBuf::from("/nonexistent"),
+            file: Mutex::new(None),
+            echo: false,
+        };
+        log::set_max_level(LevelFilter::Trace);
+        let meta =
+            |target: &'static str, level| Metadata::builder().target(target).level(level).build();
+        assert!(!logger.enabled(&meta("ureq::unversioned::transport", Level::Trace)));
+        assert!(!logger.enabled(&meta("rustls::client", Level::Debug)));
+        assert!(logger.enabled(&meta("ureq::pool", Level::Warn)));
+        assert!(logger.enabled(&meta("billmgr_amocrm::amo", Level::Trace)));
     }
 
     #[test]

@@ -277,3 +277,220 @@ fn the_stop_switch_keeps_jobs_and_sends_nothing() {
     assert_eq!(entities(&state, "contacts").len(), 1);
     assert_eq!(entities(&state, "leads").len(), 1);
 }
+
+/// Runs `amocrm task` until a run ends with the given exit code (the worker the handler
+/// started in the background may be finishing first).
+fn task_until(p: &Panel, code: i32) -> std::process::Output {
+    for _ in 0..600 {
+        let out = p.amocrm(&["task"]);
+        if out.status.code() == Some(code) {
+            return out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!(
+        "`amocrm task` never exited {code}:\n{}",
+        p.read("var/amocrm_task.log")
+    );
+}
+
+/// A manager's call to amoCRM with the module's own token.
+fn manager_patch(p: &Panel, sandbox: &Sandbox, path: &str, body: &Value) {
+    let token = p.read("etc/amocrm/access_token");
+    let resp = ureq::patch(&format!("{}{}", sandbox.url, path))
+        .header("Authorization", &format!("Bearer {}", token.trim()))
+        .header("Content-Type", "application/json")
+        .send(body.to_string())
+        .expect("manager's PATCH");
+    assert_eq!(resp.status().as_u16(), 200);
+}
+
+fn contact_of(sandbox: &Sandbox, id: i64) -> Value {
+    let state = sandbox.get_json("/_sandbox/state");
+    by_id(entities(&state, "contacts"), id).clone()
+}
+
+fn field_text(entity: &Value, code_or_id: &str) -> Vec<String> {
+    entity["custom_fields_values"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| {
+            f["field_code"].as_str() == Some(code_or_id) || f["field_id"].to_string() == code_or_id
+        })
+        .flat_map(|f| f["values"].as_array().cloned().unwrap_or_default())
+        .map(|v| {
+            v["value"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v["value"].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn existing_contacts_are_linked_not_duplicated() {
+    let seed = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        seed.path(),
+        serde_json::json!({
+            "base": "default",
+            "contacts": [
+                {"id": 5001, "name": "Иван (карточка менеджера)", "custom_fields_values": [
+                    {"field_code": "EMAIL", "values": [{"value": "IVAN.IVANOV@Example.RU", "enum_code": "WORK"}]}]},
+                {"id": 5002, "name": "John S.", "custom_fields_values": [
+                    {"field_code": "PHONE", "values": [{"value": "1 (415) 555-01-34", "enum_code": "MOB"}]}]}
+            ]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let sandbox = Sandbox::start(&["--seed", seed.path().to_str().unwrap()]);
+    let p = Panel::new();
+    p.write_conf(&sandbox.url, Panel::sqlite(), "batch_size = 50");
+    p.sample_panel();
+    p.event("account.edit", "2", &[]);
+    p.event("account.edit", "6", &[]);
+    drain(&p);
+    let mut db = p.db();
+    use billmgr_amocrm::model::EntityKind::Account;
+    assert_eq!(
+        db.link(Account, 2).unwrap().unwrap().amocrm_id,
+        5001,
+        "matched by e-mail, any case"
+    );
+    assert_eq!(
+        db.link(Account, 6).unwrap().unwrap().amocrm_id,
+        5002,
+        "matched by phone digits"
+    );
+    let state = sandbox.get_json("/_sandbox/state");
+    assert_eq!(entities(&state, "contacts").len(), 2, "nothing created");
+    // The manager's name stays; what was empty is filled from the panel.
+    let ivan = contact_of(&sandbox, 5001);
+    assert_eq!(ivan["name"], "Иван (карточка менеджера)");
+    assert_eq!(field_text(&ivan, "PHONE"), vec!["+7 (912) 345-67-89"]);
+    assert_eq!(field_text(&ivan, "812345"), vec!["2"]);
+}
+
+#[test]
+fn manager_edits_are_kept_unless_the_admin_chooses_overwrite() {
+    let sandbox = Sandbox::start(&[]);
+    let p = Panel::new();
+    p.write_conf(&sandbox.url, Panel::sqlite(), "update = fill_empty");
+    p.sample_panel();
+    p.event("account.edit", "2", &[]);
+    drain(&p);
+    let id = p
+        .db()
+        .link(billmgr_amocrm::model::EntityKind::Account, 2)
+        .unwrap()
+        .unwrap()
+        .amocrm_id;
+    manager_patch(
+        &p,
+        &sandbox,
+        &format!("/api/v4/contacts/{id}"),
+        &serde_json::json!({"name": "Иван (VIP)", "custom_fields_values": [
+            {"field_code": "EMAIL", "values": [{"value": "vip@example.ru", "enum_code": "PRIV"}]}]}),
+    );
+    let conn = rusqlite::Connection::open(p.path("var/billmgr.db")).unwrap();
+    conn.execute(
+        "UPDATE user SET realname = 'Иванов И. И.', email = 'new@example.ru' WHERE id = 11",
+        [],
+    )
+    .unwrap();
+    p.event("account.edit", "2", &[]);
+    drain(&p);
+    let c = contact_of(&sandbox, id);
+    assert_eq!(
+        c["name"], "Иван (VIP)",
+        "fill_empty keeps the manager's name"
+    );
+    assert_eq!(field_text(&c, "EMAIL"), vec!["vip@example.ru"]);
+
+    p.write_conf(&sandbox.url, Panel::sqlite(), "update = overwrite");
+    p.event("account.edit", "2", &[]);
+    drain(&p);
+    let c = contact_of(&sandbox, id);
+    assert_eq!(c["name"], "Иванов И. И.", "overwrite: the panel wins");
+    assert_eq!(field_text(&c, "EMAIL"), vec!["new@example.ru"]);
+}
+
+#[test]
+fn an_unpaid_account_stops_the_run_and_keeps_the_queue() {
+    let sandbox = Sandbox::start(&[]);
+    let p = Panel::new();
+    p.write_conf(&sandbox.url, Panel::sqlite(), "batch_size = 50");
+    p.sample_panel();
+    let (status, _) = sandbox.post_json(
+        "/_sandbox/faults",
+        &serde_json::json!({"payment_required": true}),
+    );
+    assert_eq!(status, 200);
+    p.event("account.edit", "2", &[]);
+    p.event("service.postopen", "1001", &[]);
+    let out = task_until(&p, 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("402"), "{err}");
+    let s = p.db().queue_summary(i64::MAX / 2).unwrap();
+    assert_eq!((s.pending, s.taken), (2, 0), "every job waits");
+    let status: Value = serde_json::from_slice(&p.amocrm(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(status["ok"], false);
+    assert_eq!(status["last_run"]["result"], "stopped");
+    assert!(
+        status["last_run"]["action"]
+            .as_str()
+            .unwrap_or("")
+            .to_lowercase()
+            .contains("pa"),
+        "{status}"
+    );
+    assert!(
+        p.read("var/amocrm_task.log")
+            .contains("the run stopped, the queue keeps every job")
+    );
+
+    sandbox.post_json("/_sandbox/faults", &serde_json::json!({}));
+    drain(&p);
+    let state = sandbox.get_json("/_sandbox/state");
+    assert_eq!(entities(&state, "contacts").len(), 1);
+    assert_eq!(entities(&state, "leads").len(), 1);
+}
+
+#[test]
+fn an_outage_ends_the_run_cleanly_and_the_next_run_completes() {
+    let sandbox = Sandbox::start(&[]);
+    let p = Panel::new();
+    p.write_conf(&sandbox.url, Panel::sqlite(), "batch_size = 50");
+    p.sample_panel();
+    // Authorize first, so the outage hits the sync itself.
+    let out = p.amocrm(&["auth", support::AUTH_CODE]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sandbox.post_json(
+        "/_sandbox/faults",
+        &serde_json::json!({"outage_seconds": 600}),
+    );
+    p.event("account.edit", "3", &[]);
+    p.event("profile.edit", "22", &[]);
+    let out = task_until(&p, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unavailable"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = p.db().queue_summary(i64::MAX / 2).unwrap();
+    assert_eq!((s.pending, s.taken), (2, 0));
+    let status = String::from_utf8_lossy(&p.amocrm(&["status"]).stdout).to_string();
+    assert!(status.contains("unreachable"), "{status}");
+
+    sandbox.post_json("/_sandbox/faults", &serde_json::json!({}));
+    drain(&p);
+    let state = sandbox.get_json("/_sandbox/state");
+    assert_eq!(entities(&state, "contacts").len(), 1);
+    assert_eq!(entities(&state, "companies").len(), 1);
+}

@@ -13,6 +13,16 @@ fn main() {
             return;
         }
         Ok(args::Command::Run(options)) => options,
+        Ok(args::Command::Show(url)) => match sandbox::show::fetch(&url) {
+            Ok(text) => {
+                print!("{text}");
+                return;
+            }
+            Err(e) => {
+                eprintln!("amocrm-sandbox: {e}");
+                std::process::exit(1);
+            }
+        },
         Err(e) => {
             eprintln!("amocrm-sandbox: {e}; see amocrm-sandbox --help");
             std::process::exit(2);

@@ -11,6 +11,8 @@ use crate::secret::Secret;
 pub enum Command {
     Help,
     Run(Options),
+    /// `show URL`: print what a running sandbox holds.
+    Show(String),
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -31,6 +33,8 @@ pub const HELP: &str = "\
 amocrm-sandbox: a stand-in amoCRM account on one port, for tests and the demo.
 
 Usage: amocrm-sandbox --listen ADDR [OPTIONS]
+       amocrm-sandbox show URL     print the contacts, companies and leads a running
+                                   sandbox at URL holds
 
 Prints its base URL (http://127.0.0.1:PORT) as the first line of standard output once it
 accepts connections. Stops cleanly, exit 0, on SIGTERM or SIGINT.
@@ -89,6 +93,11 @@ pub fn help() -> String {
 }
 
 pub fn parse(args: &[String]) -> Result<Command, UsageError> {
+    if let [cmd, url] = args
+        && cmd == "show"
+    {
+        return Ok(Command::Show(url.clone()));
+    }
     let mut o = Options::default();
     let mut it = args.iter();
     while let Some(arg) = it.next() {

@@ -7,6 +7,7 @@
 //! ([`args`]) and waits for a stop [`signal`].
 
 pub mod args;
+pub mod show;
 pub mod signal;
 
 mod api;

@@ -150,9 +150,19 @@ impl Entity {
     }
 
     /// `query`: a case-insensitive substring of the name or of a custom field value.
-    /// `q` is already in lower case.
+    /// `q` is already in lower case. A query of digits alone also matches a value whose
+    /// digits contain it, the way amoCRM finds a phone written with spaces and dashes.
     pub fn matches(&self, q: &str) -> bool {
-        self.search.split('\n').any(|part| part.contains(q))
+        let digits_only = !q.is_empty() && q.chars().all(|c| c.is_ascii_digit());
+        self.search.split('\n').any(|part| {
+            part.contains(q)
+                || (digits_only
+                    && part
+                        .chars()
+                        .filter(char::is_ascii_digit)
+                        .collect::<String>()
+                        .contains(q))
+        })
     }
 }
 

@@ -54,7 +54,7 @@ pub fn print_plans(
                 });
                 if let Some(l) = link {
                     v["amocrm_id"] = json!(l.amocrm_id);
-                    if l.fingerprint == p.fingerprint() {
+                    if l.fingerprint == p.fingerprint(cfg.sync.update) {
                         v["action"] = json!("unchanged");
                     }
                 }

@@ -120,11 +120,13 @@ fn field_name(r: &crate::rules::FieldRef) -> String {
 }
 
 impl Plan {
-    /// A stable hash of everything the module would send: unchanged → nothing to send.
-    pub fn fingerprint(&self) -> String {
+    /// A stable hash of everything the module would send, and of how it may update:
+    /// unchanged → nothing to send.
+    pub fn fingerprint(&self, mode: UpdateMode) -> String {
         let body = json!({
             "p": self.create_payload(None, None),
             "m": self.stage_move.map(|s| [s.pipeline_id, s.status_id]),
+            "u": mode == UpdateMode::Overwrite,
         });
         format!("{:016x}", fnv1a(body.to_string().as_bytes()))
     }

@@ -1,6 +1,6 @@
 //! The worker's loop and the per-kind sync of a batch.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
 
 use super::dedup::ContactIndex;
@@ -202,6 +202,8 @@ struct Worker<'a> {
     index_loaded: bool,
     /// Claimed jobs not finished yet (released if the run stops).
     open: HashMap<i64, Job>,
+    /// Entities found not to sync in this run (asked for again as others' dependencies).
+    not_synced: HashSet<(EntityKind, i64)>,
     report: RunReport,
     progress: bool,
 }
@@ -234,6 +236,7 @@ impl<'a> Worker<'a> {
             full_scan: due > FULL_SCAN_THRESHOLD,
             index_loaded: false,
             open: HashMap::new(),
+            not_synced: HashSet::new(),
             report: RunReport::default(),
             progress: progress && std::io::stderr().is_terminal(),
         })
@@ -419,11 +422,18 @@ impl<'a> Worker<'a> {
         if let Some(l) = self.db.link(kind, id)? {
             return Ok(Some(l.amocrm_id));
         }
-        Ok(self
+        if self.not_synced.contains(&(kind, id)) {
+            return Ok(None);
+        }
+        let got = self
             .sync(kind, vec![Target { job: None, id }])?
             .into_iter()
             .next()
-            .flatten())
+            .flatten();
+        if got.is_none() {
+            self.not_synced.insert((kind, id));
+        }
+        Ok(got)
     }
 
     /// The company of a client's services: its first payer that is (or can be) a company.
@@ -493,12 +503,27 @@ impl<'a> Worker<'a> {
                 };
                 contact = self.ensure(EntityKind::Account, account)?;
                 if contact.is_none() {
-                    self.skip(
-                        &t.job,
-                        kind,
-                        t.id,
-                        format!("its client {account} is not synced (its condition does not hold)"),
-                    )?;
+                    // Kept out by the rules: skip for good; failed to send: try again later.
+                    let kept_out = match self.read(EntityKind::Account, account) {
+                        Ok(Some(r)) => !self.cfg.rules.should_sync(EntityKind::Account, &r),
+                        Ok(None) => true,
+                        Err(_) => false,
+                    };
+                    if kept_out {
+                        self.skip(
+                            &t.job,
+                            kind,
+                            t.id,
+                            format!(
+                                "its client {account} is not synced (its condition does not hold)"
+                            ),
+                        )?;
+                    } else {
+                        self.fail(
+                            &t.job,
+                            format!("its client {account} could not be sent to amoCRM yet"),
+                        )?;
+                    }
                     continue;
                 }
                 if kind == EntityKind::Item {
@@ -516,7 +541,7 @@ impl<'a> Worker<'a> {
                 log::warn!("{kind} {}: {w}", t.id);
             }
             match self.db.link(kind, t.id)? {
-                Some(l) if l.fingerprint == p.fingerprint() => {
+                Some(l) if l.fingerprint == p.fingerprint(self.cfg.sync.update) => {
                     result[i] = Some(l.amocrm_id);
                     self.report.unchanged += 1;
                     self.done(&t.job, kind, t.id, l.amocrm_id, "unchanged")?;
@@ -565,7 +590,7 @@ impl<'a> Worker<'a> {
                                 kind,
                                 t.id,
                                 amo_id,
-                                &p.fingerprint(),
+                                &p.fingerprint(self.cfg.sync.update),
                                 crate::log::now(),
                             )?;
                             self.remember(kind, amo_id, &p);
@@ -594,7 +619,7 @@ impl<'a> Worker<'a> {
                                         kind,
                                         t.id,
                                         amo_id,
-                                        &p.fingerprint(),
+                                        &p.fingerprint(self.cfg.sync.update),
                                         crate::log::now(),
                                     )?;
                                     self.remember(kind, amo_id, &p);
@@ -631,7 +656,7 @@ impl<'a> Worker<'a> {
                                     kind,
                                     t.id,
                                     new_id,
-                                    &p.fingerprint(),
+                                    &p.fingerprint(self.cfg.sync.update),
                                     crate::log::now(),
                                 )?;
                                 self.remember(kind, new_id, &p);
