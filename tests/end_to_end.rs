@@ -316,7 +316,8 @@ fn field_text(entity: &Value, code_or_id: &str) -> Vec<String> {
         .into_iter()
         .flatten()
         .filter(|f| {
-            f["field_code"].as_str() == Some(code_or_id) || f["field_id"].to_string() == code_or_id
+            f["field_code"].as_str() == Some(code_or_id)
+                || f["field_id"].as_i64().map(|i| i.to_string()).as_deref() == Some(code_or_id)
         })
         .flat_map(|f| f["values"].as_array().cloned().unwrap_or_default())
         .map(|v| {

@@ -96,7 +96,11 @@ pub(crate) fn page(
 }
 
 /// The panel entity an amoCRM entity is already linked to, if any.
-pub(crate) fn billmgr_of(d: &mut dyn Driver, kind: EntityKind, amocrm_id: i64) -> DbResult<Option<i64>> {
+pub(crate) fn billmgr_of(
+    d: &mut dyn Driver,
+    kind: EntityKind,
+    amocrm_id: i64,
+) -> DbResult<Option<i64>> {
     let sql = format!(
         "SELECT billmgr_id FROM {} WHERE amocrm_id = ? ORDER BY id LIMIT 1",
         kind.link_table()

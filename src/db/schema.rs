@@ -103,7 +103,9 @@ pub(crate) fn ensure(d: &mut dyn Driver) -> DbResult<()> {
         add_missing_columns(d, table)?;
         if dialect == Dialect::Sqlite {
             // Finding which client a contact already belongs to (duplicate matching).
-            d.batch(&format!("CREATE INDEX IF NOT EXISTS idx_{table}_amocrm_id ON {table} (amocrm_id)"))?;
+            d.batch(&format!(
+                "CREATE INDEX IF NOT EXISTS idx_{table}_amocrm_id ON {table} (amocrm_id)"
+            ))?;
         }
     }
     for stmt in queue_table(dialect) {
