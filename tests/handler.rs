@@ -190,3 +190,30 @@ fn concurrent_handlers_lose_no_event() {
         assert!(keys.contains(&format!("item:{}", 100 + i)));
     }
 }
+
+#[test]
+fn every_event_the_module_description_declares_is_queued() {
+    let xml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/xml/billmgr_mod_amocrm.xml"
+    ))
+    .unwrap();
+    let events: Vec<&str> = xml
+        .split("<event name=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert!(events.len() >= 15, "{events:?}");
+    let p = panel();
+    for (n, func) in events.iter().enumerate() {
+        let id = (n + 1).to_string();
+        p.event(func, &id, &[("PARAM_email", &format!("c{id}@example.ru"))]);
+        let keys = queued(p.db().as_mut());
+        assert!(
+            keys.iter().any(|k| k.ends_with(&format!(":{id}"))
+                || k.contains(&format!("c{id}@"))
+                || k.ends_with(&format!("user={id}"))),
+            "{func} queued nothing: {keys:?}"
+        );
+    }
+}

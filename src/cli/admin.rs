@@ -83,17 +83,13 @@ pub fn sync(paths: &Paths, args: &[String]) -> i32 {
             return 1;
         }
     };
-    let mut db = match db::target(&cfg.database, paths).and_then(|t| db::open(&t)) {
+    let mut db = match super::open_panel_db(&cfg.database, paths) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("amocrm: {e}");
             return 1;
         }
     };
-    if let Err(e) = db.ensure_schema() {
-        eprintln!("amocrm: {e}");
-        return 1;
-    }
     let kinds: Vec<EntityKind> = match one {
         Some((k, _)) => vec![k],
         None => EntityKind::ALL.to_vec(),

@@ -244,17 +244,13 @@ pub fn links(paths: &Paths, only: Option<EntityKind>) -> i32 {
             return 1;
         }
     };
-    let mut d = match db::target(&settings, paths).and_then(|t| db::open(&t)) {
+    let mut d = match super::open_panel_db(&settings, paths) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("amocrm: {e}");
             return 1;
         }
     };
-    if let Err(e) = d.ensure_schema() {
-        eprintln!("amocrm: {e}");
-        return 1;
-    }
     for kind in EntityKind::ALL
         .into_iter()
         .filter(|k| only.is_none_or(|o| o == *k))

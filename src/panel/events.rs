@@ -121,7 +121,11 @@ pub fn decide(req: &Request, doc: &DocInfo) -> Decision {
             }
         }
         _ => match func.split_once('.') {
-            Some(("service", cb)) if SERVICE_CALLBACKS.contains(&cb) => items(req, event),
+            Some(("service", cb))
+                if SERVICE_CALLBACKS.contains(&cb) || SERVICE_ACTIONS.contains(&cb) =>
+            {
+                items(req, event)
+            }
             Some((prefix, action))
                 if SERVICE_ACTIONS.contains(&action) && !NOT_ITEM_TYPES.contains(&prefix) =>
             {

@@ -586,23 +586,9 @@ impl<'a> Worker<'a> {
                     Some(cur) => match p.update_payload(amo_id, cur, self.cfg.sync.update) {
                         Some(body) => sends.push((i, p, amo_id, what, body)),
                         None => {
-                            self.db.save_link(
-                                kind,
-                                t.id,
-                                amo_id,
-                                &p.fingerprint(self.cfg.sync.update),
-                                crate::log::now(),
-                            )?;
-                            self.remember(kind, amo_id, &p);
-                            result[i] = Some(amo_id);
                             self.report.unchanged += 1;
-                            self.done(
-                                &t.job,
-                                kind,
-                                t.id,
-                                amo_id,
-                                &format!("{what}, nothing to change"),
-                            )?;
+                            let what = format!("{what}, nothing to change");
+                            result[i] = Some(self.linked(t, kind, amo_id, &p, &what)?);
                         }
                     },
                 }
@@ -615,17 +601,8 @@ impl<'a> Worker<'a> {
                             let t = &targets[i];
                             match answer {
                                 Ok(()) => {
-                                    self.db.save_link(
-                                        kind,
-                                        t.id,
-                                        amo_id,
-                                        &p.fingerprint(self.cfg.sync.update),
-                                        crate::log::now(),
-                                    )?;
-                                    self.remember(kind, amo_id, &p);
-                                    result[i] = Some(amo_id);
                                     self.report.sent += 1;
-                                    self.done(&t.job, kind, t.id, amo_id, what)?;
+                                    result[i] = Some(self.linked(t, kind, amo_id, &p, what)?);
                                 }
                                 Err(msg) => {
                                     self.fail(&t.job, format!("amoCRM rejected the update: {msg}"))?
@@ -652,14 +629,8 @@ impl<'a> Worker<'a> {
                         let t = &targets[i];
                         match answer {
                             Ok(new_id) => {
-                                self.db.save_link(
-                                    kind,
-                                    t.id,
-                                    new_id,
-                                    &p.fingerprint(self.cfg.sync.update),
-                                    crate::log::now(),
-                                )?;
-                                self.remember(kind, new_id, &p);
+                                self.report.sent += 1;
+                                result[i] = Some(self.linked(t, kind, new_id, &p, "created")?);
                                 if kind == EntityKind::Profile
                                     && let Some(c) = contact
                                 {
@@ -670,9 +641,6 @@ impl<'a> Worker<'a> {
                                         is_main: false,
                                     });
                                 }
-                                result[i] = Some(new_id);
-                                self.report.sent += 1;
-                                self.done(&t.job, kind, t.id, new_id, "created")?;
                             }
                             Err(msg) => self.fail(&t.job, format!("amoCRM rejected it: {msg}"))?,
                         }
@@ -704,6 +672,23 @@ impl<'a> Worker<'a> {
             }
         }
         Ok(result)
+    }
+
+    /// Records that the entity is (now) the amoCRM one, and ends its job.
+    fn linked(
+        &mut self,
+        t: &Target,
+        kind: EntityKind,
+        amo_id: i64,
+        p: &Plan,
+        what: &str,
+    ) -> Result<i64, Stop> {
+        let fingerprint = p.fingerprint(self.cfg.sync.update);
+        self.db
+            .save_link(kind, t.id, amo_id, &fingerprint, crate::log::now())?;
+        self.remember(kind, amo_id, p);
+        self.done(&t.job, kind, t.id, amo_id, what)?;
+        Ok(amo_id)
     }
 
     /// For a lead made again: its contact and company (already linked by now).
