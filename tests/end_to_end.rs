@@ -495,3 +495,94 @@ fn an_outage_ends_the_run_cleanly_and_the_next_run_completes() {
     assert_eq!(entities(&state, "contacts").len(), 1);
     assert_eq!(entities(&state, "companies").len(), 1);
 }
+
+#[test]
+fn a_lead_moves_only_when_a_rule_names_the_new_state() {
+    let sandbox = Sandbox::start(&[]);
+    let p = Panel::new();
+    p.write_conf(&sandbox.url, Panel::sqlite(), "batch_size = 50");
+    p.sample_panel();
+    p.event("service.postopen", "1001", &[]);
+    drain(&p);
+    let lead = db_link(&p, 1001);
+    let stage = || {
+        let state = sandbox.get_json("/_sandbox/state");
+        let l = by_id(entities(&state, "leads"), lead).clone();
+        (
+            l["pipeline_id"].as_i64().unwrap(),
+            l["status_id"].as_i64().unwrap(),
+        )
+    };
+    assert_eq!(stage(), (7000001, 7000101), "a VDS starts in the VDS stage");
+
+    // A manager moves the deal by hand; a change that names no state leaves it there.
+    manager_patch(
+        &p,
+        &sandbox,
+        &format!("/api/v4/leads/{lead}"),
+        &serde_json::json!({"pipeline_id": 7000001, "status_id": 7000100}),
+    );
+    let conn = rusqlite::Connection::open(p.path("var/billmgr.db")).unwrap();
+    conn.execute(
+        "UPDATE item SET expiredate = '2026-07-14' WHERE id = 1001",
+        [],
+    )
+    .unwrap();
+    p.event("service.postprolong", "1001", &[]);
+    drain(&p);
+    assert_eq!(
+        stage(),
+        (7000001, 7000100),
+        "prolonging does not undo the manager's move"
+    );
+
+    // The service is closed: the `closed` rule names the state, the deal is lost.
+    conn.execute("UPDATE item SET status = 4 WHERE id = 1001", [])
+        .unwrap();
+    p.event("service.postclose", "1001", &[]);
+    drain(&p);
+    assert_eq!(stage(), (7000001, 143));
+}
+
+#[test]
+fn no_secret_reaches_a_log() {
+    let sandbox = Sandbox::start(&["--token-lifetime", "2"]);
+    let p = Panel::new();
+    p.write_conf(&sandbox.url, Panel::sqlite(), "batch_size = 50");
+    p.write("etc/debug.conf", "amocrm 9\n");
+    p.sample_panel();
+    p.event("account.edit", "2", &[]);
+    drain(&p);
+    let first_refresh = p.read("etc/amocrm/refresh_token");
+    std::thread::sleep(std::time::Duration::from_secs(3)); // the access token expires: a refresh
+    p.event("service.postopen", "1001", &[]);
+    drain(&p);
+    assert_eq!(p.amocrm(&["status"]).status.code(), Some(0));
+    let mut secrets = vec![
+        support::CLIENT_SECRET.to_string(),
+        support::AUTH_CODE.to_string(),
+        first_refresh.trim().to_string(),
+        p.read("etc/amocrm/access_token").trim().to_string(),
+        p.read("etc/amocrm/refresh_token").trim().to_string(),
+    ];
+    secrets.retain(|s| s.len() > 8);
+    assert_eq!(secrets.len(), 5, "tokens were written");
+    assert_ne!(secrets[2], secrets[4], "the refresh token rotated");
+    let logs = p.read("var/amocrm_task.log") + &p.read("var/amocrm_action.log");
+    assert!(
+        logs.contains("DEBUG") || logs.contains("TRACE"),
+        "the logs ran at the debug level"
+    );
+    for s in &secrets {
+        assert!(!logs.contains(s.as_str()), "a secret reached a log");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    for f in [
+        "etc/amocrm/access_token",
+        "etc/amocrm/refresh_token",
+        "etc/amocrm/amocrm.conf",
+    ] {
+        let mode = std::fs::metadata(p.path(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
+}

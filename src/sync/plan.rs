@@ -36,6 +36,8 @@ pub struct Plan {
     pub phone: Option<String>,
     /// The client the payer or service belongs to.
     pub account_id: Option<i64>,
+    /// Services: `item.status`, the state pipeline rules may name.
+    pub state: Option<i64>,
 }
 
 pub fn plan(kind: EntityKind, billmgr_id: i64, rec: &Record, rules: &Rules, meta: &Meta) -> Plan {
@@ -105,6 +107,9 @@ pub fn plan(kind: EntityKind, billmgr_id: i64, rec: &Record, rules: &Rules, meta
         email: rec.text("user.email").map(str::to_string),
         phone: rec.text("user.phone").map(str::to_string),
         account_id: rec.int("account.id"),
+        state: (kind == EntityKind::Item)
+            .then(|| rec.int("item.status"))
+            .flatten(),
     }
 }
 
@@ -120,15 +125,28 @@ fn field_name(r: &crate::rules::FieldRef) -> String {
 }
 
 impl Plan {
-    /// A stable hash of everything the module would send, and of how it may update:
-    /// unchanged → nothing to send.
+    /// A stable hash of everything the module would send and of how it may update, then
+    /// the service's state as synced (`3f…9a.2`): unchanged → nothing to send, and a lead
+    /// moves only when the state it was synced in has changed.
     pub fn fingerprint(&self, mode: UpdateMode) -> String {
         let body = json!({
             "p": self.create_payload(None, None),
             "m": self.stage_move.map(|s| [s.pipeline_id, s.status_id]),
             "u": mode == UpdateMode::Overwrite,
         });
-        format!("{:016x}", fnv1a(body.to_string().as_bytes()))
+        let hash = format!("{:016x}", fnv1a(body.to_string().as_bytes()));
+        match self.state {
+            Some(s) => format!("{hash}.{s}"),
+            None => hash,
+        }
+    }
+
+    /// Whether the service's state differs from the one recorded with the last sync.
+    pub fn state_changed(&self, last_fingerprint: &str) -> bool {
+        let last = last_fingerprint
+            .split_once('.')
+            .and_then(|(_, s)| s.parse::<i64>().ok());
+        self.state.is_some() && last != self.state
     }
 
     /// The entity to POST. Leads are linked to their contact and company as they are made.
@@ -166,8 +184,15 @@ impl Plan {
     }
 
     /// The PATCH item that brings `current` (as amoCRM returned it) to this plan, or
-    /// `None` when nothing needs to change.
-    pub fn update_payload(&self, amo_id: i64, current: &Json, mode: UpdateMode) -> Option<Json> {
+    /// `None` when nothing needs to change. `state_changed`: the service's state moved
+    /// since the last sync, so a pipeline rule that names it may move the lead.
+    pub fn update_payload(
+        &self,
+        amo_id: i64,
+        current: &Json,
+        mode: UpdateMode,
+        state_changed: bool,
+    ) -> Option<Json> {
         let overwrite = mode == UpdateMode::Overwrite;
         let mut p = serde_json::Map::new();
         let cur_name = current
@@ -229,7 +254,7 @@ impl Plan {
                     p.insert("price".into(), json!(price));
                 }
             }
-            if let Some(s) = self.stage_move {
+            if let Some(s) = self.stage_move.filter(|_| state_changed) {
                 let cur = (
                     current.get("pipeline_id").and_then(Json::as_i64),
                     current.get("status_id").and_then(Json::as_i64),
@@ -290,4 +315,129 @@ fn fnv1a(bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lead() -> Plan {
+        Plan {
+            kind: EntityKind::Item,
+            billmgr_id: 1001,
+            name: "vps — VDS-Start".into(),
+            price: Some(590),
+            fields: vec![json!({"field_id": 816001, "values": [{"value": "VDS-Start"}]})],
+            tags: vec!["vds".into()],
+            managed_tags: vec!["vds".into(), "trial".into()],
+            stage_new: Some(Stage {
+                pipeline_id: 1,
+                status_id: 10,
+            }),
+            stage_move: Some(Stage {
+                pipeline_id: 1,
+                status_id: 143,
+            }),
+            warnings: vec![],
+            email: None,
+            phone: None,
+            account_id: Some(2),
+            state: Some(4),
+        }
+    }
+
+    #[test]
+    fn a_new_lead_carries_its_stage_links_and_tags() {
+        let p = lead().create_payload(Some(7), Some(8));
+        assert_eq!(p["status_id"], 10);
+        assert_eq!(
+            p["_embedded"]["contacts"],
+            json!([{"id": 7, "is_main": true}])
+        );
+        assert_eq!(p["_embedded"]["companies"], json!([{"id": 8}]));
+        assert_eq!(p["_embedded"]["tags"], json!([{"name": "vds"}]));
+        assert_eq!(p["price"], 590);
+    }
+
+    #[test]
+    fn fill_empty_fills_only_what_is_empty() {
+        let current = json!({"id": 5, "name": "Manager's name", "price": 0, "pipeline_id": 1, "status_id": 10,
+            "custom_fields_values": [{"field_id": 816001, "values": [{"value": "typed by a manager"}]}],
+            "_embedded": {"tags": [{"name": "trial"}]}});
+        let patch = lead()
+            .update_payload(5, &current, UpdateMode::FillEmpty, false)
+            .unwrap();
+        assert_eq!(
+            patch,
+            json!({"id": 5, "price": 590, "tags_to_add": [{"name": "vds"}]})
+        );
+    }
+
+    #[test]
+    fn overwrite_replaces_and_removes_rule_tags_that_no_longer_hold() {
+        let current = json!({"id": 5, "name": "Manager's name", "price": 100, "pipeline_id": 1, "status_id": 10,
+            "custom_fields_values": [{"field_id": 816001, "values": [{"value": "old"}]}],
+            "_embedded": {"tags": [{"name": "trial"}, {"name": "manual"}]}});
+        let patch = lead()
+            .update_payload(5, &current, UpdateMode::Overwrite, false)
+            .unwrap();
+        assert_eq!(patch["name"], "vps — VDS-Start");
+        assert_eq!(patch["price"], 590);
+        assert_eq!(
+            patch["custom_fields_values"][0]["values"][0]["value"],
+            "VDS-Start"
+        );
+        assert_eq!(
+            patch["tags_to_delete"],
+            json!([{"name": "trial"}]),
+            "the manager's own tag stays"
+        );
+        assert!(patch.get("status_id").is_none(), "no state change, no move");
+    }
+
+    #[test]
+    fn a_lead_moves_only_when_its_state_changed() {
+        let p = lead();
+        let fp_active = Plan {
+            state: Some(2),
+            ..lead()
+        }
+        .fingerprint(UpdateMode::FillEmpty);
+        assert!(p.state_changed(&fp_active));
+        assert!(!p.state_changed(&p.fingerprint(UpdateMode::FillEmpty)));
+        assert!(
+            p.state_changed(""),
+            "a link made before states were recorded"
+        );
+        let current = json!({"id": 5, "name": "x", "price": 590, "pipeline_id": 1, "status_id": 10,
+            "_embedded": {"tags": [{"name": "vds"}]},
+            "custom_fields_values": [{"field_id": 816001, "values": [{"value": "VDS-Start"}]}]});
+        let patch = p
+            .update_payload(5, &current, UpdateMode::FillEmpty, true)
+            .unwrap();
+        assert_eq!(patch, json!({"id": 5, "pipeline_id": 1, "status_id": 143}));
+        assert_eq!(
+            p.update_payload(5, &current, UpdateMode::FillEmpty, false),
+            None
+        );
+    }
+
+    #[test]
+    fn the_fingerprint_follows_content_and_mode() {
+        let a = lead();
+        let mut b = lead();
+        b.price = Some(600);
+        assert_ne!(
+            a.fingerprint(UpdateMode::FillEmpty),
+            b.fingerprint(UpdateMode::FillEmpty)
+        );
+        assert_ne!(
+            a.fingerprint(UpdateMode::FillEmpty),
+            a.fingerprint(UpdateMode::Overwrite)
+        );
+        assert_eq!(
+            a.fingerprint(UpdateMode::FillEmpty),
+            lead().fingerprint(UpdateMode::FillEmpty)
+        );
+    }
 }

@@ -458,7 +458,7 @@ impl<'a> Worker<'a> {
         let entity = kind.amo_entity();
         let mut result = vec![None; targets.len()];
         let mut creates: Vec<(usize, Plan, Option<i64>, Option<i64>)> = Vec::new();
-        let mut updates: Vec<(usize, Plan, i64, &'static str)> = Vec::new();
+        let mut updates: Vec<(usize, Plan, i64, &'static str, String)> = Vec::new();
         self.meta()?;
         for (i, t) in targets.iter().enumerate() {
             let rec = match self.read(kind, t.id) {
@@ -546,11 +546,15 @@ impl<'a> Worker<'a> {
                     self.report.unchanged += 1;
                     self.done(&t.job, kind, t.id, l.amocrm_id, "unchanged")?;
                 }
-                Some(l) => updates.push((i, p, l.amocrm_id, "updated")),
+                Some(l) => updates.push((i, p, l.amocrm_id, "updated", l.fingerprint)),
                 None => match self.find_duplicate(kind, &p)? {
-                    Some(existing) => {
-                        updates.push((i, p, existing, "linked to the existing contact"))
-                    }
+                    Some(existing) => updates.push((
+                        i,
+                        p,
+                        existing,
+                        "linked to the existing contact",
+                        String::new(),
+                    )),
                     None => creates.push((i, p, contact, company)),
                 },
             }
@@ -571,7 +575,7 @@ impl<'a> Worker<'a> {
                 .filter_map(|v| Some((v.get("id")?.as_i64()?, v)))
                 .collect();
             let mut sends: Vec<(usize, Plan, i64, &'static str, serde_json::Value)> = Vec::new();
-            for (i, p, amo_id, what) in updates {
+            for (i, p, amo_id, what, last) in updates {
                 let t = &targets[i];
                 match by_id.get(&amo_id) {
                     None => {
@@ -583,7 +587,12 @@ impl<'a> Worker<'a> {
                         let (contact, company) = self.lead_links(kind, &p)?;
                         creates.push((i, p, contact, company));
                     }
-                    Some(cur) => match p.update_payload(amo_id, cur, self.cfg.sync.update) {
+                    Some(cur) => match p.update_payload(
+                        amo_id,
+                        cur,
+                        self.cfg.sync.update,
+                        p.state_changed(&last),
+                    ) {
                         Some(body) => sends.push((i, p, amo_id, what, body)),
                         None => {
                             self.report.unchanged += 1;
