@@ -7,7 +7,7 @@ use std::io::Write;
 use serde_json::json;
 
 use super::fields::Meta;
-use super::plan::plan;
+use super::plan::{never_synced, plan};
 use crate::config::Config;
 use crate::db::{DbError, PanelDb};
 use crate::model::EntityKind;
@@ -34,10 +34,8 @@ pub fn print_plans(
             None => {
                 json!({"kind": kind.as_str(), "id": id, "action": "skip", "reason": "not in the panel"})
             }
-            Some(rec)
-                if kind == EntityKind::Profile && rec.int("profile.profiletype") == Some(1) =>
-            {
-                json!({"kind": kind.as_str(), "id": id, "action": "skip", "reason": "an individual payer does not become a company"})
+            Some(rec) if never_synced(kind, &rec).is_some() => {
+                json!({"kind": kind.as_str(), "id": id, "action": "skip", "reason": never_synced(kind, &rec)})
             }
             Some(rec) if !cfg.rules.should_sync(kind, &rec) => {
                 json!({"kind": kind.as_str(), "id": id, "action": "skip", "reason": "its sync condition does not hold"})

@@ -40,6 +40,21 @@ pub struct Plan {
     pub state: Option<i64>,
 }
 
+/// Why an entity never goes to amoCRM whatever the rules say: an individual payer is not a
+/// company, and the panel's own staff accounts (level 28 and up, the provider's account 1
+/// among them) are not clients.
+pub fn never_synced(kind: EntityKind, rec: &Record) -> Option<&'static str> {
+    match kind {
+        EntityKind::Profile if rec.int("profile.profiletype") == Some(1) => {
+            Some("an individual payer does not become a company")
+        }
+        EntityKind::Account if rec.int("account.level").is_some_and(|l| l >= 28) => {
+            Some("the provider's own or a staff account is not a client")
+        }
+        _ => None,
+    }
+}
+
 pub fn plan(kind: EntityKind, billmgr_id: i64, rec: &Record, rules: &Rules, meta: &Meta) -> Plan {
     let entity = kind.amo_entity();
     let mut warnings = Vec::new();
@@ -344,6 +359,20 @@ mod tests {
             account_id: Some(2),
             state: Some(4),
         }
+    }
+
+    #[test]
+    fn individuals_and_the_provider_are_never_synced() {
+        let mut r = Record::default();
+        r.set("profile.profiletype", "1");
+        assert!(never_synced(EntityKind::Profile, &r).is_some());
+        r.set("profile.profiletype", "2");
+        assert!(never_synced(EntityKind::Profile, &r).is_none());
+        r.set("account.level", "29");
+        assert!(never_synced(EntityKind::Account, &r).is_some());
+        r.set("account.level", "16");
+        assert!(never_synced(EntityKind::Account, &r).is_none());
+        assert!(never_synced(EntityKind::Account, &Record::default()).is_none());
     }
 
     #[test]

@@ -477,13 +477,8 @@ impl<'a> Worker<'a> {
                     continue;
                 }
             };
-            if kind == EntityKind::Profile && rec.int("profile.profiletype") == Some(1) {
-                self.skip(
-                    &t.job,
-                    kind,
-                    t.id,
-                    "an individual payer does not become a company".into(),
-                )?;
+            if let Some(why) = super::plan::never_synced(kind, &rec) {
+                self.skip(&t.job, kind, t.id, why.into())?;
                 continue;
             }
             if !self.cfg.rules.should_sync(kind, &rec) {
