@@ -586,3 +586,37 @@ fn no_secret_reaches_a_log() {
         assert_eq!(mode, 0o600, "{f}");
     }
 }
+
+#[test]
+fn a_block_for_overruns_stops_the_run_and_keeps_the_queue() {
+    // A sandbox far stricter than the configured rate, answering with HTML pages: the
+    // worker meets 429s it cannot read, then a 403 block.
+    let sandbox = Sandbox::start(&[
+        "--rate",
+        "1",
+        "--block-after",
+        "3",
+        "--block-seconds",
+        "600",
+        "--html-limit-pages",
+    ]);
+    let p = Panel::new();
+    p.write_conf(&sandbox.url, Panel::sqlite(), "rate_limit = 7");
+    p.sample_panel();
+    p.event("account.edit", "2", &[]);
+    p.event("account.edit", "3", &[]);
+    let out = task_until(&p, 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("403"), "{err}");
+    let s = p.db().queue_summary(i64::MAX / 2).unwrap();
+    assert_eq!((s.pending, s.taken), (2, 0), "every job waits");
+    let status: Value = serde_json::from_slice(&p.amocrm(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(status["last_run"]["result"], "stopped");
+    assert!(
+        !status["last_run"]["action"]
+            .as_str()
+            .unwrap_or("")
+            .is_empty(),
+        "{status}"
+    );
+}

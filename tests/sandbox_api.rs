@@ -175,14 +175,9 @@ fn help_explains_every_flag_and_bad_usage_exits_2() {
 }
 
 #[test]
-fn starts_fast_and_exits_0_on_sigterm() {
-    let t = Instant::now();
+fn answers_once_started_and_exits_0_on_sigterm() {
+    // Start-up time is measured by scripts/bench-sandbox.sh.
     let mut sb = Sandbox::start(&[]);
-    assert!(
-        t.elapsed() < Duration::from_secs(2),
-        "took {:?}",
-        t.elapsed()
-    );
     assert_eq!(call(&sb, "GET", "/_sandbox/state", None, None).status, 200);
     let pid = sb.child.id() as libc::pid_t;
     // SAFETY: signalling our own child process.
@@ -1265,12 +1260,11 @@ fn seeds_none_and_from_a_file() {
 }
 
 #[test]
-fn serves_many_requests_a_second_when_unlimited() {
+fn serves_a_thousand_requests_in_a_row_when_unlimited() {
     let (sb, token) = unlimited();
     let a = agent();
     let url = format!("{}/api/v4/account", sb.url);
     let auth = format!("Bearer {token}");
-    let t = Instant::now();
     let n = 1000;
     for _ in 0..n {
         let resp = a
@@ -1280,6 +1274,92 @@ fn serves_many_requests_a_second_when_unlimited() {
             .expect("answer");
         assert_eq!(resp.status().as_u16(), 200);
     }
-    let rate = n as f64 / t.elapsed().as_secs_f64();
-    assert!(rate > 300.0, "only {rate:.0} requests a second");
+    // How fast is measured by scripts/bench-sandbox.sh; here: a thousand keep-alive
+    // requests in a row all answered, none refused by an unlimited sandbox.
+    let log = sb.get_json("/_sandbox/requests");
+    let ok = log
+        .as_array()
+        .expect("log")
+        .iter()
+        .filter(|e| e["status"] == 200)
+        .count();
+    assert!(ok > n, "{ok} answered of {n}");
+}
+
+/// Status, content type and raw body of a GET with the token.
+fn raw_get(sb: &Sandbox, path: &str, token: &str) -> (u16, String, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = agent
+        .get(&format!("{}{}", sb.url, path))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("the sandbox answers");
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = resp.body_mut().read_to_string().unwrap_or_default();
+    (resp.status().as_u16(), ct, body)
+}
+
+#[test]
+fn sustained_overruns_are_blocked_with_403_for_a_while() {
+    let sb = Sandbox::start(&["--rate", "2", "--block-after", "4", "--block-seconds", "2"]);
+    let (token, _) = login(&sb);
+    std::thread::sleep(Duration::from_millis(1100));
+    let statuses: Vec<u16> = (0..8)
+        .map(|_| call(&sb, "GET", "/api/v4/account", Some(&token), None).status)
+        .collect();
+    assert_eq!(&statuses[..2], &[200, 200], "{statuses:?}");
+    assert_eq!(&statuses[2..6], &[429, 429, 429, 429], "{statuses:?}");
+    assert_eq!(
+        &statuses[6..],
+        &[403, 403],
+        "blocked after four refusals: {statuses:?}"
+    );
+    // Blocked even after the second has passed: the block outlasts the window.
+    std::thread::sleep(Duration::from_millis(1100));
+    let a = call(&sb, "GET", "/api/v4/account", Some(&token), None);
+    assert_eq!(a.status, 403);
+    assert_eq!(a.body["status"], 403);
+    assert_eq!(a.body["type"], "https://httpstatus.es/403");
+    // The block ends.
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(
+        call(&sb, "GET", "/api/v4/account", Some(&token), None).status,
+        200
+    );
+    let log = sb.get_json("/_sandbox/requests");
+    assert!(log.as_array().unwrap().iter().any(|e| e["status"] == 403));
+}
+
+#[test]
+fn limit_answers_can_be_html_pages() {
+    let sb = Sandbox::start(&[
+        "--rate",
+        "1",
+        "--html-limit-pages",
+        "--block-after",
+        "2",
+        "--block-seconds",
+        "30",
+    ]);
+    let (token, _) = login(&sb);
+    let (status, ct, body) = raw_get(&sb, "/api/v4/account", &token);
+    assert_eq!(status, 429);
+    assert!(ct.starts_with("text/html"), "{ct}");
+    assert!(body.contains("<html>") && serde_json::from_str::<Value>(&body).is_err());
+    let (status, _, _) = raw_get(&sb, "/api/v4/account", &token);
+    assert_eq!(status, 429);
+    let (status, ct, body) = raw_get(&sb, "/api/v4/account", &token);
+    assert_eq!(status, 403);
+    assert!(
+        ct.starts_with("text/html") && body.contains("403"),
+        "{ct} {body}"
+    );
 }

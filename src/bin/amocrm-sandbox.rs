@@ -13,6 +13,22 @@ fn main() {
             return;
         }
         Ok(args::Command::Run(options)) => options,
+        Ok(args::Command::Load {
+            url,
+            requests,
+            threads,
+        }) => {
+            match sandbox::load::run(&url, "sandbox-client", "sandbox-secret", requests, threads) {
+                Ok(rate) => {
+                    println!("{rate:.0}");
+                    return;
+                }
+                Err(e) => {
+                    eprintln!("amocrm-sandbox: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
         Ok(args::Command::Show(url)) => match sandbox::show::fetch(&url) {
             Ok(text) => {
                 print!("{text}");

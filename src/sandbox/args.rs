@@ -13,6 +13,12 @@ pub enum Command {
     Run(Options),
     /// `show URL`: print what a running sandbox holds.
     Show(String),
+    /// `load URL REQUESTS THREADS`: measure a running, unlimited sandbox.
+    Load {
+        url: String,
+        requests: usize,
+        threads: usize,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -35,6 +41,9 @@ amocrm-sandbox: a stand-in amoCRM account on one port, for tests and the demo.
 Usage: amocrm-sandbox --listen ADDR [OPTIONS]
        amocrm-sandbox show URL     print the contacts, companies and leads a running
                                    sandbox at URL holds
+       amocrm-sandbox load URL N T send N requests from T connections to a running
+                                   sandbox started with --rate 0 and the default
+                                   integration; print requests a second
 
 Prints its base URL (http://127.0.0.1:PORT) as the first line of standard output once it
 accepts connections. Stops cleanly, exit 0, on SIGTERM or SIGINT.
@@ -51,6 +60,13 @@ Options:
   --rate N                 API requests (/oauth2 and /api) allowed in any one-second window;
                            more get 429 (default 7; 0 = no limit)
   --token-lifetime SECS    access token lifetime (default 86400)
+  --block-after N          sustained overrun: after N requests refused with 429 within
+                           --block-window, every request gets 403 for --block-seconds,
+                           as amoCRM blocks a client (default 30; 0 = never block)
+  --block-window SECS      the window the refusals are counted in (default 60)
+  --block-seconds SECS     how long a block lasts (default 60)
+  --html-limit-pages       429 and 403 answers carry an HTML page instead of problem JSON,
+                           as amoCRM's front servers sometimes answer
   --seed default|none|FILE.json
                            start state (default: default)
                              default: account 28805383, pipelines 7000001 \"Хостинг\" (main;
@@ -98,6 +114,22 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
     {
         return Ok(Command::Show(url.clone()));
     }
+    if let [cmd, url, requests, threads] = args
+        && cmd == "load"
+    {
+        let count = |v: &String, what: &'static str| {
+            v.parse::<usize>().map_err(|_| UsageError::Invalid {
+                flag: "load".into(),
+                expected: what,
+                value: v.clone(),
+            })
+        };
+        return Ok(Command::Load {
+            url: url.clone(),
+            requests: count(requests, "a number of requests")?,
+            threads: count(threads, "a number of threads")?,
+        });
+    }
     let mut o = Options::default();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -107,6 +139,10 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
         };
         if flag == "-h" || flag == "--help" {
             return Ok(Command::Help);
+        }
+        if flag == "--html-limit-pages" {
+            o.html_limit_pages = true;
+            continue;
         }
         let known = [
             "--listen",
@@ -118,6 +154,9 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
             "--rate",
             "--token-lifetime",
             "--seed",
+            "--block-after",
+            "--block-window",
+            "--block-seconds",
         ];
         if !known.contains(&flag) {
             return Err(UsageError::Unknown(flag.to_string()));
@@ -153,6 +192,11 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
                 })?
             }
             "--token-lifetime" => o.token_lifetime = Duration::from_secs(number("seconds")?),
+            "--block-after" => {
+                o.block.after = u32::try_from(number("a count")?).unwrap_or(u32::MAX)
+            }
+            "--block-window" => o.block.window = Duration::from_secs(number("seconds")?),
+            "--block-seconds" => o.block.for_ = Duration::from_secs(number("seconds")?),
             _ => o.seed = seed::parse_arg(&value),
         }
     }

@@ -45,7 +45,7 @@ pub fn handle(w: &mut World, req: &Request, now: Instant) -> Response {
             w.crm = w.pristine.clone();
             w.log.clear();
             w.faults = Faults::default();
-            w.rate = RateLimiter::new(w.setup.rate);
+            w.rate = RateLimiter::new(w.setup.rate, w.setup.block);
             Response::json(200, &json!({ "reset": true }))
         }
         ("POST", "/_sandbox/code") => {

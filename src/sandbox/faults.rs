@@ -145,20 +145,64 @@ impl Faults {
 pub struct RateLimiter {
     limit: u32,
     window: VecDeque<Instant>,
+    policy: BlockPolicy,
+    /// When recent requests were refused with 429.
+    refusals: VecDeque<Instant>,
+    blocked_until: Option<Instant>,
+}
+
+/// When sustained overruns turn into a block, as amoCRM blocks a client that keeps
+/// exceeding the limit: `after` refusals within `window` block every request for `for_`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockPolicy {
+    /// 0: never block.
+    pub after: u32,
+    pub window: Duration,
+    pub for_: Duration,
+}
+
+impl Default for BlockPolicy {
+    fn default() -> Self {
+        BlockPolicy {
+            after: 30,
+            window: Duration::from_secs(60),
+            for_: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the limiter says of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Admitted,
+    /// Over the rate: 429.
+    TooMany,
+    /// Blocked for sustained overruns: 403 until the block ends.
+    Blocked,
 }
 
 impl RateLimiter {
     /// `limit` 0: no limit.
-    pub fn new(limit: u32) -> RateLimiter {
+    pub fn new(limit: u32, policy: BlockPolicy) -> RateLimiter {
         RateLimiter {
             limit,
             window: VecDeque::new(),
+            policy,
+            refusals: VecDeque::new(),
+            blocked_until: None,
         }
     }
 
-    pub fn admit(&mut self, now: Instant) -> bool {
+    pub fn check(&mut self, now: Instant) -> Admission {
         if self.limit == 0 {
-            return true;
+            return Admission::Admitted;
+        }
+        if let Some(until) = self.blocked_until {
+            if now < until {
+                return Admission::Blocked;
+            }
+            self.blocked_until = None;
+            self.refusals.clear();
         }
         while self
             .window
@@ -168,10 +212,28 @@ impl RateLimiter {
             self.window.pop_front();
         }
         if self.window.len() >= self.limit as usize {
-            return false;
+            self.refused(now);
+            return Admission::TooMany;
         }
         self.window.push_back(now);
-        true
+        Admission::Admitted
+    }
+
+    fn refused(&mut self, now: Instant) {
+        if self.policy.after == 0 {
+            return;
+        }
+        while self
+            .refusals
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.policy.window)
+        {
+            self.refusals.pop_front();
+        }
+        self.refusals.push_back(now);
+        if self.refusals.len() >= self.policy.after as usize {
+            self.blocked_until = Some(now + self.policy.for_);
+        }
     }
 }
 
@@ -180,16 +242,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_window_slides() {
-        let mut r = RateLimiter::new(2);
+    fn sustained_overruns_block_for_a_while() {
+        let policy = BlockPolicy {
+            after: 3,
+            window: Duration::from_secs(10),
+            for_: Duration::from_secs(5),
+        };
+        let mut r = RateLimiter::new(1, policy);
         let t = Instant::now();
-        assert!(r.admit(t));
-        assert!(r.admit(t + Duration::from_millis(500)));
-        assert!(!r.admit(t + Duration::from_millis(900)));
-        assert!(r.admit(t + Duration::from_millis(1000)));
-        assert!(!r.admit(t + Duration::from_millis(1400)));
-        assert!(r.admit(t + Duration::from_millis(1500)));
-        assert!(RateLimiter::new(0).admit(t));
+        assert_eq!(r.check(t), Admission::Admitted);
+        for _ in 0..2 {
+            assert_eq!(r.check(t), Admission::TooMany);
+        }
+        assert_eq!(
+            r.check(t),
+            Admission::TooMany,
+            "the third refusal starts the block"
+        );
+        assert_eq!(r.check(t + Duration::from_secs(2)), Admission::Blocked);
+        assert_eq!(
+            r.check(t + Duration::from_secs(6)),
+            Admission::Admitted,
+            "the block ends"
+        );
+        let never = BlockPolicy { after: 0, ..policy };
+        let mut r = RateLimiter::new(1, never);
+        for _ in 0..100 {
+            r.check(t);
+        }
+        assert_eq!(r.check(t), Admission::TooMany);
+    }
+
+    #[test]
+    fn the_window_slides() {
+        let mut r = RateLimiter::new(2, BlockPolicy::default());
+        let t = Instant::now();
+        let ms = |n| t + Duration::from_millis(n);
+        assert_eq!(r.check(t), Admission::Admitted);
+        assert_eq!(r.check(ms(500)), Admission::Admitted);
+        assert_eq!(r.check(ms(900)), Admission::TooMany);
+        assert_eq!(r.check(ms(1000)), Admission::Admitted);
+        assert_eq!(r.check(ms(1400)), Admission::TooMany);
+        assert_eq!(r.check(ms(1500)), Admission::Admitted);
+        assert_eq!(
+            RateLimiter::new(0, BlockPolicy::default()).check(t),
+            Admission::Admitted
+        );
     }
 
     #[test]

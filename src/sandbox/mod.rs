@@ -7,6 +7,7 @@
 //! ([`args`]) and waits for a stop [`signal`].
 
 pub mod args;
+pub mod load;
 pub mod show;
 pub mod signal;
 
@@ -25,5 +26,6 @@ mod service;
 mod state;
 mod write;
 
+pub use faults::BlockPolicy;
 pub use seed::{Seed, SeedError};
 pub use server::{Options, ServeError, Server, serve};

@@ -39,6 +39,25 @@ pub fn too_many_requests() -> Response {
     )
 }
 
+/// The client is blocked for exceeding the limit again and again.
+pub fn blocked() -> Response {
+    problem(
+        403,
+        "Access denied: the request limit was exceeded repeatedly; the client is blocked for a while",
+    )
+}
+
+/// A limit answer as an HTML page, as amoCRM's front servers sometimes send it.
+pub fn html_page(status: u16) -> Response {
+    let reason = super::http::reason(status);
+    Response {
+        status,
+        content_type: "text/html; charset=utf-8",
+        body: format!("<html><head><title>{status} {reason}</title></head><body><h1>{status} {reason}</h1></body></html>\n")
+            .into_bytes(),
+    }
+}
+
 pub fn not_found() -> Response {
     problem(404, "Not found")
 }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::faults::BlockPolicy;
 use super::http::{self, ReadError};
 use super::oauth::Integration;
 use super::seed::{self, Seed, SeedError};
@@ -30,6 +31,10 @@ pub struct Options {
     pub rate: u32,
     pub token_lifetime: Duration,
     pub seed: Seed,
+    /// When sustained overruns are answered 403 for a while.
+    pub block: BlockPolicy,
+    /// 429 and 403 carry an HTML page instead of problem JSON.
+    pub html_limit_pages: bool,
 }
 
 impl Default for Options {
@@ -44,6 +49,8 @@ impl Default for Options {
             rate: 7,
             token_lifetime: Duration::from_secs(86400),
             seed: Seed::Default,
+            block: BlockPolicy::default(),
+            html_limit_pages: false,
         }
     }
 }
@@ -128,6 +135,8 @@ pub fn serve(options: Options) -> Result<Server, ServeError> {
         code_lifetime: options.code_lifetime,
         token_lifetime: options.token_lifetime,
         rate: options.rate,
+        block: options.block,
+        html_limit_pages: options.html_limit_pages,
     };
     let service = Arc::new(Service::new(crm, setup, url.clone()));
     let stop = Arc::new(AtomicBool::new(false));

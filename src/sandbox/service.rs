@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::faults::{Faults, RateLimiter};
+use super::faults::{Admission, BlockPolicy, Faults, RateLimiter};
 use super::http::{Request, Response};
 use super::oauth::{self, Integration, OAuth};
 use super::rng::Rng;
@@ -53,6 +53,9 @@ pub struct Setup {
     pub code_lifetime: Duration,
     pub token_lifetime: Duration,
     pub rate: u32,
+    pub block: BlockPolicy,
+    /// 429 and 403 carry an HTML page instead of problem JSON.
+    pub html_limit_pages: bool,
 }
 
 /// Everything behind the one lock.
@@ -117,7 +120,7 @@ impl Service {
                 crm,
                 oauth,
                 faults: Faults::default(),
-                rate: RateLimiter::new(setup.rate),
+                rate: RateLimiter::new(setup.rate, setup.block),
                 log: VecDeque::new(),
                 rng: Rng::from_time(),
                 base,
@@ -148,9 +151,21 @@ impl Service {
                 w.record(req, 0, false, now);
                 return Outcome::Refused;
             }
-            if !w.rate.admit(now) {
-                w.record(req, 429, false, now);
-                return Outcome::Answer(problem::too_many_requests());
+            match w.rate.check(now) {
+                Admission::Admitted => {}
+                refused => {
+                    let (status, page) = match refused {
+                        Admission::Blocked => (403, problem::blocked()),
+                        _ => (429, problem::too_many_requests()),
+                    };
+                    w.record(req, status, false, now);
+                    let page = if w.setup.html_limit_pages {
+                        problem::html_page(status)
+                    } else {
+                        page
+                    };
+                    return Outcome::Answer(page);
+                }
             }
             w.faults.latency
         };
