@@ -1363,3 +1363,22 @@ fn limit_answers_can_be_html_pages() {
         "{ct} {body}"
     );
 }
+
+#[test]
+fn added_latency_delays_every_answer_until_cleared() {
+    let (sb, token) = unlimited();
+    let t = Some(token.as_str());
+    let (status, _) = sb.post_json("/_sandbox/faults", &json!({"latency_ms": 300}));
+    assert_eq!(status, 200);
+    assert_eq!(sb.get_json("/_sandbox/faults")["latency_ms"], 300);
+    let started = Instant::now();
+    assert_eq!(call(&sb, "GET", "/api/v4/account", t, None).status, 200);
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+    sb.post_json("/_sandbox/faults", &json!({}));
+    assert_eq!(sb.get_json("/_sandbox/faults")["latency_ms"], 0);
+    assert_eq!(call(&sb, "GET", "/api/v4/account", t, None).status, 200);
+}
