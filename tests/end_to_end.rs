@@ -222,6 +222,84 @@ fn full_export_with_sync_all() {
         String::from_utf8_lossy(&out.stderr)
     );
     check_sample_landed(&p, &sandbox);
+    // Running the export again (after an interruption, say) sends nothing twice.
+    let writes = api_writes(&sandbox);
+    let out = p.amocrm(&["sync", "--all"]);
+    assert!(out.status.success());
+    assert_eq!(api_writes(&sandbox), writes);
+    check_sample_landed(&p, &sandbox);
+}
+
+#[test]
+fn sync_one_entity_sends_it_with_what_it_hangs_on() {
+    let sandbox = Sandbox::start(&[]);
+    let p = Panel::new();
+    p.write_conf(&sandbox.url, Panel::sqlite(), "batch_size = 50");
+    p.sample_panel();
+    let out = p.amocrm(&["sync", "--account", "3"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let state = sandbox.get_json("/_sandbox/state");
+    assert_eq!(entities(&state, "contacts").len(), 1);
+    assert_eq!(entities(&state, "companies").len(), 0);
+    // A service: its client is linked already, its company is made on the way.
+    let out = p.amocrm(&["sync", "--item", "1002"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let state = sandbox.get_json("/_sandbox/state");
+    assert_eq!(entities(&state, "contacts").len(), 1);
+    assert_eq!(entities(&state, "companies").len(), 1);
+    assert_eq!(entities(&state, "leads").len(), 1);
+    let mut db = p.db();
+    use billmgr_amocrm::model::EntityKind::*;
+    assert!(db.link(Profile, 22).unwrap().is_some());
+    let usage = p.amocrm(&["sync", "--account"]);
+    assert_eq!(usage.status.code(), Some(2), "bad usage exits 2");
+}
+
+#[test]
+fn a_second_worker_exits_at_once_and_the_handler_does_not_wait() {
+    let sandbox = Sandbox::start(&[]);
+    let p = Panel::new();
+    p.write_conf(&sandbox.url, Panel::sqlite(), "batch_size = 50");
+    p.sample_panel();
+    // Every answer takes a second: the worker the handler starts is busy for a while.
+    sandbox.post_json("/_sandbox/faults", &serde_json::json!({"latency_ms": 1000}));
+    p.event("account.edit", "2", &[]);
+    // The handler has returned; its worker is still working.
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(p.path("var/amocrm_task.lock"));
+    let held = |f: &std::fs::File| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock));
+    let mut seen = false;
+    for _ in 0..200 {
+        if let Ok(f) = &lock
+            && held(f)
+        {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(seen, "the worker runs after the handler returned");
+    let second = p.amocrm(&["task"]);
+    assert_eq!(second.status.code(), Some(0));
+    assert!(
+        held(lock.as_ref().unwrap()),
+        "the second worker left while the first still runs"
+    );
+    sandbox.post_json("/_sandbox/faults", &serde_json::json!({}));
+    drain(&p);
+    assert_eq!(
+        entities(&sandbox.get_json("/_sandbox/state"), "contacts").len(),
+        1
+    );
 }
 
 #[test]

@@ -186,6 +186,22 @@ fn concurrent_handlers_lose_no_event() {
     }
     let keys = queued(p.db().as_mut());
     assert_eq!(keys.len(), 21, "{keys:?}");
+    // Each process wrote whole lines in the panel's format.
+    let log = p.read("var/amocrm_action.log");
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("service.postopen: queued"))
+            .count(),
+        21
+    );
+    for line in log.lines() {
+        let (_, rest) = line.split_once(" [").expect("a [pid]");
+        assert!(
+            rest.contains("] amocrm INFO ") || rest.contains("] amocrm DEBUG "),
+            "{line}"
+        );
+        assert_eq!(line.matches(" amocrm ").count(), 1, "interleaved: {line}");
+    }
     for i in 0..20 {
         assert!(keys.contains(&format!("item:{}", 100 + i)));
     }

@@ -564,13 +564,7 @@ impl AmoClient {
                 action: NEW_CODE_ACTION.to_string(),
             });
         };
-        let body = json!({
-            "client_id": self.auth.client_id,
-            "client_secret": self.auth.client_secret.expose(),
-            "grant_type": "refresh_token",
-            "refresh_token": refresh.expose(),
-            "redirect_uri": self.auth.redirect_uri,
-        });
+        let body = self.grant_body("refresh_token", "refresh_token", &refresh);
         let (access, refresh) = self.token_request(&body, Grant::Refresh)?;
         self.files.write(&access, &refresh)?;
         log::info!("amoCRM tokens refreshed");
@@ -580,18 +574,24 @@ impl AmoClient {
 
     /// Exchanges `code`; the caller holds the lock.
     fn exchange_locked(&mut self, code: &Secret) -> Result<(), AmoError> {
-        let body = json!({
-            "client_id": self.auth.client_id,
-            "client_secret": self.auth.client_secret.expose(),
-            "grant_type": "authorization_code",
-            "code": code.expose(),
-            "redirect_uri": self.auth.redirect_uri,
-        });
+        let body = self.grant_body("authorization_code", "code", code);
         let (access, refresh) = self.token_request(&body, Grant::Code)?;
         self.files.write(&access, &refresh)?;
         log::info!("amoCRM authorization code exchanged for tokens");
         self.access = Some(access);
         Ok(())
+    }
+
+    /// The body of a token request: the integration, the grant, and its secret.
+    fn grant_body(&self, grant_type: &str, key: &str, secret: &Secret) -> Value {
+        let mut body = json!({
+            "client_id": self.auth.client_id,
+            "client_secret": self.auth.client_secret.expose(),
+            "grant_type": grant_type,
+            "redirect_uri": self.auth.redirect_uri,
+        });
+        body[key] = json!(secret.expose());
+        body
     }
 
     /// `POST /oauth2/access_token`. Its answers carry tokens: never quoted in errors.

@@ -1,7 +1,7 @@
 //! The admin's commands other than `status`.
 
 use crate::config;
-use crate::db::{self, NewJob};
+use crate::db::{self, NewJob, PanelDb};
 use crate::log::Which;
 use crate::model::EntityKind;
 use crate::paths::Paths;
@@ -90,49 +90,42 @@ pub fn sync(paths: &Paths, args: &[String]) -> i32 {
             return 1;
         }
     };
-    let kinds: Vec<EntityKind> = match one {
-        Some((k, _)) => vec![k],
-        None => EntityKind::ALL.to_vec(),
-    };
     let mut queued = 0u64;
-    for kind in kinds {
-        let mut after = 0;
-        loop {
-            let ids = match one {
-                Some((_, id)) if after == 0 => vec![id],
-                Some(_) => vec![],
-                None => match db.ids(kind, after, 1000) {
-                    Ok(ids) => ids,
-                    Err(e) => {
-                        eprintln!("amocrm: {e}");
-                        return 1;
-                    }
-                },
-            };
-            let Some(&last) = ids.last() else { break };
-            after = last;
-            let res = if dry_run {
-                let sel: Vec<(EntityKind, i64)> = ids.iter().map(|id| (kind, *id)).collect();
-                crate::sync::dry_run::print_plans(
-                    &cfg,
-                    db.as_mut(),
-                    &sel,
-                    &mut std::io::stdout().lock(),
-                )
+    let mut send = |db: &mut dyn PanelDb, kind: EntityKind, ids: &[i64]| -> Result<(), String> {
+        queued += ids.len() as u64;
+        if dry_run {
+            let sel: Vec<(EntityKind, i64)> = ids.iter().map(|id| (kind, *id)).collect();
+            let mut out = std::io::stdout().lock();
+            crate::sync::dry_run::print_plans(&cfg, db, &sel, &mut out)
                 .map(|_| ())
-            } else {
-                let jobs: Vec<NewJob> = ids
-                    .iter()
-                    .map(|id| NewJob::for_id(kind, *id, "sync"))
-                    .collect();
-                db.enqueue(&jobs, crate::log::now())
-            };
-            if let Err(e) = res {
-                eprintln!("amocrm: {e}");
-                return 1;
-            }
-            queued += ids.len() as u64;
+                .map_err(|e| e.to_string())
+        } else {
+            let jobs: Vec<NewJob> = ids
+                .iter()
+                .map(|id| NewJob::for_id(kind, *id, "sync"))
+                .collect();
+            db.enqueue(&jobs, crate::log::now())
+                .map_err(|e| e.to_string())
         }
+    };
+    let result = match one {
+        Some((kind, id)) => send(db.as_mut(), kind, &[id]),
+        None => EntityKind::ALL.into_iter().try_for_each(|kind| {
+            // A thousand ids at a time: the panel's rows are never all held.
+            let mut after = 0;
+            loop {
+                let ids = db.ids(kind, after, 1000).map_err(|e| e.to_string())?;
+                let Some(&last) = ids.last() else {
+                    return Ok(());
+                };
+                after = last;
+                send(db.as_mut(), kind, &ids)?;
+            }
+        }),
+    };
+    if let Err(e) = result {
+        eprintln!("amocrm: {e}");
+        return 1;
     }
     if dry_run {
         eprintln!("dry run: {queued} entities shown, nothing queued or sent");

@@ -42,116 +42,74 @@ pub fn decide(req: &Request, doc: &DocInfo) -> Decision {
         return Decision::Ignore("the panel's function answered with an error");
     }
     let func = req.func.as_str();
-    let event = func;
+    let (prefix, action) = func.split_once('.').unwrap_or((func, ""));
+    let is_item_action = SERVICE_ACTIONS.contains(&action) && !NOT_ITEM_TYPES.contains(&prefix);
+    let is_form = matches!(prefix, "register" | "account" | "user" | "profile")
+        || (is_item_action && action == "open");
+    if is_form && !req.submitted() {
+        return Decision::Ignore("form opened, not submitted");
+    }
+    let ids = ids_or_new(req, doc);
+    let login = |kind, lookup: fn(String) -> Lookup, login: Option<&str>, why| match login {
+        Some(l) => Decision::Queue(vec![NewJob::for_lookup(kind, lookup(l.to_string()), func)]),
+        None => Decision::Ignore(why),
+    };
     match func {
-        "register" => {
-            if !req.submitted() {
-                return Decision::Ignore("form opened, not submitted");
-            }
-            match req.param("email") {
-                Some(login) => queue(vec![NewJob::for_lookup(
-                    EntityKind::Account,
-                    Lookup::Login(login.to_string()),
-                    event,
-                )]),
-                None => Decision::Ignore("registration without an e-mail"),
-            }
-        }
-        "account.edit" => {
-            if !req.submitted() {
-                return Decision::Ignore("form opened, not submitted");
-            }
-            let ids = ids_or_new(req, doc);
-            if !ids.is_empty() {
-                return queue(
-                    ids.into_iter()
-                        .map(|id| NewJob::for_id(EntityKind::Account, id, event))
-                        .collect(),
-                );
-            }
-            match req.param("email") {
-                Some(login) => queue(vec![NewJob::for_lookup(
-                    EntityKind::Account,
-                    Lookup::Login(login.to_string()),
-                    event,
-                )]),
-                None => Decision::Ignore("client saved without an id or e-mail"),
-            }
-        }
-        "user.edit" => {
-            if !req.submitted() {
-                return Decision::Ignore("form opened, not submitted");
-            }
-            let ids = ids_or_new(req, doc);
-            if ids.is_empty() {
-                return Decision::Ignore("user saved without an id");
-            }
-            queue(
-                ids.into_iter()
-                    .map(|id| NewJob::for_lookup(EntityKind::Account, Lookup::User(id), event))
-                    .collect(),
-            )
+        "register" => login(
+            EntityKind::Account,
+            Lookup::Login,
+            req.param("email"),
+            "registration without an e-mail",
+        ),
+        "account.edit" if !ids.is_empty() => by_ids(EntityKind::Account, ids, func),
+        "account.edit" => login(
+            EntityKind::Account,
+            Lookup::Login,
+            req.param("email"),
+            "client saved without an id or e-mail",
+        ),
+        "user.edit" if ids.is_empty() => Decision::Ignore("user saved without an id"),
+        "user.edit" => Decision::Queue(
+            ids.into_iter()
+                .map(|id| NewJob::for_lookup(EntityKind::Account, Lookup::User(id), func))
+                .collect(),
+        ),
+        "profile.edit" | "profile.add" | "profile.add.profiledata" if !ids.is_empty() => {
+            by_ids(EntityKind::Profile, ids, func)
         }
         "profile.edit" | "profile.add" | "profile.add.profiledata" => {
-            if !req.submitted() {
-                return Decision::Ignore("form opened, not submitted");
-            }
-            let ids = ids_or_new(req, doc);
-            if !ids.is_empty() {
-                return queue(
-                    ids.into_iter()
-                        .map(|id| NewJob::for_id(EntityKind::Profile, id, event))
-                        .collect(),
-                );
-            }
             // A new payer without its id: the newest payer of the client who added it.
-            let login = req.param("su").or_else(|| {
+            let client = req.param("su").or_else(|| {
                 // An admin acting without `su` is not the payer's client.
                 req.auth_user
                     .as_deref()
                     .filter(|_| req.auth_level.is_none_or(|l| l < 28))
             });
-            match login {
-                Some(login) => queue(vec![NewJob::for_lookup(
-                    EntityKind::Profile,
-                    Lookup::NewestProfileOfLogin(login.to_string()),
-                    event,
-                )]),
-                None => Decision::Ignore("payer saved without an id or its client's login"),
+            login(
+                EntityKind::Profile,
+                Lookup::NewestProfileOfLogin,
+                client,
+                "payer saved without an id or its client's login",
+            )
+        }
+        _ if (prefix == "service"
+            && (SERVICE_CALLBACKS.contains(&action) || SERVICE_ACTIONS.contains(&action)))
+            || is_item_action =>
+        {
+            // Services take `elid` only: group actions name several.
+            match req.elids() {
+                ids if ids.is_empty() => Decision::Ignore("service event without an elid"),
+                ids => by_ids(EntityKind::Item, ids, func),
             }
         }
-        _ => match func.split_once('.') {
-            Some(("service", cb))
-                if SERVICE_CALLBACKS.contains(&cb) || SERVICE_ACTIONS.contains(&cb) =>
-            {
-                items(req, event)
-            }
-            Some((prefix, action))
-                if SERVICE_ACTIONS.contains(&action) && !NOT_ITEM_TYPES.contains(&prefix) =>
-            {
-                // `<type>.open` is a form; the others are toolbar actions without `sok`.
-                if action == "open" && !req.submitted() {
-                    return Decision::Ignore("form opened, not submitted");
-                }
-                items(req, event)
-            }
-            _ => Decision::Ignore("not an event the module follows"),
-        },
+        _ => Decision::Ignore("not an event the module follows"),
     }
 }
 
-fn queue(jobs: Vec<NewJob>) -> Decision {
-    Decision::Queue(jobs)
-}
-
-fn items(req: &Request, event: &str) -> Decision {
-    let ids = req.elids();
-    if ids.is_empty() {
-        return Decision::Ignore("service event without an elid");
-    }
-    queue(
+fn by_ids(kind: EntityKind, ids: Vec<i64>, event: &str) -> Decision {
+    Decision::Queue(
         ids.into_iter()
-            .map(|id| NewJob::for_id(EntityKind::Item, id, event))
+            .map(|id| NewJob::for_id(kind, id, event))
             .collect(),
     )
 }

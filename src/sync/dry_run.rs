@@ -9,7 +9,7 @@ use serde_json::json;
 use super::fields::Meta;
 use super::plan::{never_synced, plan};
 use crate::config::Config;
-use crate::db::{DbError, PanelDb};
+use crate::db::PanelDb;
 use crate::model::EntityKind;
 
 /// Prints the plan for each entity; returns how many were printed.
@@ -18,7 +18,7 @@ pub fn print_plans(
     db: &mut dyn PanelDb,
     selection: &[(EntityKind, i64)],
     out: &mut dyn Write,
-) -> Result<u64, DbError> {
+) -> Result<u64, Box<dyn std::error::Error>> {
     let meta = Meta {
         offline: true,
         ..Meta::default()
@@ -65,7 +65,7 @@ pub fn print_plans(
                 v
             }
         };
-        writeln!(out, "{line}").map_err(|e| DbError::Query(format!("cannot print: {e}")))?;
+        writeln!(out, "{line}")?;
         n += 1;
     }
     Ok(n)
