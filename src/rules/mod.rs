@@ -170,57 +170,7 @@ impl Rules {
 mod tests {
     use super::*;
 
-    fn vocab() -> Vocabulary {
-        let mut v = Vocabulary::default();
-        for (name, source, ty) in [
-            ("item.status", "item.status", ValueType::Int),
-            ("item.itemtype", "itemtype.intname", ValueType::Text),
-            ("item.pricelist", "pricelist.name", ValueType::Text),
-            ("item.expiredate", "item.expiredate", ValueType::Date),
-            ("user.email", "user.email", ValueType::Text),
-            ("profile.profiletype", "profile.profiletype", ValueType::Int),
-        ] {
-            let spec = ValueSpec {
-                name: name.into(),
-                source: source.into(),
-                ty,
-            };
-            v.values.insert(
-                name.into(),
-                ValueDef {
-                    spec,
-                    label: String::new(),
-                },
-            );
-        }
-        let all = ValueType::ALL.to_vec();
-        for (name, op, negate) in [
-            ("=", Op::Eq, false),
-            ("!=", Op::Eq, true),
-            ("in", Op::In, false),
-        ] {
-            let def = ValidatorDef {
-                name: name.into(),
-                op,
-                negate,
-                nocase: false,
-                types: all.clone(),
-                label: String::new(),
-            };
-            v.validators.insert(name.into(), def);
-        }
-        let text = vec![ValueType::Text];
-        let def = ValidatorDef {
-            name: "contains".into(),
-            op: Op::Contains,
-            negate: false,
-            nocase: false,
-            types: text,
-            label: String::new(),
-        };
-        v.validators.insert("contains".into(), def);
-        v
-    }
+    use super::parse::tests::vocab;
 
     fn c(src: &str, kind: EntityKind) -> Condition {
         parse_condition(src, &vocab(), kind).unwrap_or_else(|e| panic!("{src}: {e:?}"))

@@ -409,15 +409,17 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(in crate::rules) mod tests {
     use super::super::vocabulary::{Op, ValidatorDef, ValueDef};
     use super::*;
     use crate::model::Record;
 
-    fn vocab() -> Vocabulary {
+    /// A small vocabulary for the rules' tests: values of every type, every operation.
+    pub(in crate::rules) fn vocab() -> Vocabulary {
         let mut v = Vocabulary::default();
         for (name, source, ty) in [
             ("item.status", "item.status", ValueType::Int),
+            ("profile.profiletype", "profile.profiletype", ValueType::Int),
             ("item.cost", "item.cost", ValueType::Number),
             ("item.itemtype", "itemtype.intname", ValueType::Text),
             ("item.pricelist", "pricelist.name", ValueType::Text),
