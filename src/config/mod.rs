@@ -5,15 +5,18 @@
 //! - `settings`: `[auth]`, `[database]`, `[sync]`;
 //! - `presets`: the presets files → [`crate::rules::Vocabulary`];
 //! - `rule_sections`: conditions, fields, tags, pipelines → [`Rules`];
-//! - `load`: [`load`], [`load_light`], [`check`].
+//! - `load`: [`load`], [`load_light`], [`check`];
+//! - `edit`: changes made from the panel, written back with the admin's comments kept.
 
+pub mod edit;
 mod ini_file;
 mod load;
 mod presets;
 mod rule_sections;
 mod settings;
 
-pub use load::{LightConfig, check, load, load_light, read_presets};
+pub use load::{ConfValues, LightConfig, check, load, load_light, read_presets, read_values};
+pub use settings::check_url;
 
 use crate::rules::Rules;
 use crate::secret::Secret;

@@ -51,8 +51,25 @@ impl PanelDb for Database {
     fn queue_summary(&mut self, now: i64) -> DbResult<QueueSummary> {
         queue::summary(self.d(), now)
     }
-    fn list_jobs(&mut self, states: &[&str], limit: usize) -> DbResult<Vec<JobInfo>> {
-        queue::list(self.d(), states, limit)
+    fn jobs_page(
+        &mut self,
+        states: &[&str],
+        offset: usize,
+        limit: usize,
+    ) -> DbResult<Vec<JobInfo>> {
+        queue::list(self.d(), states, offset, limit)
+    }
+    fn count_jobs(&mut self, states: &[&str]) -> DbResult<i64> {
+        queue::count(self.d(), states)
+    }
+    fn job_of(&mut self, kind: EntityKind, billmgr_id: i64) -> DbResult<Option<JobInfo>> {
+        queue::of_entity(self.d(), kind, billmgr_id)
+    }
+    fn retry_jobs(&mut self, ids: &[i64], now: i64) -> DbResult<u64> {
+        queue::retry(self.d(), ids, now)
+    }
+    fn drop_jobs(&mut self, ids: &[i64]) -> DbResult<u64> {
+        queue::drop(self.d(), ids)
     }
     fn link(&mut self, kind: EntityKind, billmgr_id: i64) -> DbResult<Option<Link>> {
         links::get(self.d(), kind, billmgr_id)
@@ -72,6 +89,12 @@ impl PanelDb for Database {
     }
     fn linked_to(&mut self, kind: EntityKind, amocrm_id: i64) -> DbResult<Option<i64>> {
         links::billmgr_of(self.d(), kind, amocrm_id)
+    }
+    fn links_page(&mut self, kind: EntityKind, offset: usize, limit: usize) -> DbResult<Vec<Link>> {
+        links::page_at(self.d(), kind, offset, limit)
+    }
+    fn unlink(&mut self, kind: EntityKind, billmgr_id: i64) -> DbResult<u64> {
+        links::remove(self.d(), kind, billmgr_id)
     }
     fn link_count(&mut self, kind: EntityKind) -> DbResult<i64> {
         links::count(self.d(), kind)

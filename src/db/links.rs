@@ -117,3 +117,29 @@ pub(crate) fn count(d: &mut dyn Driver, kind: EntityKind) -> DbResult<i64> {
         .and_then(Row::first_int)
         .unwrap_or(0))
 }
+
+/// Links ordered by `billmgr_id`, a page at `offset`.
+pub(crate) fn page_at(
+    d: &mut dyn Driver,
+    kind: EntityKind,
+    offset: usize,
+    limit: usize,
+) -> DbResult<Vec<Link>> {
+    let sql = format!(
+        "SELECT id, billmgr_id, amocrm_id, synced_at, fingerprint FROM {} \
+         ORDER BY billmgr_id LIMIT ? OFFSET ?",
+        kind.link_table()
+    );
+    Ok(
+        d.query(&sql, &[Value::Int(limit as i64), Value::Int(offset as i64)])?
+            .iter()
+            .filter_map(link_of)
+            .collect(),
+    )
+}
+
+/// Removes the link of a panel entity; the amoCRM entity itself is untouched.
+pub(crate) fn remove(d: &mut dyn Driver, kind: EntityKind, billmgr_id: i64) -> DbResult<u64> {
+    let sql = format!("DELETE FROM {} WHERE billmgr_id = ?", kind.link_table());
+    write_tx(d, |d| d.execute(&sql, &[Value::Int(billmgr_id)]))
+}

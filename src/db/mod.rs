@@ -30,6 +30,12 @@ pub fn open(target: &Target) -> DbResult<Box<dyn PanelDb>> {
     Ok(Box::new(backend::Database::new(open_driver(target)?)))
 }
 
+/// Drops the module's own tables (links and queue) where they exist, and returns the
+/// names of those dropped. The panel's tables are never touched.
+pub fn drop_module_tables(target: &Target) -> DbResult<Vec<&'static str>> {
+    schema::drop_all(open_driver(target)?.as_mut())
+}
+
 fn open_driver(target: &Target) -> DbResult<Box<dyn sql::Driver>> {
     Ok(match target {
         Target::Sqlite(path) => Box::new(sqlite::SqliteDriver::open(path)?),
@@ -169,6 +175,10 @@ pub struct QueueSummary {
 pub struct JobInfo {
     pub id: i64,
     pub key: String,
+    /// `account`, `profile` or `item`.
+    pub kind: String,
+    /// The panel entity, when the job names it by id (not by a login to look up).
+    pub billmgr_id: Option<i64>,
     pub event: String,
     pub state: String,
     pub attempts: i64,
@@ -213,7 +223,20 @@ pub trait PanelDb {
     fn release(&mut self, jobs: &[Job]) -> DbResult<()>;
     fn queue_summary(&mut self, now: i64) -> DbResult<QueueSummary>;
     /// Jobs in the given states (`pending`, `failed`, `taken`, `done`, `skipped`), newest first.
-    fn list_jobs(&mut self, states: &[&str], limit: usize) -> DbResult<Vec<JobInfo>>;
+    fn list_jobs(&mut self, states: &[&str], limit: usize) -> DbResult<Vec<JobInfo>> {
+        self.jobs_page(states, 0, limit)
+    }
+    /// A page of [`PanelDb::list_jobs`] at `offset`.
+    fn jobs_page(&mut self, states: &[&str], offset: usize, limit: usize)
+    -> DbResult<Vec<JobInfo>>;
+    /// How many jobs are in the given states (all when empty).
+    fn count_jobs(&mut self, states: &[&str]) -> DbResult<i64>;
+    /// The queued job of one entity, in whatever state.
+    fn job_of(&mut self, kind: EntityKind, billmgr_id: i64) -> DbResult<Option<JobInfo>>;
+    /// Makes these waiting jobs due now; returns how many were.
+    fn retry_jobs(&mut self, ids: &[i64], now: i64) -> DbResult<u64>;
+    /// Deletes these jobs unless a worker holds them; returns how many went.
+    fn drop_jobs(&mut self, ids: &[i64]) -> DbResult<u64>;
 
     // --- links ---
     fn link(&mut self, kind: EntityKind, billmgr_id: i64) -> DbResult<Option<Link>>;
@@ -231,6 +254,10 @@ pub trait PanelDb {
     /// The panel entity this amoCRM entity is linked to already, if any.
     fn linked_to(&mut self, kind: EntityKind, amocrm_id: i64) -> DbResult<Option<i64>>;
     fn link_count(&mut self, kind: EntityKind) -> DbResult<i64>;
+    /// Links ordered by `billmgr_id`, a page at `offset` (for the panel's list).
+    fn links_page(&mut self, kind: EntityKind, offset: usize, limit: usize) -> DbResult<Vec<Link>>;
+    /// Forgets the link of a panel entity (amoCRM keeps its entity); returns rows removed.
+    fn unlink(&mut self, kind: EntityKind, billmgr_id: i64) -> DbResult<u64>;
 
     // --- the panel's entities (read only) ---
     /// A client: every column of `account` (`account.*`), of its project (`project.*`) and of

@@ -221,31 +221,100 @@ pub(crate) fn summary(d: &mut dyn Driver, now: i64) -> DbResult<QueueSummary> {
     })
 }
 
-pub(crate) fn list(d: &mut dyn Driver, states: &[&str], limit: usize) -> DbResult<Vec<JobInfo>> {
-    let mut params: Vec<Value> = states.iter().map(|s| Value::from(*s)).collect();
-    let filter = if states.is_empty() {
+fn state_filter(states: &[&str], params: &mut Vec<Value>) -> String {
+    params.extend(states.iter().map(|s| Value::from(*s)));
+    if states.is_empty() {
         String::new()
     } else {
         format!("WHERE state IN ({})", placeholders(states.len()))
-    };
+    }
+}
+
+const INFO_COLUMNS: &str =
+    "id, job_key, kind, billmgr_id, event, state, attempts, next_try, last_error, updated_at";
+
+fn info_of(r: &Row) -> JobInfo {
+    JobInfo {
+        id: r.int("id").unwrap_or(0),
+        key: r.get("job_key").unwrap_or_default().to_string(),
+        kind: r.get("kind").unwrap_or_default().to_string(),
+        billmgr_id: r.int("billmgr_id"),
+        event: r.get("event").unwrap_or_default().to_string(),
+        state: r.get("state").unwrap_or_default().to_string(),
+        attempts: r.int("attempts").unwrap_or(0),
+        next_try: r.int("next_try").unwrap_or(0),
+        last_error: r.get("last_error").map(str::to_string),
+        updated_at: r.int("updated_at").unwrap_or(0),
+    }
+}
+
+pub(crate) fn list(
+    d: &mut dyn Driver,
+    states: &[&str],
+    offset: usize,
+    limit: usize,
+) -> DbResult<Vec<JobInfo>> {
+    let mut params = Vec::new();
+    let filter = state_filter(states, &mut params);
     params.push(Value::Int(limit as i64));
+    params.push(Value::Int(offset as i64));
     let sql = format!(
-        "SELECT id, job_key, event, state, attempts, next_try, last_error, updated_at \
-         FROM amocrm_queue {filter} ORDER BY updated_at DESC, id DESC LIMIT ?"
+        "SELECT {INFO_COLUMNS} FROM amocrm_queue {filter} \
+         ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?"
     );
+    Ok(d.query(&sql, &params)?.iter().map(info_of).collect())
+}
+
+pub(crate) fn count(d: &mut dyn Driver, states: &[&str]) -> DbResult<i64> {
+    let mut params = Vec::new();
+    let filter = state_filter(states, &mut params);
+    let sql = format!("SELECT COUNT(*) AS n FROM amocrm_queue {filter}");
     Ok(d.query(&sql, &params)?
-        .iter()
-        .map(|r| JobInfo {
-            id: r.int("id").unwrap_or(0),
-            key: r.get("job_key").unwrap_or_default().to_string(),
-            event: r.get("event").unwrap_or_default().to_string(),
-            state: r.get("state").unwrap_or_default().to_string(),
-            attempts: r.int("attempts").unwrap_or(0),
-            next_try: r.int("next_try").unwrap_or(0),
-            last_error: r.get("last_error").map(str::to_string),
-            updated_at: r.int("updated_at").unwrap_or(0),
-        })
-        .collect())
+        .first()
+        .and_then(Row::first_int)
+        .unwrap_or(0))
+}
+
+/// The job of one entity (by its key), whatever its state.
+pub(crate) fn of_entity(
+    d: &mut dyn Driver,
+    kind: EntityKind,
+    billmgr_id: i64,
+) -> DbResult<Option<JobInfo>> {
+    let key = stored_key(&NewJob::for_id(kind, billmgr_id, ""));
+    let sql = format!("SELECT {INFO_COLUMNS} FROM amocrm_queue WHERE job_key = ?");
+    Ok(d.query(&sql, &[Value::from(key)])?.first().map(info_of))
+}
+
+/// Makes waiting jobs due now (a failed one keeps its state and attempts, so its error
+/// stays visible until it is sent). Jobs a worker holds are left alone.
+pub(crate) fn retry(d: &mut dyn Driver, ids: &[i64], now: i64) -> DbResult<u64> {
+    let mut n = 0;
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "UPDATE amocrm_queue SET next_try = ?, updated_at = ? \
+             WHERE state IN ('pending', 'failed') AND id IN ({})",
+            placeholders(chunk.len())
+        );
+        let mut params = vec![Value::Int(now), Value::Int(now)];
+        params.extend(chunk.iter().map(|id| Value::Int(*id)));
+        n += write_tx(d, |d| d.execute(&sql, &params))?;
+    }
+    Ok(n)
+}
+
+/// Deletes jobs, except those a worker holds right now.
+pub(crate) fn drop(d: &mut dyn Driver, ids: &[i64]) -> DbResult<u64> {
+    let mut n = 0;
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "DELETE FROM amocrm_queue WHERE state <> 'taken' AND id IN ({})",
+            placeholders(chunk.len())
+        );
+        let params: Vec<Value> = chunk.iter().map(|id| Value::Int(*id)).collect();
+        n += write_tx(d, |d| d.execute(&sql, &params))?;
+    }
+    Ok(n)
 }
 
 #[cfg(test)]

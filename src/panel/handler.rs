@@ -24,7 +24,7 @@ pub fn run_handler(paths: &Paths) -> i32 {
     let req = Request::from_env();
 
     let answer: Vec<u8> = if is_own_function(&req) {
-        own_function(&req).into_bytes()
+        super::ui::run(paths, &req, &input).into_bytes()
     } else {
         // Whatever happens inside, the panel gets its document back.
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -51,33 +51,6 @@ pub fn run_handler(paths: &Paths) -> i32 {
 
 fn is_own_function(req: &Request) -> bool {
     req.func.starts_with("amocrm.") || req.event_type.as_deref() == Some("action")
-}
-
-/// The module's own panel functions. Only admins may call them.
-fn own_function(req: &Request) -> String {
-    if req.auth_level.is_none_or(|l| l < 28) {
-        log::warn!(
-            "{}: refused to {} (level {})",
-            req.func,
-            req.auth_user.as_deref().unwrap_or("an anonymous caller"),
-            req.auth_level
-                .map(|l| l.to_string())
-                .unwrap_or_else(|| "none".into())
-        );
-        return doc::error_doc(
-            &req.func,
-            "Access denied: only administrators may manage the amoCRM integration.",
-        );
-    }
-    log::warn!(
-        "{}: unknown function called by {}",
-        req.func,
-        req.auth_user.as_deref().unwrap_or("?")
-    );
-    doc::error_doc(
-        &req.func,
-        &format!("Unknown amoCRM module function '{}'.", req.func),
-    )
 }
 
 fn handle_event(paths: &Paths, req: &Request, input: &[u8]) {

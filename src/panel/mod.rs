@@ -5,6 +5,7 @@ pub mod doc;
 pub mod events;
 pub mod handler;
 pub mod request;
+pub mod ui;
 
 pub use handler::run_handler;
 pub use request::Request;

@@ -14,6 +14,8 @@ pub struct Request {
     pub params: BTreeMap<String, String>,
     pub auth_user: Option<String>,
     pub auth_level: Option<u32>,
+    /// The interface language from the `billmgrlang5` cookie (`billmgr:en` → `en`).
+    pub lang: Option<String>,
 }
 
 impl Request {
@@ -40,6 +42,7 @@ impl Request {
                 "ACTION_NAME" => action = non_empty(v),
                 "AUTH_USER" => req.auth_user = non_empty(v),
                 "AUTH_LEVEL" => req.auth_level = v.trim().parse().ok(),
+                "HTTP_COOKIE" => req.lang = cookie_lang(&v),
                 _ => {}
             }
         }
@@ -78,6 +81,18 @@ impl Request {
     }
 }
 
+fn cookie_lang(cookie: &str) -> Option<String> {
+    cookie.split(';').find_map(|c| {
+        let (name, value) = c.trim().split_once('=')?;
+        if name != "billmgrlang5" {
+            return None;
+        }
+        let lang = value.rsplit(':').next()?.trim();
+        (!lang.is_empty() && lang.chars().all(|c| c.is_ascii_alphabetic()))
+            .then(|| lang.to_ascii_lowercase())
+    })
+}
+
 fn non_empty(v: String) -> Option<String> {
     let t = v.trim();
     (!t.is_empty()).then(|| t.to_string())
@@ -103,7 +118,9 @@ mod tests {
             ("AUTH_USER", "admin"),
             ("EVENT_TYPE", "after"),
             ("HOME", "/root"),
+            ("HTTP_COOKIE", "billmgrses5=4d1c; billmgrlang5=billmgr:en"),
         ]);
+        assert_eq!(r.lang.as_deref(), Some("en"));
         assert_eq!(r.func, "vds.suspend");
         assert_eq!(r.elids(), vec![1001, 1002]);
         assert_eq!(r.auth_level, Some(29));

@@ -70,22 +70,7 @@ pub fn plan(kind: EntityKind, billmgr_id: i64, rec: &Record, rules: &Rules, meta
             Err(why) => warnings.push(why),
         }
     }
-    let name = match kind {
-        EntityKind::Account => first(
-            rec,
-            &["user.realname", "account.name", "user.email", "user.name"],
-        ),
-        EntityKind::Profile => first(rec, &["profile.name", "profile.person"]),
-        EntityKind::Item => {
-            let service = first(rec, &["item.name", "itemparam.domain"]);
-            let tariff = first(rec, &["pricelist.name", "pricelist.name_ru"]);
-            match (service, tariff) {
-                (Some(s), Some(t)) => Some(format!("{s} — {t}")),
-                (s, t) => s.or(t),
-            }
-        }
-    }
-    .unwrap_or_else(|| format!("{} {billmgr_id}", kind.as_str()));
+    let name = entity_name(kind, rec).unwrap_or_else(|| format!("{} {billmgr_id}", kind.as_str()));
     let mut stage_new = None;
     let mut stage_move = None;
     if kind == EntityKind::Item {
@@ -330,6 +315,25 @@ fn fnv1a(bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
+}
+
+/// The name an entity gets in amoCRM (and in the panel's lists of the module).
+pub fn entity_name(kind: EntityKind, rec: &Record) -> Option<String> {
+    match kind {
+        EntityKind::Account => first(
+            rec,
+            &["user.realname", "account.name", "user.email", "user.name"],
+        ),
+        EntityKind::Profile => first(rec, &["profile.name", "profile.person"]),
+        EntityKind::Item => {
+            let service = first(rec, &["item.name", "itemparam.domain"]);
+            let tariff = first(rec, &["pricelist.name", "pricelist.name_ru"]);
+            match (service, tariff) {
+                (Some(s), Some(t)) => Some(format!("{s} — {t}")),
+                (s, t) => s.or(t),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

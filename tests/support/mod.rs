@@ -3,6 +3,8 @@
 //! MariaDB server when `AMOCRM_TEST_MYSQL_URL` names one.
 #![allow(dead_code)]
 
+pub mod ui;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -1,0 +1,341 @@
+//! Changes to amocrm.conf made from the panel: a key set, renamed or removed, everything
+//! else — the admin's comments, blank lines, order and alignment — kept as written.
+//! The file is replaced atomically (written beside it, then renamed) with mode 0600.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use super::ini_file::strip_comment;
+
+/// One change to one `key = value` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Replace the value (keeping the line's comment), or add the line, and the section
+    /// too, when missing.
+    Set {
+        section: String,
+        key: String,
+        value: String,
+    },
+    /// Remove every line of that key in that section.
+    Remove { section: String, key: String },
+}
+
+impl Change {
+    pub fn set(section: &str, key: &str, value: &str) -> Change {
+        Change::Set {
+            section: section.into(),
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+    pub fn remove(section: &str, key: &str) -> Change {
+        Change::Remove {
+            section: section.into(),
+            key: key.into(),
+        }
+    }
+}
+
+/// Why a change cannot be written; the text is shown to the admin.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// A value as it must be written: quoted when it holds a comment character or has
+/// leading or trailing spaces, so that reading it back gives the same text.
+pub fn quote(value: &str) -> String {
+    let needs = value.contains([';', '#', '"'])
+        || value.starts_with(char::is_whitespace)
+        || value.ends_with(char::is_whitespace);
+    if !needs {
+        return value.to_string();
+    }
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+fn check(section: &str, key: &str, value: Option<&str>) -> Result<(), EditError> {
+    let bad_line = |s: &str| s.contains(['\n', '\r', '\0']);
+    if section.is_empty() || bad_line(section) || section.contains([']', '[', ';', '#']) {
+        return Err(EditError::Invalid(format!(
+            "'{section}' cannot be a section name"
+        )));
+    }
+    let k = key.trim();
+    if k.is_empty() || k != key || bad_line(key) || key.contains(['=', ';', '#', '[', '"']) {
+        return Err(EditError::Invalid(format!(
+            "'{key}' cannot be a key: no '=', ';', '#', '[', quotes or surrounding spaces"
+        )));
+    }
+    if value.is_some_and(bad_line) {
+        return Err(EditError::Invalid(format!(
+            "the value of '{key}' must be one line"
+        )));
+    }
+    Ok(())
+}
+
+/// What a line is, for finding keys and sections.
+enum Line<'a> {
+    Section(&'a str),
+    Entry { key: &'a str },
+    Other,
+}
+
+fn classify(line: &str) -> Line<'_> {
+    let body = strip_comment(line).trim();
+    if let Some(rest) = body.strip_prefix('[') {
+        if let Some(name) = rest.strip_suffix(']') {
+            return Line::Section(name.trim());
+        }
+        return Line::Other;
+    }
+    match body.split_once('=') {
+        Some((k, _)) if !k.trim().is_empty() => Line::Entry { key: k.trim() },
+        _ => Line::Other,
+    }
+}
+
+/// The line with its value replaced; the key as written, the comment and, where the new
+/// value is not longer, the column the comment started at are kept.
+fn replace_value(line: &str, value: &str) -> String {
+    let body_len = strip_comment(line).len();
+    let (body, comment) = line.split_at(body_len);
+    let eq = body.find('=').unwrap_or(body.len());
+    let key_part = &body[..eq];
+    let after_eq = &body[eq + 1..];
+    let lead = &after_eq[..after_eq.len() - after_eq.trim_start().len()];
+    let lead = if lead.is_empty() { " " } else { lead };
+    let mut out = format!("{key_part}={lead}{value}");
+    if !comment.is_empty() {
+        let width = body_len.max(out.len() + 1);
+        while out.len() < width {
+            out.push(' ');
+        }
+        out.push_str(comment);
+    }
+    out
+}
+
+/// Applies the changes to the text of amocrm.conf.
+pub fn apply_text(text: &str, changes: &[Change]) -> Result<String, EditError> {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for change in changes {
+        match change {
+            Change::Set {
+                section,
+                key,
+                value,
+            } => {
+                check(section, key, Some(value))?;
+                set(&mut lines, section, key, &quote(value));
+            }
+            Change::Remove { section, key } => {
+                check(section, key, None)?;
+                let mut current: Option<String> = None;
+                lines.retain(|l| match classify(l) {
+                    Line::Section(s) => {
+                        current = Some(s.to_string());
+                        true
+                    }
+                    Line::Entry { key: k } => !(current.as_deref() == Some(section) && k == key),
+                    Line::Other => true,
+                });
+            }
+        }
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    Ok(out)
+}
+
+fn set(lines: &mut Vec<String>, section: &str, key: &str, value: &str) {
+    let mut current: Option<&str> = None;
+    let mut section_at: Option<usize> = None;
+    let mut last_entry: Option<usize> = None;
+    for (i, l) in lines.iter().enumerate() {
+        match classify(l) {
+            Line::Section(s) => {
+                current = Some(s);
+                if s == section && section_at.is_none() {
+                    section_at = Some(i);
+                }
+            }
+            Line::Entry { key: k } if current == Some(section) => {
+                if k == key {
+                    lines[i] = replace_value(&lines[i].clone(), value);
+                    return;
+                }
+                last_entry = Some(i);
+            }
+            _ => {}
+        }
+    }
+    let new_line = format!("{key} = {value}");
+    match (section_at, last_entry) {
+        (_, Some(i)) => lines.insert(i + 1, new_line),
+        (Some(s), None) => lines.insert(s + 1, new_line),
+        (None, _) => {
+            if lines.last().is_some_and(|l| !l.trim().is_empty()) {
+                lines.push(String::new());
+            }
+            lines.push(format!("[{section}]"));
+            lines.push(new_line);
+        }
+    }
+}
+
+/// Applies the changes to the file: read, change, write beside it with mode 0600, rename.
+/// An exclusive lock beside the file keeps two admins' saves from interleaving.
+pub fn apply(path: &Path, changes: &[Change]) -> Result<(), EditError> {
+    let io = |source: std::io::Error| EditError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let lock_path = dir.join(".amocrm.conf.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(io)?;
+    // SAFETY: flock on a descriptor we own; released when `lock` is dropped.
+    if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) } != 0 {
+        return Err(io(std::io::Error::last_os_error()));
+    }
+    let text = match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map_err(|_| EditError::Invalid(format!("{} is not UTF-8 text", path.display())))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(io(e)),
+    };
+    let new = apply_text(&text, changes)?;
+    let tmp = dir.join(format!(".amocrm.conf.{}.tmp", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(new.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONF: &str = "\
+; header comment
+[auth]
+url = https://old.amocrm.ru          ; the account
+client_id = abc
+
+[sync]
+enabled = yes   ; stop switch
+; batch_size = 50
+rate_limit = 7
+
+[tags.lead]
+trial = item.period = -100
+";
+
+    #[test]
+    fn set_keeps_comments_and_alignment() {
+        let out = apply_text(
+            CONF,
+            &[
+                Change::set("auth", "url", "https://new.amocrm.ru"),
+                Change::set("sync", "enabled", "no"),
+            ],
+        )
+        .unwrap();
+        assert!(out.contains("url = https://new.amocrm.ru          ; the account\n"));
+        assert!(out.contains("enabled = no    ; stop switch\n"));
+        assert!(out.starts_with("; header comment\n[auth]\n"));
+        assert!(out.contains("; batch_size = 50\n"));
+    }
+
+    #[test]
+    fn missing_keys_and_sections_are_added_in_place() {
+        let out = apply_text(
+            CONF,
+            &[
+                Change::set("auth", "redirect_uri", "https://b.example/billmgr"),
+                Change::set("sync", "batch_size", "100"),
+                Change::set("tags.contact", "VIP", "account.id in (1, 2)"),
+            ],
+        )
+        .unwrap();
+        assert!(out.contains("client_id = abc\nredirect_uri = https://b.example/billmgr\n"));
+        assert!(out.contains("rate_limit = 7\nbatch_size = 100\n"));
+        assert!(out.ends_with(
+            "trial = item.period = -100\n\n[tags.contact]\nVIP = account.id in (1, 2)\n"
+        ));
+    }
+
+    #[test]
+    fn remove_takes_only_that_key_of_that_section() {
+        let out = apply_text(CONF, &[Change::remove("tags.lead", "trial")]).unwrap();
+        assert!(!out.contains("trial"));
+        assert!(out.contains("[tags.lead]\n"));
+        let same = apply_text(CONF, &[Change::remove("auth", "trial")]).unwrap();
+        assert_eq!(same, CONF);
+    }
+
+    #[test]
+    fn values_with_comment_characters_are_quoted_and_bad_keys_refused() {
+        let out = apply_text(CONF, &[Change::set("auth", "client_id", "a;b#c\"d")]).unwrap();
+        assert!(out.contains("client_id = \"a;b#c\\\"d\"\n"));
+        assert!(apply_text(CONF, &[Change::set("auth", "x\ny", "1")]).is_err());
+        assert!(apply_text(CONF, &[Change::set("auth", "k", "two\nlines")]).is_err());
+        assert!(apply_text(CONF, &[Change::set("a]b", "k", "v")]).is_err());
+        assert!(apply_text(CONF, &[Change::set("auth", "a = b", "v")]).is_err());
+    }
+
+    #[test]
+    fn the_file_is_replaced_with_mode_600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("amocrm.conf");
+        std::fs::write(&path, CONF).unwrap();
+        apply(&path, &[Change::set("sync", "rate_limit", "5")]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("rate_limit = 5\n"));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+}

@@ -1,0 +1,7 @@
+//! Placeholder: being written.
+
+use super::{Ctx, UiResult};
+
+pub fn form(ctx: &Ctx<'_>) -> UiResult {
+    Err(ctx.fail("unknown_function", &[("func", ctx.func())]))
+}

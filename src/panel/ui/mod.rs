@@ -1,0 +1,306 @@
+//! The module's own panel functions (`amocrm.*`): settings, bindings, queue, rules and the
+//! full export. Each reads the request and the panel's document and answers with a
+//! document; only administrators reach them, and every change is logged with who made it.
+//!
+//! The panel passes a `<doc>` already holding the function's metadata and messages from
+//! the module description; the answer is that document with the data added.
+
+pub mod page;
+pub mod text;
+
+mod bindings;
+mod export;
+mod queue;
+mod rules;
+mod settings;
+
+use crate::db::{DbError, PanelDb};
+use crate::panel::doc::escape;
+use crate::panel::request::Request;
+use crate::paths::Paths;
+pub use page::{FormPage, ListPage, Paging};
+pub use text::Lang;
+
+/// Access levels of the panel's administrators: 28 (an admin, including department
+/// staff, whose rights the panel itself narrows), 29 (admin) and 30 (root). Clients
+/// are 16. The meaning of 28 is inferred from public plugins.
+pub const ADMIN_LEVEL: u32 = 28;
+
+/// A failure shown to the admin as the panel's error document, already in their language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiError(pub String);
+
+pub type UiResult = Result<String, UiError>;
+
+/// One call of a module function.
+pub struct Ctx<'a> {
+    pub paths: &'a Paths,
+    pub req: &'a Request,
+    /// The panel's document from stdin.
+    pub input: &'a [u8],
+    pub lang: Lang,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(paths: &'a Paths, req: &'a Request, input: &'a [u8]) -> Ctx<'a> {
+        let lang = doc_lang(input)
+            .or_else(|| req.lang.clone())
+            .map(|l| Lang::parse(&l))
+            .unwrap_or(Lang::Ru);
+        Ctx {
+            paths,
+            req,
+            input,
+            lang,
+        }
+    }
+
+    pub fn func(&self) -> &str {
+        &self.req.func
+    }
+
+    /// A text of the module description in the caller's language.
+    pub fn text(&self, section: &str, name: &str, params: &[(&str, &str)]) -> String {
+        text::text(self.lang, section, name, params)
+    }
+
+    /// A text of `amocrm.common`.
+    pub fn common(&self, name: &str, params: &[(&str, &str)]) -> String {
+        self.text("amocrm.common", name, params)
+    }
+
+    /// An error with a text of `amocrm.common`.
+    pub fn fail(&self, name: &str, params: &[(&str, &str)]) -> UiError {
+        UiError(self.common(name, params))
+    }
+
+    /// A database failure as the admin sees it.
+    pub fn db_error(&self, e: DbError) -> UiError {
+        self.fail("database", &[("error", &e.to_string())])
+    }
+
+    /// Who is calling, for the action log: `admin (level 29)`.
+    pub fn who(&self) -> String {
+        format!(
+            "{} (level {})",
+            self.req.auth_user.as_deref().unwrap_or("?"),
+            self.req.auth_level.map_or("?".into(), |l| l.to_string())
+        )
+    }
+
+    /// Records a change made from the panel in the action log, with who made it.
+    pub fn audit(&self, what: &str) {
+        log::info!("{}: {} by {}", self.func(), what, self.who());
+    }
+
+    /// The panel database amocrm.conf names, with the module's tables in place.
+    pub fn db(&self) -> Result<Box<dyn PanelDb>, UiError> {
+        let settings = match crate::config::load_light(self.paths) {
+            Ok(light) => light.database,
+            Err(problems) => {
+                return Err(self.fail("config", &[("error", &problems.to_string())]));
+            }
+        };
+        let target = crate::db::target(&settings, self.paths).map_err(|e| self.db_error(e))?;
+        let mut db = crate::db::open(&target).map_err(|e| self.db_error(e))?;
+        db.ensure_schema().map_err(|e| self.db_error(e))?;
+        Ok(db)
+    }
+
+    /// A parameter that is present and not blank.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.req.param(name)
+    }
+
+    /// `elid` of a group action, as text (ids that are not numbers included), split the
+    /// way the panel joins them (", ").
+    pub fn elid_list(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .param("elid")
+            .unwrap_or("")
+            .split(", ")
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        out.dedup();
+        out
+    }
+
+    pub fn paging(&self) -> Paging {
+        Paging::from_params(self.param("p_num"), self.param("p_cnt"))
+    }
+
+    /// The panel's document with `body` added.
+    pub fn wrap(&self, body: &str) -> String {
+        page::wrap_doc(self.input, self.func(), self.lang.as_str(), body)
+    }
+
+    /// `<doc><ok/></doc>`: a submitted form or an action succeeded.
+    pub fn ok(&self) -> String {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc func=\"{}\"><ok/></doc>\n",
+            escape(self.func())
+        )
+    }
+
+    /// Success that takes the browser elsewhere: `kind` is `list`, `form`, `top`,
+    /// `blank` (a new window) or `url`; `target` is e.g. `func=amocrm.bindings`.
+    pub fn ok_redirect(&self, kind: &str, target: &str) -> String {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc func=\"{}\"><ok type=\"{}\">{}</ok></doc>\n",
+            escape(self.func()),
+            escape(kind),
+            escape(target)
+        )
+    }
+
+    /// The panel's error document with this message.
+    pub fn error_doc(&self, message: &str) -> String {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc func=\"{}\"><error type=\"xml\" report=\"no\" lang=\"{}\"><msg>{}</msg></error></doc>\n",
+            escape(self.func()),
+            self.lang.as_str(),
+            escape(message)
+        )
+    }
+}
+
+/// How a panel entity is shown in the module's lists: its name and id, or just the id
+/// when it is gone from the panel.
+pub fn entity_label(db: &mut dyn PanelDb, kind: crate::model::EntityKind, id: i64) -> String {
+    use crate::model::EntityKind;
+    let record = match kind {
+        EntityKind::Account => db.read_account(id),
+        EntityKind::Profile => db.read_profile(id),
+        EntityKind::Item => db.read_item(id),
+    };
+    match record
+        .ok()
+        .flatten()
+        .and_then(|r| crate::sync::plan::entity_name(kind, &r))
+    {
+        Some(name) => format!("{name} (#{id})"),
+        None => format!("#{id}"),
+    }
+}
+
+/// The `lang` attribute of the panel's document's root, if any.
+fn doc_lang(input: &[u8]) -> Option<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(input);
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
+                return e
+                    .attributes()
+                    .flatten()
+                    .find(|a| a.key.as_ref() == b"lang")
+                    .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
+                    .filter(|v| !v.is_empty());
+            }
+            Ok(Event::Eof) | Err(_) => return None,
+            Ok(_) => {}
+        }
+        buf.clear();
+    }
+}
+
+/// Answers one call of a module function. Never panics out: a bug becomes the panel's
+/// error document and a line in the action log.
+pub fn run(paths: &Paths, req: &Request, input: &[u8]) -> String {
+    let ctx = Ctx::new(paths, req, input);
+    if req.auth_level.is_none_or(|l| l < ADMIN_LEVEL) {
+        log::warn!("{}: refused to {}", display(&ctx), ctx.who());
+        return ctx.error_doc(&ctx.common("denied", &[]));
+    }
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(&ctx)));
+    match outcome {
+        Ok(Ok(doc)) => doc,
+        Ok(Err(UiError(message))) => {
+            log::warn!("{}: {} got an error: {message}", display(&ctx), ctx.who());
+            ctx.error_doc(&message)
+        }
+        Err(_) => {
+            log::error!("{}: internal error answering {}", display(&ctx), ctx.who());
+            ctx.error_doc(&ctx.common("internal", &[]))
+        }
+    }
+}
+
+fn display<'c>(ctx: &'c Ctx<'_>) -> &'c str {
+    if ctx.func().is_empty() {
+        "(no function)"
+    } else {
+        ctx.func()
+    }
+}
+
+/// Every module function by name; the module description declares the same set (a test
+/// checks both ways).
+pub const FUNCTIONS: &[&str] = &[
+    "amocrm.settings",
+    "amocrm.connection",
+    "amocrm.bindings",
+    "amocrm.bindings.filter",
+    "amocrm.bindings.resync",
+    "amocrm.bindings.unlink",
+    "amocrm.bindings.open",
+    "amocrm.queue",
+    "amocrm.queue.retry",
+    "amocrm.queue.drop",
+    "amocrm.rules",
+    "amocrm.rules.edit",
+    "amocrm.rules.delete",
+    "amocrm.export",
+];
+
+fn dispatch(ctx: &Ctx<'_>) -> UiResult {
+    match ctx.func() {
+        "amocrm.settings" => settings::form(ctx),
+        "amocrm.connection" => settings::connection(ctx),
+        "amocrm.bindings" => bindings::list(ctx),
+        "amocrm.bindings.filter" => bindings::filter(ctx),
+        "amocrm.bindings.resync" => bindings::resync(ctx),
+        "amocrm.bindings.unlink" => bindings::unlink(ctx),
+        "amocrm.bindings.open" => bindings::open(ctx),
+        "amocrm.queue" => queue::list(ctx),
+        "amocrm.queue.retry" => queue::retry(ctx),
+        "amocrm.queue.drop" => queue::drop(ctx),
+        "amocrm.rules" => rules::list(ctx),
+        "amocrm.rules.edit" => rules::edit(ctx),
+        "amocrm.rules.delete" => rules::delete(ctx),
+        "amocrm.export" => export::form(ctx),
+        other => Err(ctx.fail("unknown_function", &[("func", other)])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_function_is_declared_and_dispatched() {
+        for f in FUNCTIONS {
+            assert!(
+                text::DESCRIPTION.contains(&format!("<func name=\"{f}\"/>")),
+                "{f} is not declared in the module description"
+            );
+        }
+        let declared = text::DESCRIPTION.matches("<func name=").count();
+        assert_eq!(declared, FUNCTIONS.len());
+    }
+
+    #[test]
+    fn language_comes_from_the_document_then_the_cookie() {
+        let paths = Paths::new("/nonexistent");
+        let mut req = Request {
+            lang: Some("en".into()),
+            ..Request::default()
+        };
+        assert_eq!(Ctx::new(&paths, &req, b"<doc lang=\"ru\"/>").lang, Lang::Ru);
+        assert_eq!(Ctx::new(&paths, &req, b"").lang, Lang::En);
+        req.lang = None;
+        assert_eq!(Ctx::new(&paths, &req, b"").lang, Lang::Ru);
+    }
+}

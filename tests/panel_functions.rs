@@ -1,0 +1,297 @@
+//! The module's own panel functions as the panel calls them: the module description is
+//! consistent (well-formed, every message in ru and en), non-admins are refused, unknown
+//! functions get an error, and the queue screen lists, retries and drops jobs.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+use support::Panel;
+use support::ui::{DESCRIPTION, declared};
+
+fn attr(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.as_ref() == name)
+        .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
+}
+
+/// lang → messages name → msg names.
+fn messages() -> BTreeMap<String, BTreeMap<String, BTreeSet<String>>> {
+    let mut out: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    let mut reader = Reader::from_str(DESCRIPTION);
+    let (mut lang, mut section) = (String::new(), String::new());
+    loop {
+        match reader.read_event().expect("well-formed") {
+            Event::Start(e) | Event::Empty(e) => match e.local_name().as_ref() {
+                b"lang" => lang = attr(&e, b"name").unwrap(),
+                b"messages" => section = attr(&e, b"name").unwrap(),
+                b"msg" => {
+                    out.entry(lang.clone())
+                        .or_default()
+                        .entry(section.clone())
+                        .or_default()
+                        .insert(attr(&e, b"name").unwrap());
+                }
+                _ => {}
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Every message name the description's metadata and menu use: (messages name, msg name).
+fn used_messages() -> BTreeSet<(String, String)> {
+    let mut used = BTreeSet::new();
+    let mut reader = Reader::from_str(DESCRIPTION);
+    let mut meta: Option<String> = None;
+    let mut in_menu = false;
+    loop {
+        match reader.read_event().expect("well-formed") {
+            Event::Start(e) | Event::Empty(e) => {
+                let name = attr(&e, b"name");
+                match e.local_name().as_ref() {
+                    b"metadata" => {
+                        let m = name.unwrap();
+                        used.insert((m.clone(), "title".into()));
+                        meta = Some(m);
+                    }
+                    b"mainmenu" => in_menu = true,
+                    b"node" if in_menu => {
+                        used.insert(("desktop".into(), format!("menu_{}", name.unwrap())));
+                    }
+                    b"col" | b"field" | b"page" | b"button" => {
+                        if let (Some(m), Some(n)) = (&meta, name) {
+                            used.insert((m.clone(), n));
+                        }
+                    }
+                    b"toolbtn" => {
+                        if let (Some(m), Some(n)) = (&meta, name) {
+                            used.insert((m.clone(), format!("short_{n}")));
+                            used.insert((m.clone(), format!("hint_{n}")));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::End(e) => match e.local_name().as_ref() {
+                b"metadata" => meta = None,
+                b"mainmenu" => in_menu = false,
+                _ => {}
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    used
+}
+
+#[test]
+fn description_is_well_formed_and_every_message_exists_in_ru_and_en() {
+    let msgs = messages();
+    assert_eq!(
+        msgs.keys().cloned().collect::<Vec<_>>(),
+        vec!["en".to_string(), "ru".to_string()]
+    );
+    // Both languages carry exactly the same messages.
+    assert_eq!(msgs["ru"], msgs["en"], "ru and en messages differ");
+    let mut missing = Vec::new();
+    for (section, name) in used_messages() {
+        for lang in ["ru", "en"] {
+            if !msgs[lang].get(&section).is_some_and(|s| s.contains(&name)) {
+                missing.push(format!("{lang}: {section}/{name}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "messages missing: {missing:#?}");
+    // Form fields carry hints too.
+    for (func, d) in declared() {
+        if d.kind == "form" {
+            for f in &d.fields {
+                assert!(
+                    msgs["en"][&func].contains(&format!("hint_{f}")),
+                    "{func}: no hint_{f}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn texts_the_module_writes_itself_exist_in_both_languages() {
+    // Every `fail("x"` / `common("x"` in the panel code names a message of amocrm.common.
+    let msgs = messages();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/panel/ui");
+    let mut names = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let code = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for pat in ["fail(\"", "common(\""] {
+            for part in code.split(pat).skip(1) {
+                if let Some(end) = part.find('"') {
+                    names.insert(part[..end].to_string());
+                }
+            }
+        }
+    }
+    assert!(names.contains("denied"), "scan found {names:?}");
+    for n in names {
+        for lang in ["ru", "en"] {
+            assert!(
+                msgs[lang]["amocrm.common"].contains(&n),
+                "{lang}: amocrm.common/{n} missing"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_module_function_refuses_non_admins() {
+    let panel = Panel::new();
+    panel.write_conf("http://127.0.0.1:9", Panel::sqlite(), "enabled = no");
+    let funcs: Vec<String> = DESCRIPTION
+        .split("<func name=\"")
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].to_string())
+        .collect();
+    assert!(funcs.len() >= 14, "{funcs:?}");
+    for func in &funcs {
+        for level in [0, 16] {
+            let a = panel.call_as(func, "client@example.com", level, "en", &[("sok", "ok")]);
+            assert_eq!(
+                a.error.as_deref(),
+                Some("Access denied: only administrators may manage the amoCRM integration."),
+                "{func} at level {level}"
+            );
+        }
+    }
+    let ru = panel.call_as("amocrm.settings", "client", 16, "ru", &[]);
+    assert!(ru.error.unwrap().starts_with("Доступ запрещён"));
+    let log = panel.read("var/amocrm_action.log");
+    assert!(log.contains("amocrm.settings: refused to client@example.com (level 16)"));
+    // Nothing was written by the refused calls.
+    assert!(
+        panel
+            .read("etc/amocrm/amocrm.conf")
+            .contains("enabled = no")
+    );
+}
+
+#[test]
+fn unknown_functions_and_missing_levels_get_an_error_document() {
+    let panel = Panel::new();
+    panel.write_conf("http://127.0.0.1:9", Panel::sqlite(), "enabled = no");
+    let a = panel.call("amocrm.nothing", 29, &[]);
+    assert_eq!(
+        a.error.as_deref(),
+        Some("Unknown amoCRM module function: amocrm.nothing.")
+    );
+    // No AUTH_LEVEL at all is not an admin.
+    let out = panel.handler(
+        &[("EVENT_TYPE", "action"), ("PARAM_func", "amocrm.queue")],
+        b"<doc/>",
+    );
+    let a = support::ui::parse(&String::from_utf8(out.stdout).unwrap());
+    // Without a language from the panel, Russian (the panel's default).
+    assert!(a.error.unwrap().starts_with("Доступ запрещён"));
+}
+
+fn queue_panel() -> Panel {
+    let panel = Panel::new();
+    panel.write_conf("http://127.0.0.1:9", Panel::sqlite(), "enabled = no");
+    panel.sample_panel();
+    panel.event("account.edit", "2", &[]);
+    panel.event("profile.edit", "22", &[]);
+    panel.event("service.postopen", "1001", &[]);
+    panel
+}
+
+#[test]
+fn queue_lists_waiting_jobs_with_every_declared_column() {
+    let panel = queue_panel();
+    for lang in ["ru", "en"] {
+        let a = panel.call_as("amocrm.queue", "admin", 29, lang, &[]);
+        a.assert_complete("amocrm.queue");
+        assert_eq!(a.p_elems, Some(3));
+        assert_eq!(a.elems.len(), 3);
+    }
+    let a = panel.call("amocrm.queue", 29, &[]);
+    let kinds: BTreeSet<&str> = a.elems.iter().map(|e| e["kind"].as_str()).collect();
+    assert_eq!(kinds, BTreeSet::from(["account", "item", "profile"]));
+    let client = a.elems.iter().find(|e| e["kind"] == "account").unwrap();
+    assert!(client["entity"].ends_with("(#2)"), "{client:?}");
+    assert_eq!(client["state"], "pending");
+    assert_eq!(client["event"], "account.edit");
+
+    // Paging: two a page.
+    let p2 = panel.call("amocrm.queue", 29, &[("p_num", "2"), ("p_cnt", "2")]);
+    assert_eq!(p2.elems.len(), 1);
+    assert_eq!(p2.p_elems, Some(3));
+}
+
+#[test]
+fn queue_retry_and_drop_change_the_queue_and_are_logged_with_who() {
+    let panel = queue_panel();
+    let ids: Vec<String> = panel
+        .call("amocrm.queue", 29, &[])
+        .elems
+        .iter()
+        .map(|e| e["id"].clone())
+        .collect();
+    let two = format!("{}, {}", ids[0], ids[1]);
+    let a = panel.call_as("amocrm.queue.drop", "manager", 29, "en", &[("elid", &two)]);
+    assert!(a.ok.is_some(), "{}", a.raw);
+    let left = panel.call("amocrm.queue", 29, &[]);
+    assert_eq!(left.elems.len(), 1);
+    assert_eq!(left.elems[0]["id"], ids[2]);
+
+    let a = panel.call_as("amocrm.queue.retry", "root", 30, "en", &[("elid", &ids[2])]);
+    assert!(a.ok.is_some(), "{}", a.raw);
+
+    let log = panel.read("var/amocrm_action.log");
+    assert!(
+        log.contains(&format!(
+            "amocrm.queue.drop: dropped 2 of jobs {two} by manager (level 29)"
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains("amocrm.queue.retry: retry now: 1 of jobs"),
+        "{log}"
+    );
+    assert!(log.contains("by root (level 30)"), "{log}");
+
+    // Junk and empty selections are refused, nothing changes.
+    for bad in ["", "x", "1, y", "-4"] {
+        let a = panel.call("amocrm.queue.drop", 29, &[("elid", bad)]);
+        assert!(a.error.unwrap().starts_with("Nothing selected"), "{bad}");
+    }
+    assert_eq!(panel.call("amocrm.queue", 29, &[]).elems.len(), 1);
+}
+
+#[test]
+fn a_broken_database_setting_is_an_error_document_not_a_crash() {
+    let panel = Panel::new();
+    panel.write_conf(
+        "http://127.0.0.1:9",
+        "driver = mysql\nurl = mysql://nobody:s3cret-pw@127.0.0.1:1/none",
+        "enabled = no",
+    );
+    let a = panel.call("amocrm.queue", 29, &[]);
+    assert!(
+        a.error
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("Cannot reach the database"),
+        "{}",
+        a.raw
+    );
+    assert!(
+        !a.raw.contains("s3cret-pw"),
+        "the password is not shown: {}",
+        a.raw
+    );
+}
