@@ -68,6 +68,9 @@ impl PanelDb for Database {
     fn retry_jobs(&mut self, ids: &[i64], now: i64) -> DbResult<u64> {
         queue::retry(self.d(), ids, now)
     }
+    fn prune_jobs(&mut self, before: i64) -> DbResult<u64> {
+        queue::prune(self.d(), before)
+    }
     fn drop_jobs(&mut self, ids: &[i64]) -> DbResult<u64> {
         queue::drop(self.d(), ids)
     }

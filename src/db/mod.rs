@@ -235,6 +235,8 @@ pub trait PanelDb {
     fn job_of(&mut self, kind: EntityKind, billmgr_id: i64) -> DbResult<Option<JobInfo>>;
     /// Makes these waiting jobs due now; returns how many were.
     fn retry_jobs(&mut self, ids: &[i64], now: i64) -> DbResult<u64>;
+    /// Deletes done and skipped jobs last touched before `before`; returns how many.
+    fn prune_jobs(&mut self, before: i64) -> DbResult<u64>;
     /// Deletes these jobs unless a worker holds them; returns how many went.
     fn drop_jobs(&mut self, ids: &[i64]) -> DbResult<u64>;
 

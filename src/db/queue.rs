@@ -303,6 +303,16 @@ pub(crate) fn retry(d: &mut dyn Driver, ids: &[i64], now: i64) -> DbResult<u64> 
     Ok(n)
 }
 
+/// Deletes done and skipped jobs last touched before `before`.
+pub(crate) fn prune(d: &mut dyn Driver, before: i64) -> DbResult<u64> {
+    write_tx(d, |d| {
+        d.execute(
+            "DELETE FROM amocrm_queue WHERE state IN ('done', 'skipped') AND updated_at < ?",
+            &[Value::Int(before)],
+        )
+    })
+}
+
 /// Deletes jobs, except those a worker holds right now.
 pub(crate) fn drop(d: &mut dyn Driver, ids: &[i64]) -> DbResult<u64> {
     let mut n = 0;

@@ -88,6 +88,10 @@ pub fn run(paths: &Paths, progress: bool) -> Result<RunReport, RunError> {
         if reset > 0 {
             log::warn!("{reset} job(s) left taken by a worker that stopped are pending again");
         }
+        let pruned = db.prune_jobs(crate::log::now() - KEEP_FINISHED_JOBS)?;
+        if pruned > 0 {
+            log::debug!("{pruned} finished job(s) older than 30 days removed from the queue");
+        }
         if !cfg.sync.enabled {
             let waiting = db.queue_summary(crate::log::now())?.pending;
             log::info!(
@@ -150,6 +154,10 @@ pub fn run(paths: &Paths, progress: bool) -> Result<RunReport, RunError> {
     save_state(paths, "ok", "the queue is drained", "", &total);
     Ok(total)
 }
+
+/// How long done and skipped jobs stay in the queue table (seconds): long enough to see
+/// what happened recently, short enough that the table does not grow for ever.
+const KEEP_FINISHED_JOBS: i64 = 30 * 24 * 3600;
 
 fn save_state(paths: &Paths, result: &str, message: &str, action: &str, r: &RunReport) {
     RunState {

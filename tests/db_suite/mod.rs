@@ -323,6 +323,72 @@ pub fn a_done_job_comes_back_with_a_new_event(db: &mut dyn PanelDb) {
     assert_eq!(db.list_jobs(&[], 10).expect("list").len(), 1);
 }
 
+pub fn admin_queue_operations_page_retry_drop_and_prune(db: &mut dyn PanelDb) {
+    db.enqueue(&[account(2), profile(22), item(1001), item(1002)], T0)
+        .expect("enqueue");
+    let states = ["pending", "failed", "taken"];
+    assert_eq!(db.count_jobs(&states).expect("count"), 4);
+    let first = db.jobs_page(&states, 0, 3).expect("page 1");
+    let second = db.jobs_page(&states, 3, 3).expect("page 2");
+    assert_eq!((first.len(), second.len()), (3, 1));
+    let info = db
+        .job_of(EntityKind::Item, 1001)
+        .expect("job of")
+        .expect("queued");
+    assert_eq!((info.kind.as_str(), info.billmgr_id), ("item", Some(1001)));
+    assert_eq!(db.job_of(EntityKind::Item, 4242).expect("job of"), None);
+
+    // A failed job made due now keeps its error; a taken one is left alone.
+    let jobs = db.claim(T0, 10).expect("claim");
+    let failed = jobs.iter().find(|j| j.billmgr_id == Some(1001)).unwrap();
+    let failure = Outcome::Failed {
+        error: "amoCRM said no".into(),
+        next_try: T0 + 3600,
+    };
+    db.finish(failed, &failure, T0).expect("fail");
+    let taken = jobs.iter().find(|j| j.billmgr_id == Some(1002)).unwrap();
+    let rest: Vec<Job> = jobs
+        .iter()
+        .filter(|j| j.id != failed.id && j.id != taken.id)
+        .cloned()
+        .collect();
+    db.release(&rest).expect("release");
+    assert_eq!(
+        db.retry_jobs(&[failed.id, taken.id], T0 + 5)
+            .expect("retry"),
+        1
+    );
+    let due = db.claim(T0 + 5, 10).expect("claim due");
+    assert!(
+        due.iter().any(|j| j.id == failed.id),
+        "the retried job is due"
+    );
+    assert_eq!(
+        due.iter()
+            .find(|j| j.id == failed.id)
+            .unwrap()
+            .last_error
+            .as_deref(),
+        Some("amoCRM said no")
+    );
+    db.release(&due).expect("release");
+
+    // Drop: not the one a worker holds.
+    assert_eq!(db.drop_jobs(&[failed.id, taken.id]).expect("drop"), 1);
+    assert_eq!(db.count_jobs(&[]).expect("count all"), 3);
+
+    // Prune: only finished jobs older than the cut.
+    let all = db.claim(T0 + 10, 10).expect("claim all");
+    for j in &all {
+        db.finish(j, &Outcome::Done, T0 + 10).expect("done");
+    }
+    db.finish(taken, &Outcome::Skipped("gone".into()), T0 + 20)
+        .expect("skipped");
+    assert_eq!(db.prune_jobs(T0 + 15).expect("prune"), all.len() as u64);
+    assert_eq!(db.count_jobs(&[]).expect("count"), 1);
+    assert_eq!(db.prune_jobs(T0 + 15).expect("prune again"), 0);
+}
+
 // --- links -------------------------------------------------------------------------
 
 pub fn links_save_update_page_and_count(db: &mut dyn PanelDb) {
@@ -416,6 +482,25 @@ type ItemRow = (
     &'static str,
     &'static str,
 );
+
+pub fn links_page_at_an_offset_and_unlink(db: &mut dyn PanelDb) {
+    for id in [3, 1, 2] {
+        db.save_link(EntityKind::Account, id, 9000 + id, "f", T0)
+            .expect("save");
+    }
+    let page: Vec<i64> = db
+        .links_page(EntityKind::Account, 1, 5)
+        .expect("page")
+        .iter()
+        .map(|l| l.billmgr_id)
+        .collect();
+    assert_eq!(page, vec![2, 3]);
+    assert_eq!(db.unlink(EntityKind::Account, 2).expect("unlink"), 1);
+    assert_eq!(db.unlink(EntityKind::Account, 2).expect("unlink again"), 0);
+    assert_eq!(db.link(EntityKind::Account, 2).expect("link"), None);
+    assert_eq!(db.link_count(EntityKind::Account).expect("count"), 2);
+    assert_eq!(db.link_count(EntityKind::Item).expect("count"), 0);
+}
 
 pub fn accounts_read_with_project_and_first_user(db: &mut dyn PanelDb) {
     let a = db.read_account(2).expect("read").expect("account 2");
