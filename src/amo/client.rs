@@ -76,6 +76,12 @@ impl AmoClient {
         })
     }
 
+    /// How many times one request is tried before the call fails (1 to the default 6):
+    /// a screen the admin waits at gives up sooner than the worker.
+    pub fn set_attempts(&mut self, attempts: u32) {
+        self.transport.set_attempts(attempts);
+    }
+
     /// Exchanges a one-time code for tokens and writes the token files.
     pub fn exchange_code(&mut self, code: &Secret) -> Result<TokenStatus, AmoError> {
         crate::log::register_secret(code.expose());

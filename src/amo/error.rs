@@ -26,3 +26,115 @@ pub enum AmoError {
     #[error("{0}")]
     Local(String),
 }
+
+/// What amoCRM's OAuth server objected to, from the `hint` of its refusal, so that the
+/// admin is told the one fix that applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthRefusal {
+    /// `Authorization code has expired`: older than 20 minutes.
+    CodeExpired,
+    /// `Authorization code has been revoked`: already exchanged once.
+    CodeUsed,
+    /// `Cannot decrypt the authorization code`: mistyped, or from another integration.
+    CodeInvalid,
+    /// ``Check the `client_id` parameter``, or the client refused without a hint.
+    ClientId,
+    /// ``Check the `client_secret` parameter``.
+    ClientSecret,
+    /// `Redirect URI is not associated with client`.
+    RedirectUri,
+    /// `Token has been revoked`, `Invalid refresh token`.
+    RefreshToken,
+    /// Another reason.
+    Other,
+}
+
+impl AmoError {
+    /// Why a token request (code exchange or refresh) was refused; `None` for other errors.
+    pub fn oauth_refusal(&self) -> Option<OAuthRefusal> {
+        let AmoError::Refused {
+            status: 400 | 401,
+            message,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        // The token requests' messages end with amoCRM's own reason (see client.rs).
+        let reason = message
+            .strip_prefix("amoCRM does not accept ")?
+            .to_lowercase();
+        let has = |s: &str| reason.contains(s);
+        Some(if has("code has expired") {
+            OAuthRefusal::CodeExpired
+        } else if has("code has been revoked") {
+            OAuthRefusal::CodeUsed
+        } else if has("decrypt") {
+            OAuthRefusal::CodeInvalid
+        } else if has("client_secret") {
+            OAuthRefusal::ClientSecret
+        } else if has("client_id") || has("авторизация клиента") {
+            OAuthRefusal::ClientId
+        } else if has("redirect") {
+            OAuthRefusal::RedirectUri
+        } else if has("token has been revoked") || has("refresh token") {
+            OAuthRefusal::RefreshToken
+        } else {
+            OAuthRefusal::Other
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(status: u16, message: &str) -> AmoError {
+        AmoError::Refused {
+            status,
+            message: message.to_string(),
+            action: String::new(),
+        }
+    }
+
+    #[test]
+    fn oauth_hints_name_the_fix() {
+        let cases = [
+            ("Authorization code has expired", OAuthRefusal::CodeExpired),
+            (
+                "Authorization code has been revoked",
+                OAuthRefusal::CodeUsed,
+            ),
+            (
+                "Cannot decrypt the authorization code",
+                OAuthRefusal::CodeInvalid,
+            ),
+            ("Check the `client_id` parameter", OAuthRefusal::ClientId),
+            (
+                "Check the `client_secret` parameter",
+                OAuthRefusal::ClientSecret,
+            ),
+            ("Авторизация клиента не прошла", OAuthRefusal::ClientId),
+            (
+                "Redirect URI is not associated with client",
+                OAuthRefusal::RedirectUri,
+            ),
+            ("Token has been revoked", OAuthRefusal::RefreshToken),
+            ("Invalid refresh token", OAuthRefusal::RefreshToken),
+            ("no reason given (x)", OAuthRefusal::Other),
+        ];
+        for (hint, want) in cases {
+            let e = refused(
+                400,
+                &format!("amoCRM does not accept the authorization code: {hint}"),
+            );
+            assert_eq!(e.oauth_refusal(), Some(want), "{hint}");
+        }
+        assert_eq!(
+            refused(402, "amoCRM does not accept x: y").oauth_refusal(),
+            None
+        );
+        assert_eq!(refused(401, "there are no tokens").oauth_refusal(), None);
+        assert_eq!(AmoError::Unavailable("x".into()).oauth_refusal(), None);
+    }
+}

@@ -17,6 +17,6 @@ mod transport;
 mod url;
 
 pub use client::{AmoClient, ClientOptions};
-pub use error::{AmoError, NEW_CODE_ACTION};
+pub use error::{AmoError, NEW_CODE_ACTION, OAuthRefusal};
 pub use models::{CustomField, FieldEnum, LinkRequest, Pipeline, PipelineStatus};
 pub use tokens::TokenStatus;

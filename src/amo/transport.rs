@@ -50,6 +50,8 @@ pub(crate) struct Transport {
     agent: ureq::Agent,
     base: String,
     rate: f64,
+    /// Attempts for one request, the first included.
+    attempts: u32,
 }
 
 /// What one attempt came to.
@@ -87,7 +89,13 @@ impl Transport {
             agent: config.into(),
             base,
             rate,
+            attempts: retry::MAX_ATTEMPTS,
         }
+    }
+
+    /// Fewer attempts for someone waiting at a screen (at least one, at most the default).
+    pub fn set_attempts(&mut self, attempts: u32) {
+        self.attempts = attempts.clamp(1, retry::MAX_ATTEMPTS);
     }
 
     pub fn send(&self, req: &Request) -> Result<Answer, AmoError> {
@@ -95,7 +103,7 @@ impl Transport {
         let shown = req.path.split('?').next().unwrap_or(req.path);
         let method = req.method.as_str();
         let mut last = String::new();
-        for attempt in 1..=retry::MAX_ATTEMPTS {
+        for attempt in 1..=self.attempts {
             rate::acquire(self.rate);
             let started = Instant::now();
             let outcome = self.once(req);
@@ -143,19 +151,19 @@ impl Transport {
                     retry::backoff(attempt)
                 }
             };
-            if attempt < retry::MAX_ATTEMPTS {
+            if attempt < self.attempts {
                 log::warn!(
                     "amoCRM {method} {shown}: {last}; attempt {attempt} of {}, retrying in {} ms",
-                    retry::MAX_ATTEMPTS,
+                    self.attempts,
                     pause.as_millis()
                 );
                 std::thread::sleep(pause);
             }
         }
-        Err(AmoError::Unavailable(format!(
-            "{method} {shown}: {last} ({} attempts)",
-            retry::MAX_ATTEMPTS
-        )))
+        Err(AmoError::Unavailable(match self.attempts {
+            1 => format!("{method} {shown}: {last}"),
+            n => format!("{method} {shown}: {last} ({n} attempts)"),
+        }))
     }
 
     fn once(&self, req: &Request) -> Attempt {
@@ -388,6 +396,37 @@ mod tests {
             other => panic!("expected Unavailable, got {other:?}"),
         }
         assert!(started.elapsed() >= Duration::from_millis(15_000));
+    }
+
+    #[test]
+    fn fewer_attempts_give_up_sooner() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let mut t = Transport::new(
+            format!("http://127.0.0.1:{port}"),
+            0.0,
+            Duration::from_secs(2),
+        );
+        t.set_attempts(2);
+        let started = Instant::now();
+        match t.send(&get("/api/v4/account", &[])) {
+            Err(AmoError::Unavailable(m)) => assert!(m.contains("2 attempts"), "{m}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        // One pause of 0.5 s between the two.
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        t.set_attempts(0);
+        match t.send(&get("/api/v4/account", &[])) {
+            Err(AmoError::Unavailable(m)) => assert!(!m.contains("attempts"), "{m}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
     }
 
     #[test]

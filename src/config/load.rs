@@ -85,6 +85,43 @@ pub fn load_light(paths: &Paths) -> Result<LightConfig, Problems> {
     }
 }
 
+/// amocrm.conf's settings as written: `(section, key) → value`, comments cut and quotes
+/// removed. For the panel's settings form, which must show what is there even when other
+/// parts of the file have problems. Holds the client secret: it has no `Debug`.
+#[derive(Clone, Default)]
+pub struct ConfValues {
+    entries: Vec<(String, String, String)>,
+}
+
+impl ConfValues {
+    /// The value of `key` in `[section]`, if the line is there (it may be empty).
+    pub fn get(&self, section: &str, key: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(s, k, _)| s == section && k == key)
+            .map(|(_, _, v)| v.as_str())
+    }
+}
+
+/// amocrm.conf's values, read line by line (a broken line elsewhere does not hide the
+/// rest); a missing file has none. An unreadable file is the one problem returned.
+pub fn read_values(paths: &Paths) -> Result<ConfValues, Problem> {
+    let file = paths.conf();
+    let text = match std::fs::read(&file) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfValues::default()),
+        Err(e) => return Err(unreadable(&file, &e)),
+    };
+    let doc = ini_file::parse(&file, &text, &mut Vec::new());
+    Ok(ConfValues {
+        entries: doc
+            .entries
+            .into_iter()
+            .map(|e| (e.section, e.key, settings::unquote(&e.value)))
+            .collect(),
+    })
+}
+
 /// Reads everything, collecting problems; `None` when amocrm.conf cannot be read.
 fn read_all(paths: &Paths, problems: &mut Vec<Problem>) -> Option<Config> {
     let vocab = read_presets(paths, problems);
@@ -497,6 +534,20 @@ default = 7000001:7000100
         std::fs::write(paths.conf(), "[database]\ndriver = oracle\n").expect("conf");
         let err = load_light(&paths).expect_err("bad driver");
         assert_eq!(err.0[0].line, 2);
+    }
+
+    #[test]
+    fn values_are_read_as_written_despite_problems_elsewhere() {
+        let conf = "[auth]\nurl = https://a.amocrm.ru ; ours\nclient_secret = \"s;x\"\n[sync]\nbatch_size = 999\ndedup =\n[tags.lead]\nx = nonsense (\n[broken\n";
+        let (_dir, paths) = root(Some(conf));
+        let v = read_values(&paths).expect("values");
+        assert_eq!(v.get("auth", "url"), Some("https://a.amocrm.ru"));
+        assert_eq!(v.get("auth", "client_secret"), Some("s;x"));
+        assert_eq!(v.get("sync", "batch_size"), Some("999"));
+        assert_eq!(v.get("sync", "dedup"), Some(""));
+        assert_eq!(v.get("sync", "update"), None);
+        std::fs::remove_file(paths.conf()).expect("rm");
+        assert_eq!(read_values(&paths).expect("none").get("auth", "url"), None);
     }
 
     #[test]
