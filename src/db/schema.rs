@@ -1,5 +1,6 @@
 //! The module's own tables (three link tables and the queue), in both dialects.
-//! Created when missing; nothing else in the database is ever created, altered or dropped.
+//! Created when missing, dropped only on request (uninstall --purge); nothing else in the
+//! database is ever created, altered or dropped.
 
 use super::DbResult;
 use super::sql::{Dialect, Driver, SqlError};
@@ -113,6 +114,20 @@ pub(crate) fn ensure(d: &mut dyn Driver) -> DbResult<()> {
     }
     d.query(PROBE, &[])?;
     Ok(())
+}
+
+/// Drops those of the module's tables (the links, then the queue) that exist; returns
+/// their names.
+pub(crate) fn drop_all(d: &mut dyn Driver) -> DbResult<Vec<&'static str>> {
+    let tables = EntityKind::ALL.map(EntityKind::link_table);
+    let mut dropped = Vec::new();
+    for table in tables.into_iter().chain(["amocrm_queue"]) {
+        if d.table_columns(table)?.is_some() {
+            d.batch(&format!("DROP TABLE {table}"))?;
+            dropped.push(table);
+        }
+    }
+    Ok(dropped)
 }
 
 fn add_missing_columns(d: &mut dyn Driver, table: &str) -> DbResult<()> {
