@@ -90,6 +90,17 @@ pub fn sync(paths: &Paths, args: &[String]) -> i32 {
             return 1;
         }
     };
+    // A full export records its progress for the panel's export screen; one at a time.
+    let mut export = None;
+    if all && !dry_run {
+        match crate::sync::export::ExportRun::start(paths) {
+            Ok(run) => export = Some(run),
+            Err(e) => {
+                eprintln!("amocrm: {e}");
+                return 1;
+            }
+        }
+    }
     let mut queued = 0u64;
     let mut send = |db: &mut dyn PanelDb, kind: EntityKind, ids: &[i64]| -> Result<(), String> {
         queued += ids.len() as u64;
@@ -105,7 +116,11 @@ pub fn sync(paths: &Paths, args: &[String]) -> i32 {
                 .map(|id| NewJob::for_id(kind, *id, "sync"))
                 .collect();
             db.enqueue(&jobs, crate::log::now())
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+            if let Some(run) = export.as_mut() {
+                run.queued(ids.len());
+            }
+            Ok(())
         }
     };
     let result = match one {
@@ -125,6 +140,9 @@ pub fn sync(paths: &Paths, args: &[String]) -> i32 {
     };
     if let Err(e) = result {
         eprintln!("amocrm: {e}");
+        if let Some(run) = export {
+            run.finish(Some(db.as_mut()), Some(&e));
+        }
         return 1;
     }
     if dry_run {
@@ -133,8 +151,19 @@ pub fn sync(paths: &Paths, args: &[String]) -> i32 {
     }
     log::info!("sync: queued {queued} entities");
     eprintln!("queued {queued} entities");
+    if let Some(run) = export.as_mut() {
+        run.queueing_done(db.as_mut());
+        run.wait_for_worker();
+    }
     drop(db);
-    run_worker(paths, true)
+    let code = run_worker(paths, true);
+    if let Some(run) = export {
+        match super::open_panel_db(&cfg.database, paths) {
+            Ok(mut db) => run.finish(Some(db.as_mut()), None),
+            Err(_) => run.finish(None, None),
+        }
+    }
+    code
 }
 
 /// `amocrm auth CODE`.

@@ -4,6 +4,7 @@
 
 pub mod dedup;
 pub mod dry_run;
+pub mod export;
 pub mod fields;
 pub mod lock;
 pub mod plan;
