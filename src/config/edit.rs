@@ -18,6 +18,24 @@ pub enum Change {
         key: String,
         value: String,
     },
+    /// Like `Set`, but the value is written as given, without quoting: for rule values
+    /// (conditions), which carry their own quotes. Refused when reading the line back
+    /// would not give the same text (a comment character outside quotes, surrounding
+    /// spaces).
+    SetRaw {
+        section: String,
+        key: String,
+        value: String,
+    },
+    /// `SetRaw` under a new key, on the line of `old_key` (so a renamed rule keeps its
+    /// place: the first matching pipeline rule wins); added like `SetRaw` when that line
+    /// is gone. Other lines of `key` in the section are removed.
+    RenameRaw {
+        section: String,
+        old_key: String,
+        key: String,
+        value: String,
+    },
     /// Remove every line of that key in that section.
     Remove { section: String, key: String },
 }
@@ -26,6 +44,21 @@ impl Change {
     pub fn set(section: &str, key: &str, value: &str) -> Change {
         Change::Set {
             section: section.into(),
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+    pub fn set_raw(section: &str, key: &str, value: &str) -> Change {
+        Change::SetRaw {
+            section: section.into(),
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+    pub fn rename_raw(section: &str, old_key: &str, key: &str, value: &str) -> Change {
+        Change::RenameRaw {
+            section: section.into(),
+            old_key: old_key.into(),
             key: key.into(),
             value: value.into(),
         }
@@ -147,23 +180,91 @@ pub fn apply_text(text: &str, changes: &[Change]) -> Result<String, EditError> {
                 check(section, key, Some(value))?;
                 set(&mut lines, section, key, &quote(value));
             }
+            Change::SetRaw {
+                section,
+                key,
+                value,
+            } => {
+                check_raw(section, key, value)?;
+                set(&mut lines, section, key, value);
+            }
+            Change::RenameRaw {
+                section,
+                old_key,
+                key,
+                value,
+            } => {
+                check(section, old_key, None)?;
+                check_raw(section, key, value)?;
+                match find(&lines, section, old_key) {
+                    Some(i) if old_key != key => {
+                        remove(&mut lines, section, key);
+                        // Removing lines of `key` may have moved the old key's line.
+                        let i = find(&lines, section, old_key).unwrap_or(i);
+                        lines[i] = replace_entry(&lines[i], key, value);
+                    }
+                    _ => set(&mut lines, section, key, value),
+                }
+            }
             Change::Remove { section, key } => {
                 check(section, key, None)?;
-                let mut current: Option<String> = None;
-                lines.retain(|l| match classify(l) {
-                    Line::Section(s) => {
-                        current = Some(s.to_string());
-                        true
-                    }
-                    Line::Entry { key: k } => !(current.as_deref() == Some(section) && k == key),
-                    Line::Other => true,
-                });
+                remove(&mut lines, section, key);
             }
         }
     }
     let mut out = lines.join("\n");
     out.push('\n');
     Ok(out)
+}
+
+fn check_raw(section: &str, key: &str, value: &str) -> Result<(), EditError> {
+    check(section, key, Some(value))?;
+    if strip_comment(value) != value || value.trim() != value {
+        return Err(EditError::Invalid(format!(
+            "the value of '{key}' cannot be written as it is: a ';' or '#' outside quotes, or surrounding spaces"
+        )));
+    }
+    Ok(())
+}
+
+/// The index of the line of `key` in `section`.
+fn find(lines: &[String], section: &str, key: &str) -> Option<usize> {
+    let mut current: Option<&str> = None;
+    for (i, l) in lines.iter().enumerate() {
+        match classify(l) {
+            Line::Section(s) => current = Some(s),
+            Line::Entry { key: k } if current == Some(section) && k == key => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn remove(lines: &mut Vec<String>, section: &str, key: &str) {
+    let mut current: Option<String> = None;
+    lines.retain(|l| match classify(l) {
+        Line::Section(s) => {
+            current = Some(s.to_string());
+            true
+        }
+        Line::Entry { key: k } => !(current.as_deref() == Some(section) && k == key),
+        Line::Other => true,
+    });
+}
+
+/// `key = value` in place of the line, its comment kept at its column where it fits.
+fn replace_entry(line: &str, key: &str, value: &str) -> String {
+    let body_len = strip_comment(line).len();
+    let comment = &line[body_len..];
+    let mut out = format!("{key} = {value}");
+    if !comment.is_empty() {
+        let width = body_len.max(out.len() + 1);
+        while out.len() < width {
+            out.push(' ');
+        }
+        out.push_str(comment);
+    }
+    out
 }
 
 fn set(lines: &mut Vec<String>, section: &str, key: &str, value: &str) {
@@ -318,6 +419,50 @@ trial = item.period = -100
         assert!(apply_text(CONF, &[Change::set("auth", "k", "two\nlines")]).is_err());
         assert!(apply_text(CONF, &[Change::set("a]b", "k", "v")]).is_err());
         assert!(apply_text(CONF, &[Change::set("auth", "a = b", "v")]).is_err());
+    }
+
+    #[test]
+    fn raw_values_keep_their_quotes_and_refuse_comments() {
+        let out = apply_text(
+            CONF,
+            &[Change::set_raw(
+                "tags.lead",
+                "EU",
+                "project.name = \"HostCom; EU\"",
+            )],
+        )
+        .unwrap();
+        assert!(
+            out.ends_with("EU = project.name = \"HostCom; EU\"\n"),
+            "{out}"
+        );
+        assert!(apply_text(CONF, &[Change::set_raw("tags.lead", "x", "a = 1 ; c")]).is_err());
+        assert!(apply_text(CONF, &[Change::set_raw("tags.lead", "x", " a")]).is_err());
+    }
+
+    #[test]
+    fn a_renamed_key_keeps_its_place_and_comment() {
+        let text = "[pipelines]\na = x -> 1:2   ; first\nb = y -> 1:3\n";
+        let out = apply_text(
+            text,
+            &[Change::rename_raw("pipelines", "a", "aa", "z -> 1:4")],
+        )
+        .unwrap();
+        assert_eq!(out, "[pipelines]\naa = z -> 1:4  ; first\nb = y -> 1:3\n");
+        // Gone meanwhile: added instead.
+        let out = apply_text(
+            text,
+            &[Change::rename_raw("pipelines", "q", "c", "w -> 1:5")],
+        )
+        .unwrap();
+        assert!(out.ends_with("b = y -> 1:3\nc = w -> 1:5\n"), "{out}");
+        // Onto an existing key: that line goes, the renamed one stays in place.
+        let out = apply_text(
+            text,
+            &[Change::rename_raw("pipelines", "b", "a", "v -> 1:6")],
+        )
+        .unwrap();
+        assert_eq!(out, "[pipelines]\na = v -> 1:6\n");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::Path;
 use super::ini_file::{self, IniDoc};
 use super::rule_sections::{self, entity_suffix};
 use super::settings::{self, AUTH_KEYS, DATABASE_KEYS, Report, SYNC_KEYS};
-use super::{Config, DatabaseSettings, Problem, Problems, presets};
+use super::{AuthConfig, Config, DatabaseSettings, Problem, Problems, presets};
 use crate::model::EntityKind;
 use crate::paths::Paths;
 use crate::rules::Vocabulary;
@@ -134,11 +134,58 @@ fn read_all(paths: &Paths, problems: &mut Vec<Problem>) -> Option<Config> {
             return None;
         }
     };
-    let doc = ini_file::parse(&file, &text, problems);
+    Some(from_text(&file, &text, &vocab, problems))
+}
+
+/// Every problem `amocrm check` would report if amocrm.conf held `text` (its file mode
+/// aside): how the panel validates an edit before writing it.
+pub fn check_text(paths: &Paths, text: &str) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let vocab = read_presets(paths, &mut problems);
+    from_text(&paths.conf(), text, &vocab, &mut problems);
+    sort(&mut problems);
+    problems
+}
+
+/// What the amoCRM client needs, read from amocrm.conf alone (the rules may be broken
+/// while the panel's rules screen reads amoCRM's fields and pipelines).
+pub fn load_auth(paths: &Paths) -> Result<(AuthConfig, f64), Problems> {
+    let file = paths.conf();
+    let text = std::fs::read_to_string(&file).map_err(|e| Problems(vec![unreadable(&file, &e)]))?;
+    let doc = ini_file::parse(&file, &text, &mut Vec::new());
+    let mut problems = Vec::new();
     let mut r = Report {
         file: &file,
-        problems,
+        problems: &mut problems,
     };
+    let auth_line = doc
+        .sections
+        .iter()
+        .find(|(s, _)| s == "auth")
+        .map_or(0, |(_, l)| *l);
+    if auth_line == 0 {
+        r.at(0, "there is no [auth] section");
+    }
+    let auth = settings::auth(&doc, &mut r, auth_line);
+    let rate = settings::sync(
+        &doc,
+        &mut Report {
+            file: &file,
+            problems: &mut Vec::new(),
+        },
+    )
+    .rate_limit;
+    if problems.is_empty() {
+        Ok((auth, rate))
+    } else {
+        Err(Problems(problems))
+    }
+}
+
+/// The configuration in `text` (the contents of `file`), collecting problems.
+fn from_text(file: &Path, text: &str, vocab: &Vocabulary, problems: &mut Vec<Problem>) -> Config {
+    let doc = ini_file::parse(file, text, problems);
+    let mut r = Report { file, problems };
     check_names(&doc, &mut r);
     let auth_line = doc
         .sections
@@ -155,13 +202,13 @@ fn read_all(paths: &Paths, problems: &mut Vec<Problem>) -> Option<Config> {
     };
     let database = settings::database(&doc, &mut r);
     let sync = settings::sync(&doc, &mut r);
-    let rules = rule_sections::build(&doc, &vocab, &mut r);
-    Some(Config {
+    let rules = rule_sections::build(&doc, vocab, &mut r);
+    Config {
         auth,
         database,
         sync,
         rules,
-    })
+    }
 }
 
 /// presets.default (required) then presets.custom (optional), later names winning.

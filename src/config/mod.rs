@@ -16,6 +16,8 @@ mod rule_sections;
 mod settings;
 
 pub use load::{ConfValues, LightConfig, check, load, load_light, read_presets, read_values};
+pub use load::{check_text, load_auth};
+pub use rule_sections::{RuleLine, entity_suffix, find_arrow, is_rule_section, rule_lines};
 pub use settings::check_url;
 
 use crate::rules::Rules;

@@ -18,6 +18,43 @@ pub fn entity_suffix(kind: EntityKind) -> &'static str {
     }
 }
 
+/// One `key = value` line of the rule sections, as the panel's rules screen lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleLine {
+    pub section: String,
+    pub key: String,
+    /// Comment cut, trimmed.
+    pub value: String,
+    pub line: usize,
+}
+
+/// Whether `section` holds rules: conditions, fields, tags or pipelines.
+pub fn is_rule_section(section: &str) -> bool {
+    let kinds = EntityKind::ALL.map(entity_suffix);
+    section == "conditions"
+        || section == "pipelines"
+        || section
+            .strip_prefix("fields.")
+            .or_else(|| section.strip_prefix("tags."))
+            .is_some_and(|k| kinds.contains(&k))
+}
+
+/// Every line of the rule sections of amocrm.conf's `text`, in file order; lines the file
+/// reader refuses (and `amocrm check` reports) are left out.
+pub fn rule_lines(text: &str) -> Vec<RuleLine> {
+    let doc = super::ini_file::parse(std::path::Path::new("amocrm.conf"), text, &mut Vec::new());
+    doc.entries
+        .into_iter()
+        .filter(|e| is_rule_section(&e.section))
+        .map(|e| RuleLine {
+            section: e.section,
+            key: e.key,
+            value: e.value,
+            line: e.line,
+        })
+        .collect()
+}
+
 pub fn build(doc: &IniDoc, vocab: &Vocabulary, r: &mut Report<'_>) -> Rules {
     let mut rules = Rules::default();
 
@@ -157,8 +194,9 @@ fn stage(s: &str) -> Result<Stage, String> {
     })
 }
 
-/// The byte index of the last `->` outside quotes.
-fn find_arrow(s: &str) -> Option<usize> {
+/// The byte index of the last `->` outside quotes: where a pipeline rule's condition
+/// ends and its stage begins.
+pub fn find_arrow(s: &str) -> Option<usize> {
     let mut in_quotes = false;
     let mut escaped = false;
     let mut found = None;
@@ -191,6 +229,27 @@ mod tests {
         assert_eq!(field_ref("0"), None);
         assert_eq!(field_ref("E-MAIL"), None);
         assert_eq!(field_ref("1x"), None);
+    }
+
+    #[test]
+    fn rule_lines_are_those_of_the_rule_sections_in_file_order() {
+        let text = "[auth]\nurl = x\n[tags.lead]\nHost, EU = a = 1 ; c\n[pipelines]\ndefault = 1:2\n[tags.other]\nz = 1\n[conditions]\nitem =\n";
+        let got: Vec<(String, String, String, usize)> = rule_lines(text)
+            .into_iter()
+            .map(|l| (l.section, l.key, l.value, l.line))
+            .collect();
+        let want = [
+            ("tags.lead", "Host, EU", "a = 1", 4),
+            ("pipelines", "default", "1:2", 6),
+            ("conditions", "item", "", 10),
+        ];
+        let want: Vec<(String, String, String, usize)> = want
+            .iter()
+            .map(|(s, k, v, l)| (s.to_string(), k.to_string(), v.to_string(), *l))
+            .collect();
+        assert_eq!(got, want);
+        assert!(is_rule_section("fields.company"));
+        assert!(!is_rule_section("fields.deal"));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod page;
 pub mod text;
 
+mod amo_meta;
 mod bindings;
 mod export;
 mod queue;
