@@ -219,6 +219,73 @@ pub fn check(paths: &Paths) -> i32 {
     1
 }
 
+/// `amocrm init`: the module's tables in the panel database, at install time.
+pub fn init(paths: &Paths) -> i32 {
+    // No log file: the installer runs this on every install, and a rerun must leave the
+    // tree as it was.
+    let settings = match config::load_light(paths) {
+        Ok(l) => l.database,
+        Err(problems) => {
+            eprintln!("amocrm: configuration problems (run `amocrm check`):\n{problems}");
+            return 1;
+        }
+    };
+    match super::open_panel_db(&settings, paths) {
+        Ok(db) => {
+            println!("tables ready in {}", db.describe());
+            0
+        }
+        Err(e) => {
+            eprintln!("amocrm: {e}");
+            1
+        }
+    }
+}
+
+/// `amocrm drop-tables --yes`: drops the link tables and the queue (uninstall --purge).
+pub fn drop_tables(paths: &Paths, args: &[String]) -> i32 {
+    if !matches!(args, [y] if y == "--yes") {
+        eprintln!(
+            "amocrm drop-tables drops the link tables (amocrm_account2contact, \
+             amocrm_profile2company, amocrm_item2lead) and the queue (amocrm_queue) with \
+             every link they hold; a panel that had the official amoCRM module may share the \
+             link tables. Run `amocrm drop-tables --yes` to go ahead."
+        );
+        return 2;
+    }
+    crate::log::init(paths, Which::Action, false);
+    let settings = match config::load_light(paths) {
+        Ok(l) => l.database,
+        Err(problems) => {
+            eprintln!("amocrm: configuration problems (run `amocrm check`):\n{problems}");
+            return 1;
+        }
+    };
+    let target = match db::target(&settings, paths) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("amocrm: {e}");
+            return 1;
+        }
+    };
+    match db::drop_module_tables(&target) {
+        Ok(dropped) if dropped.is_empty() => {
+            println!("no module tables in {}", target.describe());
+            0
+        }
+        Ok(dropped) => {
+            let names = dropped.join(", ");
+            log::warn!("drop-tables: dropped {names} in {}", target.describe());
+            println!("dropped {names} in {}", target.describe());
+            0
+        }
+        Err(e) => {
+            eprintln!("amocrm: {e}");
+            1
+        }
+    }
+}
+
 /// `amocrm sample-panel [--generate C,P,S]`.
 pub fn sample_panel(paths: &Paths, args: &[String]) -> i32 {
     let mut opts = db::sample::SampleOptions::default();

@@ -20,6 +20,8 @@ Run by the panel as an XML handler (PARAM_func set, the document on stdin), or:
   amocrm check                      validate amocrm.conf and the presets (file:line)
   amocrm links [account|profile|item]
                                     the link tables: panel id → amoCRM id, last sync
+  amocrm init                       create the module's tables in the panel database (idempotent)
+  amocrm drop-tables --yes          drop the module's tables: links and queue (uninstall --purge)
   amocrm sample-panel [--generate CLIENTS,PAYERS,SERVICES]
                                     create a panel database with sample data, for the demo
                                     and for trying a configuration (refuses a database that
@@ -59,6 +61,8 @@ pub fn main() -> i32 {
             },
             _ => usage(),
         },
+        "init" if rest.is_empty() => admin::init(&paths),
+        "drop-tables" => admin::drop_tables(&paths, rest),
         "sample-panel" => admin::sample_panel(&paths, rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");

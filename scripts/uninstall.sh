@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Removes the amoCRM module from a BILLmanager tree: MGR_ROOT (default /usr/local/mgr5).
+# Keeps amocrm.conf, presets.custom, the tokens, the logs and the database tables, so that
+# installing again carries on where it stopped; --purge removes those too.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: scripts/uninstall.sh [--purge [--binary PATH]]
+
+  --purge         also remove etc/amocrm (settings, presets.custom, tokens), the module's
+                  var files (var/amocrm_*, var/amocrm.db) and drop the module's tables
+  --binary PATH   the amocrm binary that drops the tables when addon/amocrm is already
+                  gone (default: target/release/amocrm of this repository, if built)
+
+Environment: MGR_ROOT (default /usr/local/mgr5); CRON_DIR (default /etc/cron.d).
+EOF
+}
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/pkg/common.sh
+. "$REPO/scripts/pkg/common.sh"
+
+PURGE=no
+DROPPER=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --purge) PURGE=yes; shift ;;
+    --binary)
+      [ $# -ge 2 ] || { echo "uninstall.sh: --binary needs a path" >&2; usage >&2; exit 2; }
+      DROPPER="$2"
+      shift 2
+      ;;
+    --binary=*) DROPPER="${1#--binary=}"; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "uninstall.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+MGR_ROOT="${MGR_ROOT:-/usr/local/mgr5}"
+MGR_ROOT="${MGR_ROOT%/}"
+[ -n "$MGR_ROOT" ] || { echo "uninstall.sh: MGR_ROOT must not be /" >&2; exit 2; }
+CRON_DIR="${CRON_DIR:-/etc/cron.d}"
+export MGR_ROOT
+BIN="$MGR_ROOT/addon/amocrm"
+
+step "removing the amoCRM module from $MGR_ROOT"
+
+if [ "$PURGE" = yes ]; then
+  cat >&2 <<'EOF'
+WARNING: --purge drops the tables amocrm_account2contact, amocrm_profile2company,
+amocrm_item2lead and amocrm_queue with every panel ↔ amoCRM link they hold. On a panel that
+had ISPsystem's own amoCRM module the link tables may be shared with it, and its links go
+too. The settings, presets.custom, the tokens and the logs are deleted as well.
+EOF
+  # Before the binary and the settings go: it needs both to find the database. After a plain
+  # uninstall the installed binary is gone, and another build of it does the same.
+  step "dropping the module's tables (amocrm drop-tables)"
+  if [ -z "$DROPPER" ]; then
+    DROPPER="$BIN"
+    [ -x "$DROPPER" ] || DROPPER="$REPO/target/release/amocrm"
+  fi
+  if [ -x "$DROPPER" ]; then
+    if ! "$DROPPER" drop-tables --yes; then
+      warn "the tables were not dropped (above: why); drop them by hand: DROP TABLE amocrm_account2contact, amocrm_profile2company, amocrm_item2lead, amocrm_queue;"
+    fi
+  else
+    warn "no $BIN (nor --binary) to drop the tables with; drop them by hand: DROP TABLE amocrm_account2contact, amocrm_profile2company, amocrm_item2lead, amocrm_queue;"
+  fi
+fi
+
+# Removes a file if present and says so.
+remove() {
+  if [ -e "$1" ] || [ -L "$1" ]; then
+    rm -f "$1"
+    note "removed $1"
+  fi
+}
+
+step "removing the binary, the module description, the shipped presets and the cron entry"
+remove "$BIN"
+remove "$MGR_ROOT/etc/xml/billmgr_mod_amocrm.xml"
+remove "$MGR_ROOT/etc/amocrm/presets.default"
+remove "$CRON_DIR/billmgr-amocrm"
+
+if [ "$PURGE" = yes ]; then
+  step "purging settings, tokens, logs and the module's database file"
+  if [ -d "$MGR_ROOT/etc/amocrm" ]; then
+    rm -rf "$MGR_ROOT/etc/amocrm"
+    note "removed $MGR_ROOT/etc/amocrm"
+  fi
+  shopt -s nullglob
+  for f in "$MGR_ROOT"/var/amocrm_* "$MGR_ROOT"/var/amocrm.db "$MGR_ROOT"/var/amocrm.db-*; do
+    rm -rf "$f"
+    note "removed $f"
+  done
+  shopt -u nullglob
+else
+  note "kept: $MGR_ROOT/etc/amocrm (amocrm.conf, presets.custom, tokens), the logs in $MGR_ROOT/var and the tables; --purge removes them"
+fi
+
+clear_xml_cache
+restart_panel
+
+step "removed"
