@@ -132,28 +132,6 @@ fn odd_input_still_gets_a_document_back() {
 }
 
 #[test]
-fn own_functions_refuse_non_admins() {
-    let p = panel();
-    for level in [None, Some("16"), Some("0")] {
-        let mut env = vec![
-            ("PARAM_func", "amocrm.settings"),
-            ("EVENT_TYPE", "action"),
-            ("AUTH_USER", "client"),
-        ];
-        if let Some(l) = level {
-            env.push(("AUTH_LEVEL", l));
-        }
-        let out = p.handler(&env, b"<doc func=\"amocrm.settings\"/>");
-        assert!(out.status.success());
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            text.contains("<error") && text.contains("Access denied"),
-            "{text}"
-        );
-    }
-}
-
-#[test]
 fn concurrent_handlers_lose_no_event() {
     let p = panel();
     p.event("service.postopen", "1", &[]); // creates the tables first

@@ -156,9 +156,13 @@ fn replace_value(line: &str, value: &str) -> String {
     let after_eq = &body[eq + 1..];
     let lead = &after_eq[..after_eq.len() - after_eq.trim_start().len()];
     let lead = if lead.is_empty() { " " } else { lead };
-    let mut out = format!("{key_part}={lead}{value}");
+    with_comment(format!("{key_part}={lead}{value}"), body_len, comment)
+}
+
+/// `body` followed by the line's old comment, at the column it started at where it fits.
+fn with_comment(mut out: String, old_body_len: usize, comment: &str) -> String {
     if !comment.is_empty() {
-        let width = body_len.max(out.len() + 1);
+        let width = old_body_len.max(out.len() + 1);
         while out.len() < width {
             out.push(' ');
         }
@@ -256,15 +260,7 @@ fn remove(lines: &mut Vec<String>, section: &str, key: &str) {
 fn replace_entry(line: &str, key: &str, value: &str) -> String {
     let body_len = strip_comment(line).len();
     let comment = &line[body_len..];
-    let mut out = format!("{key} = {value}");
-    if !comment.is_empty() {
-        let width = body_len.max(out.len() + 1);
-        while out.len() < width {
-            out.push(' ');
-        }
-        out.push_str(comment);
-    }
-    out
+    with_comment(format!("{key} = {value}"), body_len, comment)
 }
 
 fn set(lines: &mut Vec<String>, section: &str, key: &str, value: &str) {

@@ -108,28 +108,27 @@ pub fn wake_worker(paths: &Paths) {
         // The running worker looks at the queue again before it exits.
         return;
     }
-    let exe = match std::env::current_exe() {
-        Ok(p) => p,
-        Err(e) => {
-            log::error!("cannot find the module's binary to start the worker: {e}");
-            return;
-        }
-    };
+    if let Err(e) = spawn_detached(paths, &["task"]) {
+        log::error!("cannot start the worker: {e}");
+    }
+}
+
+/// Runs this binary with `args` in the background, in its own session, so the panel
+/// neither waits for it nor signals it; stdin, stdout and stderr go nowhere.
+pub fn spawn_detached(paths: &Paths, args: &[&str]) -> std::io::Result<std::process::Child> {
+    let exe = std::env::current_exe()?;
     let mut cmd = Command::new(exe);
-    cmd.arg("task")
+    cmd.args(args)
         .env("MGR_ROOT", &paths.root)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: setsid is async-signal-safe; the worker leaves the panel's session so the
-    // panel neither waits for it nor signals it.
+    // SAFETY: setsid is async-signal-safe and touches nothing of the parent's.
     unsafe {
         cmd.pre_exec(|| {
             libc::setsid();
             Ok(())
         });
     }
-    if let Err(e) = cmd.spawn() {
-        log::error!("cannot start the worker: {e}");
-    }
+    cmd.spawn()
 }

@@ -6,8 +6,6 @@
 //! [`crate::sync::export`]) and holds an exclusive lock while it lives; what was sent,
 //! skipped or failed since it queued everything is read from the queue.
 
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::page::datetime;
@@ -87,22 +85,8 @@ fn start(ctx: &Ctx<'_>) -> Result<(), UiError> {
 
     let not_started =
         |e: &dyn std::fmt::Display| ctx.fail("export_not_started", &[("error", &e.to_string())]);
-    let exe = std::env::current_exe().map_err(|e| not_started(&e))?;
-    let mut cmd = Command::new(exe);
-    cmd.args(["sync", "--all"])
-        .env("MGR_ROOT", &ctx.paths.root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    // SAFETY: setsid is async-signal-safe; the export leaves the panel's session so the
-    // panel neither waits for it nor signals it.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().map_err(|e| not_started(&e))?;
+    let mut child = crate::panel::handler::spawn_detached(ctx.paths, &["sync", "--all"])
+        .map_err(|e| not_started(&e))?;
     let pid = child.id();
 
     let begun = Instant::now();
