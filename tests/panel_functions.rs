@@ -61,6 +61,11 @@ fn used_messages() -> BTreeSet<(String, String)> {
                         meta = Some(m);
                     }
                     b"mainmenu" => in_menu = true,
+                    b"plugin" => {
+                        let n = name.unwrap();
+                        used.insert(("plugin".into(), format!("desc_short_{n}")));
+                        used.insert(("plugin".into(), format!("desc_full_{n}")));
+                    }
                     b"node" if in_menu => {
                         used.insert(("desktop".into(), format!("menu_{}", name.unwrap())));
                     }
@@ -98,6 +103,10 @@ fn description_is_well_formed_and_every_message_exists_in_ru_and_en() {
         let inner = &comment[..comment.find("-->").expect("comment closed")];
         assert!(!inner.contains("--"), "'--' inside a comment: {inner}");
     }
+    assert!(
+        DESCRIPTION.contains("<plugin name=\"amocrm\">"),
+        "the module list needs the plugin descriptor"
+    );
     let msgs = messages();
     assert_eq!(
         msgs.keys().cloned().collect::<Vec<_>>(),
