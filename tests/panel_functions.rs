@@ -310,3 +310,36 @@ fn a_broken_database_setting_is_an_error_document_not_a_crash() {
         a.raw
     );
 }
+
+#[test]
+fn every_screen_answers_with_every_declared_column_and_field() {
+    let sandbox = support::Sandbox::start(&[]);
+    let panel = Panel::new();
+    panel.write_conf(&sandbox.url, Panel::sqlite(), "batch_size = 50");
+    panel.sample_panel();
+    let out = panel.amocrm(&["sync", "--all"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Sending off: one event stays in the queue, so the queue list has a row.
+    panel.write_conf(&sandbox.url, Panel::sqlite(), "enabled = no");
+    panel.event("account.edit", "2", &[]);
+
+    let screens = declared();
+    assert!(screens.len() >= 8, "{:?}", screens.keys());
+    for (func, d) in &screens {
+        for lang in ["ru", "en"] {
+            let a = panel.call_as(func, "admin", 29, lang, &[]);
+            a.assert_complete(func);
+            if d.kind == "list" {
+                assert!(
+                    !a.elems.is_empty(),
+                    "{func} ({lang}) lists nothing:\n{}",
+                    a.raw
+                );
+            }
+        }
+    }
+}
