@@ -29,7 +29,8 @@ impl Window {
         // `n` whole starts per second, or one per `1 / rate` seconds below one a second:
         // 7/s → 7 per 1.1 s; 2.5/s → 2 per 1.1 s; 0.5/s → 1 per 2.2 s.
         let n = (rate.floor() as usize).max(1);
-        let span = Duration::from_secs_f64((1.0 / rate).max(1.0) * SAFETY);
+        // Capped: a rate too small for a Duration must not panic (the settings refuse it).
+        let span = Duration::from_secs_f64(((1.0 / rate).max(1.0) * SAFETY).min(3600.0));
         while self.starts.len() > n {
             self.starts.pop_front();
         }
@@ -135,5 +136,13 @@ mod tests {
         let mut w = Window::new();
         let starts: Vec<Instant> = (0..15).map(|_| w.reserve(t0, 2.5)).collect();
         assert!(most_in_any(&starts, Duration::from_secs(1)) <= 2);
+    }
+
+    #[test]
+    fn a_vanishing_rate_waits_an_hour_at_most() {
+        let t0 = Instant::now();
+        let mut w = Window::new();
+        w.reserve(t0, 1e-300);
+        assert_eq!(w.reserve(t0, 1e-300) - t0, Duration::from_secs(3600));
     }
 }

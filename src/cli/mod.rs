@@ -33,9 +33,7 @@ MGR_ROOT (default /usr/local/mgr5) roots every path: etc/amocrm/amocrm.conf, var
 pub fn main() -> i32 {
     let paths = Paths::from_env();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.is_empty()
-        && (std::env::var_os("PARAM_func").is_some() || std::env::var_os("ACTION_NAME").is_some())
-    {
+    if args.is_empty() && is_panel_call() {
         return crate::panel::run_handler(&paths);
     }
     let Some(cmd) = args.first() else {
@@ -74,6 +72,15 @@ pub fn main() -> i32 {
         }
         _ => usage(),
     }
+}
+
+/// The panel runs the binary without arguments and with its request in the environment.
+/// A call missing `PARAM_func` is still the panel's: it must get its document back, not
+/// the usage text.
+fn is_panel_call() -> bool {
+    std::env::vars_os().any(|(k, _)| {
+        k == "ACTION_NAME" || k == "EVENT_TYPE" || k.as_encoded_bytes().starts_with(b"PARAM_")
+    })
 }
 
 fn usage() -> i32 {

@@ -86,6 +86,15 @@ pub fn parse(file: &Path, text: &str, problems: &mut Vec<Problem>) -> IniDoc {
         let content = strip_comment(raw).trim();
         let mut keep = String::new();
         if content.is_empty() {
+        } else if let Some(c) = content.chars().find(|c| c.is_control() && *c != '\t') {
+            // A NUL or an escape sequence in a setting is a damaged file, not a value.
+            problems.push(problem(
+                line_no,
+                format!(
+                    "the line holds a control character (U+{:04X}): remove it",
+                    u32::from(c)
+                ),
+            ));
         } else if let Some(rest) = content.strip_prefix('[') {
             match rest.strip_suffix(']').map(str::trim) {
                 Some(name) if !name.is_empty() && !name.contains(['[', ']']) => {
@@ -255,6 +264,16 @@ mod tests {
         assert!(problems[2].message.contains("already set on line 4"));
         assert_eq!(doc.get("auth", "url").map(|e| e.value.as_str()), Some("a"));
         assert_eq!(doc.entries.len(), 1);
+    }
+
+    #[test]
+    fn control_characters_are_problems_outside_comments() {
+        let (doc, problems) =
+            read("[auth]\nclient_id = a\0b\n; \x1b[1m bold note\n\x1b[31mred = 1\ntab\t= ok\n");
+        let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, vec![2, 4], "{problems:?}");
+        assert!(problems[0].message.contains("U+0000"));
+        assert_eq!(doc.entries.len(), 1, "only the line with a tab is read");
     }
 
     #[test]

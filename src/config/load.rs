@@ -285,6 +285,30 @@ fn check_mode(file: &Path, problems: &mut Vec<Problem>) {
 }
 
 fn unreadable(file: &Path, e: &std::io::Error) -> Problem {
+    // Not UTF-8 (saved in cp1251, or damaged): name the line, as for any other problem.
+    if e.kind() == std::io::ErrorKind::InvalidData
+        && let Ok(bytes) = std::fs::read(file)
+        && let Err(bad) = std::str::from_utf8(&bytes)
+    {
+        let at = bad.valid_up_to();
+        let before = &bytes[..at];
+        let line_start = before
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count()
+            + 1;
+        return Problem {
+            file: file.to_path_buf(),
+            line: 1 + before.iter().filter(|b| **b == b'\n').count(),
+            message: format!(
+                "column {column}: byte 0x{:02X} is not UTF-8 text: save the file as UTF-8",
+                bytes.get(at).copied().unwrap_or(0)
+            ),
+        };
+    }
     let message = if e.kind() == std::io::ErrorKind::NotFound {
         "not found: install it from the module's etc/ directory (scripts/install.sh does)"
             .to_string()

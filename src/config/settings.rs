@@ -102,27 +102,48 @@ pub fn auth(doc: &IniDoc, r: &mut Report<'_>, header_line: usize) -> AuthConfig 
 }
 
 /// An amoCRM address: https, or http to this machine only (the sandbox, a test proxy).
-/// The trailing slash is removed.
+/// The trailing slash is removed. As strict as the amoCRM client itself, so that what
+/// `amocrm check` and the settings form accept is what the client connects to: the
+/// account's address alone, without a user name, a path or a query (`http://127.0.0.1@evil`
+/// and `http://127.0.0.1:80@evil.com` are evil.com).
 pub fn check_url(url: &str) -> Result<String, String> {
     let url = url.trim().trim_end_matches('/');
     let (scheme, rest) = url
         .split_once("://")
         .ok_or_else(|| format!("'{url}' is not an address: write https://example.amocrm.ru"))?;
-    let host_port = rest.split('/').next().unwrap_or_default();
-    let host = if let Some(v6) = host_port.strip_prefix('[') {
-        v6.split(']')
-            .next()
-            .map(|h| format!("[{h}]"))
-            .unwrap_or_default()
-    } else {
-        host_port.split(':').next().unwrap_or_default().to_string()
-    };
-    if host.is_empty() || url.contains(char::is_whitespace) {
+    let scheme = scheme.to_ascii_lowercase();
+    if rest.contains('@') {
         return Err(format!(
-            "'{url}' has no host: write https://example.amocrm.ru"
+            "'{url}' carries a user name or password: write the account's address alone, https://example.amocrm.ru"
         ));
     }
-    match scheme {
+    if rest.contains(['/', '?', '#', '\\']) {
+        return Err(format!(
+            "'{url}' has a path: write the account's address alone, https://example.amocrm.ru"
+        ));
+    }
+    let (host, port) = match rest.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((h, "")) => (format!("[{h}]"), None),
+            Some((h, p)) => (format!("[{h}]"), Some(p.strip_prefix(':').unwrap_or(p))),
+            None => (String::new(), None),
+        },
+        None => match rest.split_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (rest.to_string(), None),
+        },
+    };
+    if !valid_host(&host) || url.contains(char::is_whitespace) {
+        return Err(format!(
+            "'{url}' has no valid host: write https://example.amocrm.ru"
+        ));
+    }
+    if let Some(port) = port
+        && port.parse::<u16>().ok().filter(|p| *p > 0).is_none()
+    {
+        return Err(format!("'{url}' has an invalid port '{port}'"));
+    }
+    match scheme.as_str() {
         "https" => Ok(url.to_string()),
         "http" if is_loopback(&host) => Ok(url.to_string()),
         "http" => Err(format!(
@@ -132,9 +153,26 @@ pub fn check_url(url: &str) -> Result<String, String> {
     }
 }
 
+/// A DNS name (letters, digits, '-' in dot-separated labels) or a bracketed IPv6 address.
+fn valid_host(host: &str) -> bool {
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return v6.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    !host.is_empty()
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
 fn is_loopback(host: &str) -> bool {
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return v6
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok_and(|a| a.is_loopback());
+    }
     host.eq_ignore_ascii_case("localhost")
-        || host == "[::1]"
         || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
@@ -157,6 +195,12 @@ pub fn database(doc: &IniDoc, r: &mut Report<'_>) -> DatabaseSettings {
                 // The url may hold a password: never echo it.
                 r.at(e.line, "[database] url must start with mysql:// (mysql://user:password@host:3306/billmgr)");
             }
+            // Parsed as the driver will parse it; its messages may quote the password.
+            "url" if mysql::Opts::from_url(&v).is_err() => r.at(
+                e.line,
+                "[database] url is not a valid address: write mysql://user:password@host:3306/billmgr \
+                 (percent-encode special characters in the password)",
+            ),
             "url" => db.url = Some(Secret::new(v)),
             "path" if !v.is_empty() => db.path = Some(v),
             _ => {}
@@ -202,8 +246,9 @@ pub fn sync(doc: &IniDoc, r: &mut Report<'_>) -> SyncConfig {
                 _ => r.at(e.line, format!("[sync] batch_size '{v}' must be a whole number from 1 to 250 (amoCRM takes at most 250 a request; 50 is recommended)")),
             },
             "rate_limit" => match v.parse::<f64>() {
-                Ok(n) if n.is_finite() && n > 0.0 => sync.rate_limit = n,
-                _ => r.at(e.line, format!("[sync] rate_limit '{v}' must be a number of requests a second above 0 (amoCRM allows 7)")),
+                // Below one request in 100 s a run would never end; NaN and inf are not rates.
+                Ok(n) if n.is_finite() && n >= 0.01 => sync.rate_limit = n,
+                _ => r.at(e.line, format!("[sync] rate_limit '{v}' must be a number of requests a second from 0.01 (one in 100 s) up (amoCRM allows 7)")),
             },
             "update" => match v.as_str() {
                 "fill_empty" => sync.update = UpdateMode::FillEmpty,
@@ -279,6 +324,25 @@ mod tests {
         assert!(check_url("ftp://x").is_err());
         assert!(check_url("example.amocrm.ru").is_err());
         assert!(check_url("https://").is_err());
+        assert!(check_url("HTTP://LOCALHOST:1").is_ok());
+        // What the client would connect to is not the loopback host these name.
+        for bad in [
+            "http://127.0.0.1:80@evil.example",
+            "http://localhost:x@evil.example",
+            "http://[::1]@evil.example",
+            "https://user:pw@example.amocrm.ru",
+            "http://127.0.0.1/../x",
+            "http://127.0.0.1\\@evil.example",
+            "https://example.amocrm.ru/api/v4",
+            "https://example.amocrm.ru?x=1",
+            "https://example.amocrm.ru:0",
+            "https://example.amocrm.ru:99999",
+            "https://exa_mple.amocrm.ru",
+            "http://[::2]:80",
+            "http://[::1",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad} accepted");
+        }
     }
 
     #[test]

@@ -89,6 +89,7 @@ pub fn escape(text: &str) -> String {
             '\'' => out.push_str("&apos;"),
             // Characters XML 1.0 cannot carry at all.
             c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
+            '\u{fffe}' | '\u{ffff}' => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }
@@ -133,8 +134,8 @@ mod tests {
     #[test]
     fn escapes_markup() {
         assert_eq!(
-            escape("a<b>&\"c'\u{1}"),
-            "a&lt;b&gt;&amp;&quot;c&apos;\u{fffd}"
+            escape("a<b>&\"c'\u{1}\u{fffe}\u{ffff}"),
+            "a&lt;b&gt;&amp;&quot;c&apos;\u{fffd}\u{fffd}\u{fffd}"
         );
         let doc = error_doc("amocrm.x", "<script>");
         assert!(inspect(doc.as_bytes()).error);

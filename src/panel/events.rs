@@ -43,7 +43,10 @@ pub fn decide(req: &Request, doc: &DocInfo) -> Decision {
     }
     let func = req.func.as_str();
     let (prefix, action) = func.split_once('.').unwrap_or((func, ""));
-    let is_item_action = SERVICE_ACTIONS.contains(&action) && !NOT_ITEM_TYPES.contains(&prefix);
+    // `.suspend` names no item type: not a panel function.
+    let is_item_action = SERVICE_ACTIONS.contains(&action)
+        && !prefix.is_empty()
+        && !NOT_ITEM_TYPES.contains(&prefix);
     let is_form = matches!(prefix, "register" | "account" | "user" | "profile")
         || (is_item_action && action == "open");
     if is_form && !req.submitted() {
@@ -262,6 +265,8 @@ mod tests {
         assert!(matches!(decide(&before, &ok()), Decision::Ignore(_)));
         let other = req(&[("PARAM_func", "account.delete"), ("PARAM_elid", "3")]);
         assert!(matches!(decide(&other, &ok()), Decision::Ignore(_)));
+        let no_type = req(&[("PARAM_func", ".suspend"), ("PARAM_elid", "3")]);
+        assert!(matches!(decide(&no_type, &ok()), Decision::Ignore(_)));
         let user = req(&[
             ("PARAM_func", "user.edit"),
             ("PARAM_sok", "ok"),

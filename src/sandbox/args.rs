@@ -93,8 +93,16 @@ Control (no authorization, no rate limit; errors are {\"error\": \"...\"} with 4
                             {\"error_rate\": 0.15, \"error_statuses\": [500, 502, 504],
                              \"error_next\": N, \"lost_rate\": 0.1, \"lost_next\": N,
                              \"latency_ms\": N, \"outage_seconds\": N,
-                             \"payment_required\": true, \"expire_tokens\": true, \"seed\": N}
+                             \"payment_required\": true, \"expire_tokens\": true, \"seed\": N,
+                             \"garbage_next\": N, \"garbage_kind\": \"mixed\",
+                             \"garbage_path\": \"/api/v4/leads\"}
                             lost: applied, then the connection closes without an answer;
+                            garbage: not applied, answered 200 with a body that is not
+                            what the API documents; garbage_kind is text (not JSON), html
+                            (a page), truncated (JSON cut off), no_embedded (JSON without
+                            _embedded), no_ids (items without ids), or mixed (each in
+                            turn; the default); garbage_path: only requests for exactly
+                            this path (default: every API request);
                             outage: every API request is closed unanswered for N seconds;
                             expire_tokens: every access token issued so far expires now
   GET  /_sandbox/faults     the faults in force

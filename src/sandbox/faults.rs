@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::http::Response;
 use super::rng::Rng;
 
 /// The faults in force. Each `POST /_sandbox/faults` replaces them all; `{}` clears them.
@@ -22,6 +23,92 @@ pub struct Faults {
     pub error_next: u64,
     /// The next N API requests are applied and their answers lost.
     pub lost_next: u64,
+    /// The next N API requests are not applied and answered 200 with garbage.
+    pub garbage_next: u64,
+    pub garbage_kind: Garbage,
+    /// Only requests for this path get garbage (`None`: every API request).
+    pub garbage_path: Option<String>,
+    /// How many garbage answers were given, to take the kinds of `mixed` in turn.
+    garbage_given: u64,
+}
+
+/// What a garbage answer looks like: what a broken proxy or a half-deployed API sends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Garbage {
+    /// Each of the others in turn.
+    #[default]
+    Mixed,
+    /// Plain text that is not JSON.
+    Text,
+    /// An HTML page.
+    Html,
+    /// JSON cut off in the middle.
+    Truncated,
+    /// JSON without `_embedded`.
+    NoEmbedded,
+    /// `_embedded` items without ids.
+    NoIds,
+}
+
+impl Garbage {
+    const TURN: [Garbage; 5] = [
+        Garbage::Text,
+        Garbage::Html,
+        Garbage::Truncated,
+        Garbage::NoEmbedded,
+        Garbage::NoIds,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Garbage::Mixed => "mixed",
+            Garbage::Text => "text",
+            Garbage::Html => "html",
+            Garbage::Truncated => "truncated",
+            Garbage::NoEmbedded => "no_embedded",
+            Garbage::NoIds => "no_ids",
+        }
+    }
+
+    /// The answer to a request for `path`.
+    fn answer(self, path: &str) -> Response {
+        // The list key the client looks for: `contacts` of `/api/v4/contacts/123`,
+        // `pipelines` of `/api/v4/leads/pipelines`, `custom_fields` of `.../custom_fields`.
+        let key = path
+            .trim_start_matches("/api/v4/")
+            .split('/')
+            .rfind(|s| !s.is_empty() && !s.bytes().all(|b| b.is_ascii_digit()))
+            .unwrap_or("items");
+        let (content_type, body) = match self {
+            Garbage::Text | Garbage::Mixed => {
+                ("text/plain", "Service temporarily unavailable".to_string())
+            }
+            Garbage::Html => (
+                "text/html; charset=utf-8",
+                "<!DOCTYPE html><html><head><title>amoCRM</title></head>\
+                 <body><h1>Технические работы</h1></body></html>\n"
+                    .to_string(),
+            ),
+            Garbage::Truncated => (
+                "application/hal+json",
+                format!("{{\"_page\":1,\"_embedded\":{{\"{key}\":[{{\"id\":"),
+            ),
+            Garbage::NoEmbedded => (
+                "application/hal+json",
+                json!({"_page": 1, "_links": {"self": {"href": path}}}).to_string(),
+            ),
+            Garbage::NoIds => (
+                "application/hal+json",
+                json!({"_embedded": {key: [{"name": "?", "request_id": "0"}, {}]}}).to_string(),
+            ),
+        };
+        Response {
+            status: 200,
+            content_type,
+            body: body.into_bytes(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -45,6 +132,12 @@ struct FaultRequest {
     error_next: u64,
     #[serde(default)]
     lost_next: u64,
+    #[serde(default)]
+    garbage_next: u64,
+    #[serde(default)]
+    garbage_kind: Garbage,
+    #[serde(default)]
+    garbage_path: Option<String>,
     #[serde(default)]
     seed: Option<u64>,
 }
@@ -86,6 +179,10 @@ impl Faults {
             payment_required: req.payment_required,
             error_next: req.error_next,
             lost_next: req.lost_next,
+            garbage_next: req.garbage_next,
+            garbage_kind: req.garbage_kind,
+            garbage_path: req.garbage_path,
+            garbage_given: 0,
         };
         Ok((
             faults,
@@ -115,6 +212,20 @@ impl Faults {
         Some(*self.error_statuses.get(i).unwrap_or(&500))
     }
 
+    /// A garbage answer instead of this request's real one, while `garbage_next` lasts.
+    pub fn roll_garbage(&mut self, path: &str) -> Option<Response> {
+        if self.garbage_next == 0 || self.garbage_path.as_deref().is_some_and(|p| p != path) {
+            return None;
+        }
+        self.garbage_next -= 1;
+        let kind = match self.garbage_kind {
+            Garbage::Mixed => Garbage::TURN[(self.garbage_given % 5) as usize],
+            k => k,
+        };
+        self.garbage_given += 1;
+        Some(kind.answer(path))
+    }
+
     /// Whether this request's answer is to be lost after it is applied.
     pub fn roll_lost(&mut self, rng: &mut Rng) -> bool {
         if self.lost_next > 0 {
@@ -136,6 +247,9 @@ impl Faults {
             "payment_required": self.payment_required,
             "error_next": self.error_next,
             "lost_next": self.lost_next,
+            "garbage_next": self.garbage_next,
+            "garbage_kind": self.garbage_kind.name(),
+            "garbage_path": self.garbage_path,
         })
     }
 }
@@ -319,5 +433,46 @@ mod tests {
         assert!(f.roll_error(&mut rng).is_none());
         assert!(f.roll_lost(&mut rng));
         assert!(!f.roll_lost(&mut rng));
+    }
+
+    #[test]
+    fn garbage_answers_take_their_kinds_in_turn() {
+        let (mut f, _) = Faults::parse(br#"{"garbage_next": 6}"#, Instant::now()).expect("valid");
+        let bodies: Vec<String> = (0..6)
+            .map(|_| {
+                let r = f.roll_garbage("/api/v4/leads/pipelines").expect("garbage");
+                assert_eq!(r.status, 200);
+                String::from_utf8(r.body).expect("text")
+            })
+            .collect();
+        assert!(
+            f.roll_garbage("/api/v4/account").is_none(),
+            "six, then none"
+        );
+        let json = |b: &str| serde_json::from_str::<Value>(b).ok();
+        assert!(json(&bodies[0]).is_none() && bodies[1].contains("<html>"));
+        assert!(json(&bodies[2]).is_none() && bodies[2].contains("\"pipelines\""));
+        assert!(json(&bodies[3]).is_some_and(|v| v.get("_embedded").is_none()));
+        let no_ids = json(&bodies[4]).expect("json");
+        assert!(no_ids["_embedded"]["pipelines"][0].get("id").is_none());
+        assert_eq!(bodies[5], bodies[0], "round again");
+        let (mut one, _) = Faults::parse(
+            br#"{"garbage_next": 1, "garbage_kind": "html"}"#,
+            Instant::now(),
+        )
+        .expect("valid");
+        assert!(
+            one.roll_garbage("/api/v4/contacts")
+                .is_some_and(|r| r.content_type.starts_with("text/html"))
+        );
+        assert!(Faults::parse(br#"{"garbage_kind": "xml"}"#, Instant::now()).is_err());
+        let (mut leads, _) = Faults::parse(
+            br#"{"garbage_next": 1, "garbage_path": "/api/v4/leads"}"#,
+            Instant::now(),
+        )
+        .expect("valid");
+        assert!(leads.roll_garbage("/api/v4/leads/pipelines").is_none());
+        assert!(leads.roll_garbage("/api/v4/leads").is_some());
+        assert!(leads.roll_garbage("/api/v4/leads").is_none());
     }
 }

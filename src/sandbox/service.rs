@@ -177,6 +177,8 @@ impl Service {
         let now = Instant::now();
         let resp = if let Some(status) = w.faults.roll_error(&mut w.rng) {
             problem::problem(status, "Injected fault: the server failed to answer")
+        } else if let Some(garbage) = w.faults.roll_garbage(&req.path) {
+            garbage
         } else if w.faults.payment_required && req.path.starts_with("/api/") {
             problem::payment_required()
         } else {

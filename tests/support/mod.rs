@@ -146,6 +146,84 @@ impl Panel {
     }
 }
 
+/// Every test's panel root is searched for leaked secrets as it goes: the client secret, the
+/// tokens and the authorization codes must never reach a log, whatever the test did.
+impl Drop for Panel {
+    fn drop(&mut self) {
+        // A failing test has said what failed; a second panic would abort the process.
+        if std::thread::panicking() {
+            return;
+        }
+        let leaks = secret_leaks(self.root(), &known_secrets(self.root()));
+        assert!(
+            leaks.is_empty(),
+            "a secret reached a log (shown masked):\n{}",
+            leaks.join("\n")
+        );
+    }
+}
+
+/// Secrets shorter than this are not searched for (the module masks none shorter either):
+/// they would match ordinary words.
+pub const SHORTEST_SECRET: usize = 8;
+
+/// The secrets a panel root holds or the tests use: the test integration's secret and
+/// code, amocrm.conf's `client_secret` and `code` and the database password, the token
+/// files (and a JWT's signature on its own).
+pub fn known_secrets(root: &Path) -> Vec<String> {
+    let mut secrets = vec![CLIENT_SECRET.to_string(), AUTH_CODE.to_string()];
+    let paths = billmgr_amocrm::paths::Paths::new(root);
+    if let Ok(values) = billmgr_amocrm::config::read_values(&paths) {
+        for (section, key) in [("auth", "client_secret"), ("auth", "code")] {
+            secrets.extend(values.get(section, key).map(str::to_string));
+        }
+        // `mysql://user:password@host/db`
+        if let Some(url) = values.get("database", "url")
+            && let Some((userinfo, _)) = url.split_once("://").and_then(|(_, r)| r.split_once('@'))
+            && let Some((_, password)) = userinfo.split_once(':')
+        {
+            secrets.push(password.to_string());
+        }
+    }
+    for file in [paths.access_token(), paths.refresh_token()] {
+        let token = std::fs::read_to_string(file).unwrap_or_default();
+        let token = token.trim();
+        if let [_, _, signature] = token.split('.').collect::<Vec<_>>()[..] {
+            secrets.push(signature.to_string());
+        }
+        secrets.push(token.to_string());
+    }
+    secrets.retain(|s| s.len() >= SHORTEST_SECRET);
+    secrets.sort();
+    secrets.dedup();
+    secrets
+}
+
+/// Where any of `secrets` occurs in a log under `root/var` (`*.log`): `file:line` and the
+/// secret's first characters, never the secret itself.
+pub fn secret_leaks(root: &Path, secrets: &[String]) -> Vec<String> {
+    let mut leaks = Vec::new();
+    let Ok(dir) = std::fs::read_dir(root.join("var")) else {
+        return leaks;
+    };
+    let mut logs: Vec<PathBuf> = dir
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    logs.sort();
+    for log in logs {
+        let text = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
+        for (n, line) in text.lines().enumerate() {
+            for s in secrets.iter().filter(|s| line.contains(s.as_str())) {
+                let head: String = s.chars().take(4).collect();
+                leaks.push(format!("{}:{}: {head}…", log.display(), n + 1));
+            }
+        }
+    }
+    leaks
+}
+
 /// Runs a command to its end, feeding stdin, failing the test if it hangs.
 pub fn run_with_timeout(mut cmd: Command, stdin: &[u8], limit: Duration) -> Output {
     let mut child = cmd.spawn().expect("spawn");
