@@ -34,11 +34,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-MGR_ROOT="${MGR_ROOT:-/usr/local/mgr5}"
-MGR_ROOT="${MGR_ROOT%/}"
-[ -n "$MGR_ROOT" ] || { echo "install.sh: MGR_ROOT must not be /" >&2; exit 2; }
-CRON_DIR="${CRON_DIR:-/etc/cron.d}"
-export MGR_ROOT
+panel_roots install.sh
 
 # Files are root's on a panel; an unprivileged run (a test root) keeps the caller's owner.
 OWNER=()

@@ -37,11 +37,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-MGR_ROOT="${MGR_ROOT:-/usr/local/mgr5}"
-MGR_ROOT="${MGR_ROOT%/}"
-[ -n "$MGR_ROOT" ] || { echo "uninstall.sh: MGR_ROOT must not be /" >&2; exit 2; }
-CRON_DIR="${CRON_DIR:-/etc/cron.d}"
-export MGR_ROOT
+panel_roots uninstall.sh
 BIN="$MGR_ROOT/addon/amocrm"
 
 step "removing the amoCRM module from $MGR_ROOT"

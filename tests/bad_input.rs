@@ -392,26 +392,11 @@ fn module_functions_answer_odd_calls_with_a_document() {
     let p = quiet_panel();
     p.sample_panel();
     p.event("service.postopen", "1001", &[]);
-    let functions = [
-        "amocrm.settings",
-        "amocrm.connection",
-        "amocrm.bindings",
-        "amocrm.bindings.filter",
-        "amocrm.bindings.resync",
-        "amocrm.bindings.unlink",
-        "amocrm.bindings.open",
-        "amocrm.queue",
-        "amocrm.queue.retry",
-        "amocrm.queue.drop",
-        "amocrm.rules",
-        "amocrm.rules.edit",
-        "amocrm.rules.delete",
-        // Opened only: submitted, it starts an export in the background.
-        "amocrm.export",
-    ];
     let conf_before = p.read(CONF);
-    for func in functions {
+    for func in &ui::declared_functions() {
+        let func = func.as_str();
         let mut calls = vec![JUNK.to_vec()];
+        // The export is opened only: submitted, it starts an export in the background.
         if func != "amocrm.export" {
             let mut submitted = JUNK.to_vec();
             submitted.push(("sok", "ok"));

@@ -167,11 +167,7 @@ fn texts_the_module_writes_itself_exist_in_both_languages() {
 fn every_module_function_refuses_non_admins() {
     let panel = Panel::new();
     panel.write_conf("http://127.0.0.1:9", Panel::sqlite(), "enabled = no");
-    let funcs: Vec<String> = DESCRIPTION
-        .split("<func name=\"")
-        .skip(1)
-        .map(|s| s[..s.find('"').unwrap()].to_string())
-        .collect();
+    let funcs = support::ui::declared_functions();
     assert!(funcs.len() >= 14, "{funcs:?}");
     for func in &funcs {
         for level in [0, 16] {

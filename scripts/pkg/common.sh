@@ -37,3 +37,13 @@ restart_panel() {
     note "skipped: no $mgrctl (not a BILLmanager server?)"
   fi
 }
+
+# MGR_ROOT (default /usr/local/mgr5, no trailing slash, never /) and CRON_DIR, for the
+# script named in $1.
+panel_roots() {
+  MGR_ROOT="${MGR_ROOT:-/usr/local/mgr5}"
+  MGR_ROOT="${MGR_ROOT%/}"
+  [ -n "$MGR_ROOT" ] || { echo "$1: MGR_ROOT must not be /" >&2; exit 2; }
+  CRON_DIR="${CRON_DIR:-/etc/cron.d}"
+  export MGR_ROOT
+}

@@ -10,6 +10,15 @@ use super::Panel;
 
 pub const DESCRIPTION: &str = include_str!("../../xml/billmgr_mod_amocrm.xml");
 
+/// Every module function the description declares (`<func name>`).
+pub fn declared_functions() -> Vec<String> {
+    DESCRIPTION
+        .split("<func name=\"")
+        .skip(1)
+        .map(|s| s[..s.find('"').expect("closing quote")].to_string())
+        .collect()
+}
+
 /// What the description declares for one function.
 #[derive(Debug, Clone, Default)]
 pub struct Declared {

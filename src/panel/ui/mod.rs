@@ -237,42 +237,31 @@ fn display<'c>(ctx: &'c Ctx<'_>) -> &'c str {
     }
 }
 
-/// Every module function by name; the module description declares the same set (a test
-/// checks both ways).
-pub const FUNCTIONS: &[&str] = &[
-    "amocrm.settings",
-    "amocrm.connection",
-    "amocrm.bindings",
-    "amocrm.bindings.filter",
-    "amocrm.bindings.resync",
-    "amocrm.bindings.unlink",
-    "amocrm.bindings.open",
-    "amocrm.queue",
-    "amocrm.queue.retry",
-    "amocrm.queue.drop",
-    "amocrm.rules",
-    "amocrm.rules.edit",
-    "amocrm.rules.delete",
-    "amocrm.export",
+type Handler = fn(&Ctx<'_>) -> UiResult;
+
+/// Every module function and what answers it; the module description declares the same
+/// set (a test checks both ways).
+pub const FUNCTIONS: &[(&str, Handler)] = &[
+    ("amocrm.settings", settings::form),
+    ("amocrm.connection", settings::connection),
+    ("amocrm.bindings", bindings::list),
+    ("amocrm.bindings.filter", bindings::filter),
+    ("amocrm.bindings.resync", bindings::resync),
+    ("amocrm.bindings.unlink", bindings::unlink),
+    ("amocrm.bindings.open", bindings::open),
+    ("amocrm.queue", queue::list),
+    ("amocrm.queue.retry", queue::retry),
+    ("amocrm.queue.drop", queue::drop),
+    ("amocrm.rules", rules::list),
+    ("amocrm.rules.edit", rules::edit),
+    ("amocrm.rules.delete", rules::delete),
+    ("amocrm.export", export::form),
 ];
 
 fn dispatch(ctx: &Ctx<'_>) -> UiResult {
-    match ctx.func() {
-        "amocrm.settings" => settings::form(ctx),
-        "amocrm.connection" => settings::connection(ctx),
-        "amocrm.bindings" => bindings::list(ctx),
-        "amocrm.bindings.filter" => bindings::filter(ctx),
-        "amocrm.bindings.resync" => bindings::resync(ctx),
-        "amocrm.bindings.unlink" => bindings::unlink(ctx),
-        "amocrm.bindings.open" => bindings::open(ctx),
-        "amocrm.queue" => queue::list(ctx),
-        "amocrm.queue.retry" => queue::retry(ctx),
-        "amocrm.queue.drop" => queue::drop(ctx),
-        "amocrm.rules" => rules::list(ctx),
-        "amocrm.rules.edit" => rules::edit(ctx),
-        "amocrm.rules.delete" => rules::delete(ctx),
-        "amocrm.export" => export::form(ctx),
-        other => Err(ctx.fail("unknown_function", &[("func", other)])),
+    match FUNCTIONS.iter().find(|(name, _)| *name == ctx.func()) {
+        Some((_, handler)) => handler(ctx),
+        None => Err(ctx.fail("unknown_function", &[("func", ctx.func())])),
     }
 }
 
@@ -282,7 +271,7 @@ mod tests {
 
     #[test]
     fn every_function_is_declared_and_dispatched() {
-        for f in FUNCTIONS {
+        for (f, _) in FUNCTIONS {
             assert!(
                 text::DESCRIPTION.contains(&format!("<func name=\"{f}\"/>")),
                 "{f} is not declared in the module description"
