@@ -93,7 +93,8 @@ Control (no authorization, no rate limit; errors are {\"error\": \"...\"} with 4
                             {\"error_rate\": 0.15, \"error_statuses\": [500, 502, 504],
                              \"error_next\": N, \"lost_rate\": 0.1, \"lost_next\": N,
                              \"latency_ms\": N, \"outage_seconds\": N,
-                             \"payment_required\": true, \"expire_tokens\": true, \"seed\": N,
+                             \"payment_required\": true, \"blocked_seconds\": N,
+                             \"expire_tokens\": true, \"revoke_tokens\": true, \"seed\": N,
                              \"garbage_next\": N, \"garbage_kind\": \"mixed\",
                              \"garbage_path\": \"/api/v4/leads\"}
                             lost: applied, then the connection closes without an answer;
@@ -104,7 +105,12 @@ Control (no authorization, no rate limit; errors are {\"error\": \"...\"} with 4
                             turn; the default); garbage_path: only requests for exactly
                             this path (default: every API request);
                             outage: every API request is closed unanswered for N seconds;
-                            expire_tokens: every access token issued so far expires now
+                            blocked: every API and OAuth request gets 403 for N seconds,
+                            as amoCRM blocks a client;
+                            expire_tokens: every access token issued so far expires now;
+                            revoke_tokens: every token issued so far, refresh tokens too,
+                            stops working, as when the integration is disconnected (only
+                            a new code from POST /_sandbox/code helps)
   GET  /_sandbox/faults     the faults in force
   POST /_sandbox/reset      back to the seed's state; log and faults cleared; tokens kept
   POST /_sandbox/code       a new authorization code: {\"code\": \"...\"} (or one you give)

@@ -34,6 +34,9 @@ pub fn handle(w: &mut World, req: &Request, now: Instant) -> Response {
                 if actions.expire_tokens {
                     w.oauth.expire_all(now);
                 }
+                if actions.revoke_tokens {
+                    w.oauth.revoke_all(now);
+                }
                 if let Some(seed) = actions.rng_seed {
                     w.rng = Rng::seeded(seed);
                 }

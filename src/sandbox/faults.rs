@@ -19,6 +19,8 @@ pub struct Faults {
     pub latency: Duration,
     pub outage_until: Option<Instant>,
     pub payment_required: bool,
+    /// Until then every API and OAuth request gets 403, as amoCRM blocks a client.
+    pub blocked_until: Option<Instant>,
     /// The next N API requests fail with an error status (deterministic `error_rate`).
     pub error_next: u64,
     /// The next N API requests are applied and their answers lost.
@@ -129,6 +131,10 @@ struct FaultRequest {
     #[serde(default)]
     payment_required: bool,
     #[serde(default)]
+    blocked_seconds: f64,
+    #[serde(default)]
+    revoke_tokens: bool,
+    #[serde(default)]
     error_next: u64,
     #[serde(default)]
     lost_next: u64,
@@ -146,6 +152,8 @@ struct FaultRequest {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Actions {
     pub expire_tokens: bool,
+    /// Every token stops working, as when the admin disconnects the integration in amoCRM.
+    pub revoke_tokens: bool,
     pub rng_seed: Option<u64>,
 }
 
@@ -162,8 +170,13 @@ impl Faults {
                 return Err(format!("{name} must be between 0 and 1"));
             }
         }
-        if !(0.0..=86400.0).contains(&req.outage_seconds) {
-            return Err("outage_seconds must be between 0 and 86400".into());
+        for (name, secs) in [
+            ("outage_seconds", req.outage_seconds),
+            ("blocked_seconds", req.blocked_seconds),
+        ] {
+            if !(0.0..=86400.0).contains(&secs) {
+                return Err(format!("{name} must be between 0 and 86400"));
+            }
         }
         let statuses = req.error_statuses.unwrap_or_else(|| vec![500, 502, 504]);
         if statuses.is_empty() || statuses.iter().any(|s| !(400..=599).contains(s)) {
@@ -177,6 +190,8 @@ impl Faults {
             outage_until: (req.outage_seconds > 0.0)
                 .then(|| now + Duration::from_secs_f64(req.outage_seconds)),
             payment_required: req.payment_required,
+            blocked_until: (req.blocked_seconds > 0.0)
+                .then(|| now + Duration::from_secs_f64(req.blocked_seconds)),
             error_next: req.error_next,
             lost_next: req.lost_next,
             garbage_next: req.garbage_next,
@@ -188,6 +203,7 @@ impl Faults {
             faults,
             Actions {
                 expire_tokens: req.expire_tokens,
+                revoke_tokens: req.revoke_tokens,
                 rng_seed: req.seed,
             },
         ))
@@ -195,6 +211,10 @@ impl Faults {
 
     pub fn in_outage(&self, now: Instant) -> bool {
         self.outage_until.is_some_and(|t| now < t)
+    }
+
+    pub fn is_blocked(&self, now: Instant) -> bool {
+        self.blocked_until.is_some_and(|t| now < t)
     }
 
     /// An injected error status for this request, if the dice (or `error_next`) say so.
@@ -245,6 +265,9 @@ impl Faults {
                 .map(|t| t.saturating_duration_since(now).as_secs_f64())
                 .unwrap_or(0.0),
             "payment_required": self.payment_required,
+            "blocked_seconds_left": self.blocked_until
+                .map(|t| t.saturating_duration_since(now).as_secs_f64())
+                .unwrap_or(0.0),
             "error_next": self.error_next,
             "lost_next": self.lost_next,
             "garbage_next": self.garbage_next,
@@ -421,6 +444,21 @@ mod tests {
         assert!(Faults::parse(br#"{"error_rate": 2}"#, now).is_err());
         let (cleared, _) = Faults::parse(b"", now).expect("empty clears");
         assert_eq!(cleared.error_rate, 0.0);
+    }
+
+    #[test]
+    fn a_block_lasts_its_seconds_and_revoking_is_an_action() {
+        let now = Instant::now();
+        let (f, a) =
+            Faults::parse(br#"{"blocked_seconds": 2, "revoke_tokens": true}"#, now).expect("valid");
+        assert!(a.revoke_tokens && !a.expire_tokens);
+        assert!(f.is_blocked(now + Duration::from_secs(1)));
+        assert!(!f.is_blocked(now + Duration::from_secs(2)));
+        assert_eq!(f.to_json(now)["blocked_seconds_left"], 2.0);
+        let (none, a) = Faults::parse(b"{}", now).expect("valid");
+        assert!(!none.is_blocked(now) && !a.revoke_tokens);
+        assert!(Faults::parse(br#"{"blocked_seconds": -1}"#, now).is_err());
+        assert!(Faults::parse(br#"{"blocked_seconds": 100000}"#, now).is_err());
     }
 
     #[test]

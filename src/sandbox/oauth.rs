@@ -101,6 +101,15 @@ impl OAuth {
         }
     }
 
+    /// Every token issued so far stops working now, refresh tokens included, as when the
+    /// admin disconnects the integration: only a new authorization code helps.
+    pub fn revoke_all(&mut self, now: Instant) {
+        self.expire_all(now);
+        for r in self.refresh.values_mut() {
+            r.revoked = true;
+        }
+    }
+
     /// Whether a bearer token may call the API; its first use revokes the refresh token
     /// its pair replaced.
     pub fn check_access(&mut self, token: &str, now: Instant) -> bool {
@@ -320,6 +329,39 @@ mod tests {
             refresh(&mut o, "nope").json_body()["hint"],
             "Invalid refresh token"
         );
+    }
+
+    #[test]
+    fn revoking_all_leaves_only_a_new_code() {
+        let mut o = server();
+        let t0 = Instant::now();
+        o.add_code(&Secret::new("c"), t0 + Duration::from_secs(60));
+        o.add_code(&Secret::new("c2"), t0 + Duration::from_secs(60));
+        let grant = |o: &mut OAuth, pairs: &[(&str, &str)]| o.grant(&form(pairs), t0);
+        let first = grant(
+            &mut o,
+            &[("grant_type", "authorization_code"), ("code", "c")],
+        );
+        let first = first.json_body();
+        let access = first["access_token"].as_str().expect("access").to_string();
+        let refresh = first["refresh_token"]
+            .as_str()
+            .expect("refresh")
+            .to_string();
+        o.revoke_all(t0);
+        assert!(!o.check_access(&access, t0));
+        let again = grant(
+            &mut o,
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        );
+        assert_eq!(again.status, 401);
+        assert_eq!(again.json_body()["hint"], "Token has been revoked");
+        let fresh = grant(
+            &mut o,
+            &[("grant_type", "authorization_code"), ("code", "c2")],
+        );
+        let fresh = fresh.json_body();
+        assert!(o.check_access(fresh["access_token"].as_str().expect("access"), t0));
     }
 
     #[test]

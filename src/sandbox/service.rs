@@ -151,7 +151,12 @@ impl Service {
                 w.record(req, 0, false, now);
                 return Outcome::Refused;
             }
-            match w.rate.check(now) {
+            let admission = if w.faults.is_blocked(now) {
+                Admission::Blocked
+            } else {
+                w.rate.check(now)
+            };
+            match admission {
                 Admission::Admitted => {}
                 refused => {
                     let (status, page) = match refused {
