@@ -277,6 +277,47 @@ impl AmoClient {
         self.pages(&format!("/api/v4/{entity}"), &extra, entity, f)
     }
 
+    /// The newest entities first (`order[created_at]=desc`, 250 a page), each page handed
+    /// to `f`, until a page reaches back before `since` (unix seconds), a short page or a
+    /// 204: what a create whose answer was lost may have made is among them.
+    pub fn newest_since(
+        &mut self,
+        entity: &str,
+        with: &str,
+        since: i64,
+        f: &mut dyn FnMut(Vec<Value>),
+    ) -> Result<(), AmoError> {
+        check_entity(entity)?;
+        let limit = MOST_PER_REQUEST.to_string();
+        let path = format!("/api/v4/{entity}");
+        for page in 1.. {
+            let page_text = page.to_string();
+            let mut pairs: Vec<(&str, &str)> = vec![
+                ("page", &page_text),
+                ("limit", &limit),
+                ("order[created_at]", "desc"),
+            ];
+            if !with.is_empty() {
+                pairs.push(("with", with));
+            }
+            let Some(body) = self.get_json(&format!("{path}?{}", url::query(&pairs)))? else {
+                break;
+            };
+            let items = embedded(&body, entity, &format!("GET {path}"))?;
+            let done = items.len() < MOST_PER_REQUEST
+                || items.iter().any(|v| {
+                    v.get("created_at")
+                        .and_then(Value::as_i64)
+                        .is_some_and(|t| t < since)
+                });
+            f(items);
+            if done {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// `POST /api/v4/{entity}/link`; one result per link, in order.
     pub fn link(
         &mut self,

@@ -18,6 +18,10 @@ pub enum AmoError {
     /// Unreachable, 5xx, timeouts, 429 after the retries: the run stops, the queue stays.
     #[error("amoCRM is unavailable: {0}; the queue keeps the changes, they go out on a later run")]
     Unavailable(String),
+    /// A create was sent and its answer lost: amoCRM may have made the entities. The caller
+    /// looks for them before sending the create again.
+    #[error("amoCRM may have applied a create whose answer was lost: {0}")]
+    MaybeApplied(String),
     /// A bad request not attributable to single items, or an answer that is not what the
     /// API documents.
     #[error("amoCRM gave an unexpected answer: {0}")]

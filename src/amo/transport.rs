@@ -141,9 +141,9 @@ impl Transport {
                 } => {
                     if maybe_applied && !req.repeatable {
                         log::debug!("amoCRM {method} {shown}: {error} after {ms} ms");
-                        return Err(AmoError::Unavailable(format!(
-                            "{method} {shown}: {error}; amoCRM may have applied it, so it is not \
-                             sent again now (a later run checks for what was created)"
+                        return Err(AmoError::MaybeApplied(format!(
+                            "{method} {shown}: {error}; it is not sent again before looking \
+                             for what it made"
                         )));
                     }
                     log::debug!("amoCRM {method} {shown}: {error} after {ms} ms");
@@ -448,8 +448,8 @@ mod tests {
             repeatable: false,
         };
         match t.send(&create) {
-            Err(AmoError::Unavailable(m)) => assert!(m.contains("may have applied"), "{m}"),
-            other => panic!("expected Unavailable, got {other:?}"),
+            Err(AmoError::MaybeApplied(m)) => assert!(m.contains("POST /api/v4/leads"), "{m}"),
+            other => panic!("expected MaybeApplied, got {other:?}"),
         }
         assert_eq!(
             server.join().expect("server"),

@@ -2,8 +2,8 @@
 
 use super::sql::Driver;
 use super::{
-    DbResult, Job, JobInfo, Link, NewJob, Outcome, PanelDb, QueueSummary, entities, links, queue,
-    schema,
+    DbResult, Job, JobInfo, Link, NewJob, Outcome, PanelDb, QueueSummary, creating, entities,
+    links, queue, schema,
 };
 use crate::model::{EntityKind, Record};
 
@@ -101,6 +101,15 @@ impl PanelDb for Database {
     }
     fn link_count(&mut self, kind: EntityKind) -> DbResult<i64> {
         links::count(self.d(), kind)
+    }
+    fn mark_creating(&mut self, kind: EntityKind, ids: &[i64], now: i64) -> DbResult<()> {
+        creating::mark(self.d(), kind, ids, now)
+    }
+    fn creating(&mut self, kind: EntityKind) -> DbResult<Vec<(i64, i64)>> {
+        creating::of_kind(self.d(), kind)
+    }
+    fn clear_creating(&mut self, kind: EntityKind, ids: &[i64]) -> DbResult<u64> {
+        creating::clear(self.d(), kind, ids)
     }
     fn read_account(&mut self, id: i64) -> DbResult<Option<Record>> {
         entities::account(self.d(), id)

@@ -27,7 +27,8 @@ pub(crate) fn get(d: &mut dyn Driver, kind: EntityKind, billmgr_id: i64) -> DbRe
 }
 
 /// Update-or-insert by `billmgr_id`, read first rather than relying on a unique index,
-/// since a link table left by the official module may not have one.
+/// since a link table left by the official module may not have one. The entity's create
+/// mark goes in the same transaction: linked, it is no longer in flight.
 pub(crate) fn save(
     d: &mut dyn Driver,
     kind: EntityKind,
@@ -72,6 +73,7 @@ pub(crate) fn save(
                 ],
             )?,
         };
+        super::creating::clear_one(d, kind, billmgr_id)?;
         Ok(())
     })
 }

@@ -1,8 +1,8 @@
 //! The panel's database: MySQL/MariaDB on a panel, SQLite as the embedded default.
 //!
 //! One small interface ([`PanelDb`]) over both backends. It reads the panel's entities,
-//! and owns only the module's tables (the three link tables and the queue), created on
-//! first use; it never alters the panel's own tables.
+//! and owns only the module's tables (the three link tables, the queue and the creates in
+//! flight), created on first use; it never alters the panel's own tables.
 //!
 //! Hands out [`target`] (which database the settings name), [`open`] (a [`PanelDb`] on it)
 //! and [`sample`] (the sample panel for the demo and tests). Inside: `sql` is what each
@@ -10,6 +10,7 @@
 //! module's schema are written once over it (`backend`).
 
 mod backend;
+mod creating;
 mod entities;
 mod links;
 mod mysql;
@@ -30,7 +31,7 @@ pub fn open(target: &Target) -> DbResult<Box<dyn PanelDb>> {
     Ok(Box::new(backend::Database::new(open_driver(target)?)))
 }
 
-/// Drops the module's own tables (links and queue) where they exist, and returns the
+/// Drops the module's own tables (links, queue, creates in flight) where they exist, and returns the
 /// names of those dropped. The panel's tables are never touched.
 pub fn drop_module_tables(target: &Target) -> DbResult<Vec<&'static str>> {
     schema::drop_all(open_driver(target)?.as_mut())
@@ -260,6 +261,15 @@ pub trait PanelDb {
     fn links_page(&mut self, kind: EntityKind, offset: usize, limit: usize) -> DbResult<Vec<Link>>;
     /// Forgets the link of a panel entity (amoCRM keeps its entity); returns rows removed.
     fn unlink(&mut self, kind: EntityKind, billmgr_id: i64) -> DbResult<u64>;
+
+    // --- creates in flight ---
+    /// Marks entities as about to be created in amoCRM (committed before the create is
+    /// sent); an entity marked already keeps its older mark. Saving a link clears it.
+    fn mark_creating(&mut self, kind: EntityKind, ids: &[i64], now: i64) -> DbResult<()>;
+    /// The marks of one kind: `(billmgr_id, since)` (unix seconds), by id.
+    fn creating(&mut self, kind: EntityKind) -> DbResult<Vec<(i64, i64)>>;
+    /// Removes marks (amoCRM rejected the create: nothing was made); returns how many.
+    fn clear_creating(&mut self, kind: EntityKind, ids: &[i64]) -> DbResult<u64>;
 
     // --- the panel's entities (read only) ---
     /// A client: every column of `account` (`account.*`), of its project (`project.*`) and of

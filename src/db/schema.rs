@@ -1,4 +1,5 @@
-//! The module's own tables (three link tables and the queue), in both dialects.
+//! The module's own tables (three link tables, the queue and the creates in flight), in
+//! both dialects.
 //! Created when missing, dropped only on request (uninstall --purge); nothing else in the
 //! database is ever created, altered or dropped.
 
@@ -9,9 +10,24 @@ use crate::model::EntityKind;
 /// One cheap statement that fails unless every table and column the module needs exists:
 /// the panel hook calls `ensure_schema` on every event.
 const PROBE: &str = "SELECT a.synced_at, a.fingerprint, p.synced_at, p.fingerprint, \
-     i.synced_at, i.fingerprint, q.next_try, q.generation \
-     FROM amocrm_account2contact a, amocrm_profile2company p, amocrm_item2lead i, amocrm_queue q \
-     WHERE 1 = 0";
+     i.synced_at, i.fingerprint, q.next_try, q.generation, c.since \
+     FROM amocrm_account2contact a, amocrm_profile2company p, amocrm_item2lead i, amocrm_queue q, \
+     amocrm_creating c WHERE 1 = 0";
+
+/// Creates in flight: one row per panel entity whose create may have reached amoCRM.
+fn creating_table(dialect: Dialect) -> String {
+    let mut sql = "CREATE TABLE IF NOT EXISTS amocrm_creating (
+               kind        VARCHAR(16) NOT NULL,
+               billmgr_id  BIGINT NOT NULL,
+               since       BIGINT NOT NULL,
+               PRIMARY KEY (kind, billmgr_id)
+             )"
+    .to_string();
+    if dialect == Dialect::Mysql {
+        sql.push_str(" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
+    }
+    sql
+}
 
 fn link_table(dialect: Dialect, table: &str) -> String {
     match dialect {
@@ -112,16 +128,20 @@ pub(crate) fn ensure(d: &mut dyn Driver) -> DbResult<()> {
     for stmt in queue_table(dialect) {
         d.batch(&stmt)?;
     }
+    d.batch(&creating_table(dialect))?;
     d.query(PROBE, &[])?;
     Ok(())
 }
 
-/// Drops those of the module's tables (the links, then the queue) that exist; returns
-/// their names.
+/// Drops those of the module's tables (the links, the queue, the creates in flight) that
+/// exist; returns their names.
 pub(crate) fn drop_all(d: &mut dyn Driver) -> DbResult<Vec<&'static str>> {
     let tables = EntityKind::ALL.map(EntityKind::link_table);
     let mut dropped = Vec::new();
-    for table in tables.into_iter().chain(["amocrm_queue"]) {
+    for table in tables
+        .into_iter()
+        .chain(["amocrm_queue", "amocrm_creating"])
+    {
         if d.table_columns(table)?.is_some() {
             d.batch(&format!("DROP TABLE {table}"))?;
             dropped.push(table);

@@ -1,7 +1,8 @@
 //! Finding a client who already exists in amoCRM: e-mails compared case-insensitively,
-//! phones compared as digits with the Russian 8… / +7… / 7… forms equal.
+//! phones compared as digits with the Russian 8… / +7… / 7… forms equal. And finding what a
+//! create whose answer was lost made, among amoCRM's newest entities.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -107,6 +108,161 @@ impl ContactIndex {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// An entity a create may have made: what it was sent as.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub billmgr_id: i64,
+    /// The create's body (`name`, `custom_fields_values`, a lead's `_embedded.contacts`).
+    pub body: Value,
+}
+
+/// Pairs entities sent in a create with amoCRM entities that are them: the same name;
+/// for a lead, the same main contact; for a contact, the same e-mail when both have one.
+/// Among several that fit, the one that has more of the sent field values wins. Each
+/// amoCRM entity goes to one panel entity at most; `free` says whether an amoCRM entity
+/// may be taken at all (it is nobody else's already). `email_field`: the id of the
+/// contacts' EMAIL field. Returns `(billmgr_id, amoCRM id)`, by panel id.
+pub fn match_made(
+    sent: &[Sent],
+    found: &[Value],
+    email_field: Option<i64>,
+    free: &mut dyn FnMut(i64, i64) -> bool,
+) -> Vec<(i64, i64)> {
+    let mut by_name: HashMap<String, Vec<&Value>> = HashMap::new();
+    for f in found {
+        if let Some(name) = f.get("name").and_then(Value::as_str) {
+            by_name.entry(name.trim().to_string()).or_default().push(f);
+        }
+    }
+    let mut pairs: Vec<(i64, i64, i64, i64)> = Vec::new();
+    for s in sent {
+        let name = s
+            .body
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .trim();
+        for f in by_name.get(name).into_iter().flatten() {
+            let Some(id) = f.get("id").and_then(Value::as_i64) else {
+                continue;
+            };
+            if !fits(&s.body, f, email_field) || !free(s.billmgr_id, id) {
+                continue;
+            }
+            pairs.push((shared_values(&s.body, f), s.billmgr_id, id, created_at(f)));
+        }
+    }
+    // Best evidence first; among equals, the oldest amoCRM entity (made first).
+    pairs.sort_by(|a, b| b.0.cmp(&a.0).then(a.3.cmp(&b.3)).then(a.2.cmp(&b.2)));
+    let (mut done, mut taken) = (HashSet::new(), HashSet::new());
+    let mut out = Vec::new();
+    for (_, billmgr_id, id, _) in pairs {
+        if !done.contains(&billmgr_id) && !taken.contains(&id) {
+            done.insert(billmgr_id);
+            taken.insert(id);
+            out.push((billmgr_id, id));
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+fn created_at(v: &Value) -> i64 {
+    v.get("created_at").and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// The ids of `_embedded.<what>` (`contacts`, `companies`).
+fn embedded_ids(v: &Value, what: &str) -> Vec<i64> {
+    v.pointer(&format!("/_embedded/{what}"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("id").and_then(Value::as_i64))
+        .collect()
+}
+
+/// One value of a custom field: the field's id and code (either may be missing), the text.
+struct FieldValue {
+    id: Option<i64>,
+    code: Option<String>,
+    text: String,
+}
+
+impl FieldValue {
+    fn same_field(&self, other: &FieldValue) -> bool {
+        (self.id.is_some() && self.id == other.id)
+            || (self.code.is_some() && self.code == other.code)
+    }
+    fn is_email(&self, email_field: Option<i64>) -> bool {
+        self.code.as_deref() == Some("EMAIL") || (self.id.is_some() && self.id == email_field)
+    }
+}
+
+fn field_values(v: &Value) -> Vec<FieldValue> {
+    let mut out = Vec::new();
+    for f in v
+        .get("custom_fields_values")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let id = f.get("field_id").and_then(Value::as_i64);
+        let code = f
+            .get("field_code")
+            .and_then(Value::as_str)
+            .filter(|c| !c.is_empty())
+            .map(str::to_uppercase);
+        for x in f
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let text = match x.get("value") {
+                Some(Value::String(t)) => t.trim().to_string(),
+                Some(Value::Null) | None => continue,
+                Some(other) => other.to_string(),
+            };
+            out.push(FieldValue {
+                id,
+                code: code.clone(),
+                text,
+            });
+        }
+    }
+    out
+}
+
+/// What rules a candidate out: a lead of another main contact, a contact whose e-mails
+/// are all others.
+fn fits(body: &Value, found: &Value, email_field: Option<i64>) -> bool {
+    let want = embedded_ids(body, "contacts");
+    if !want.is_empty() {
+        let have = embedded_ids(found, "contacts");
+        if !have.is_empty() && !want.iter().all(|c| have.contains(c)) {
+            return false;
+        }
+    }
+    let emails = |v: &Value| -> Vec<String> {
+        field_values(v)
+            .into_iter()
+            .filter(|f| f.is_email(email_field))
+            .filter_map(|f| normalize_email(&f.text))
+            .collect()
+    };
+    let (want, have) = (emails(body), emails(found));
+    want.is_empty() || have.is_empty() || want.iter().any(|e| have.contains(e))
+}
+
+/// How many of the sent field values the found entity has.
+fn shared_values(body: &Value, found: &Value) -> i64 {
+    let have = field_values(found);
+    field_values(body)
+        .iter()
+        .filter(|w| have.iter().any(|h| h.text == w.text && h.same_field(w)))
+        .count() as i64
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
 
-use super::dedup::ContactIndex;
+use super::dedup::{ContactIndex, Sent};
 use super::fields::Meta;
 use super::lock::WorkerLock;
 use super::plan::{Plan, plan};
@@ -186,6 +186,11 @@ fn describe_stop(e: &AmoError) -> (String, String) {
             format!("amoCRM is unreachable: {m}"),
             "the next run retries; nothing to do unless it lasts".into(),
         ),
+        AmoError::MaybeApplied(m) => (
+            format!("amoCRM did not answer creates: {m}"),
+            "the next run looks for what they made before creating again; nothing to do unless it lasts"
+                .into(),
+        ),
         other => (other.to_string(), "see the task log".into()),
     }
 }
@@ -194,6 +199,25 @@ fn describe_stop(e: &AmoError) -> (String, String) {
 pub fn backoff(attempts: i64) -> i64 {
     let n = attempts.clamp(1, 20) as u32;
     (60i64 << (n - 1)).min(6 * 3600)
+}
+
+/// How far amoCRM's clock may be behind this machine's (seconds): what a lost create made
+/// is looked for back to this long before it was sent.
+const CLOCK_SKEW: i64 = 15 * 60;
+
+/// Sends of one create batch whose answers were lost, each followed by a look for what it
+/// made, before the run stops and leaves the rest to the next one.
+const CREATE_ROUNDS: usize = 3;
+
+/// The request that hangs a new company on its client's contact.
+fn company_link(kind: EntityKind, company: i64, contact: Option<i64>) -> Option<LinkRequest> {
+    (kind == EntityKind::Profile).then_some(())?;
+    Some(LinkRequest {
+        entity_id: company,
+        to_entity_type: "contacts".into(),
+        to_entity_id: contact?,
+        is_main: false,
+    })
 }
 
 /// Above this many due jobs the worker reads every contact once to find duplicates,
@@ -563,6 +587,45 @@ impl<'a> Worker<'a> {
             }
         }
 
+        let mut company_links: Vec<LinkRequest> = Vec::new();
+        // Entities an earlier create may have made (its answer lost, or the worker stopped
+        // before saving the link): linked to what is found, created only if nothing is.
+        let marked: HashSet<i64> = self.db.creating(kind)?.into_iter().map(|m| m.0).collect();
+        let sent: Vec<Sent> = creates
+            .iter()
+            .filter(|c| marked.contains(&targets[c.0].id))
+            .map(|(i, p, c, co)| Sent {
+                billmgr_id: targets[*i].id,
+                body: p.create_payload(*c, *co),
+            })
+            .collect();
+        if !sent.is_empty() {
+            match self.find_made(kind, &sent)? {
+                Ok(found) => {
+                    let mut rest = Vec::new();
+                    for (i, p, contact, company) in creates.drain(..) {
+                        match found.get(&targets[i].id) {
+                            Some(&amo_id) => {
+                                company_links.extend(company_link(kind, amo_id, contact));
+                                let what = "found in amoCRM (an earlier create's answer was lost)";
+                                updates.push((i, p, amo_id, what, String::new()));
+                            }
+                            None => rest.push((i, p, contact, company)),
+                        }
+                    }
+                    creates = rest;
+                }
+                Err(e) => {
+                    let idx = sent
+                        .iter()
+                        .filter_map(|s| targets.iter().position(|t| t.id == s.billmgr_id))
+                        .collect();
+                    self.batch_failed(e, &targets, idx)?;
+                    creates.retain(|c| !marked.contains(&targets[c.0].id));
+                }
+            }
+        }
+
         if !updates.is_empty() {
             let ids: Vec<i64> = updates.iter().map(|u| u.2).collect();
             let current = match self.amo.get_by_ids(entity, &ids, "") {
@@ -629,61 +692,159 @@ impl<'a> Worker<'a> {
             }
         }
 
-        if !creates.is_empty() {
+        let mut round = 0;
+        while !creates.is_empty() {
+            round += 1;
+            // Committed before the request leaves: if its answer is lost, or this process
+            // dies before the links are saved, the next attempt looks before creating.
+            let ids: Vec<i64> = creates.iter().map(|c| targets[c.0].id).collect();
+            self.db.mark_creating(kind, &ids, crate::log::now())?;
             let bodies: Vec<serde_json::Value> = creates
                 .iter()
                 .map(|(_, p, c, co)| p.create_payload(*c, *co))
                 .collect();
             match self.amo.create(entity, &bodies) {
                 Ok(answers) => {
-                    let mut links = Vec::new();
-                    for ((i, p, contact, _), answer) in creates.into_iter().zip(answers) {
+                    let mut rejected = Vec::new();
+                    for ((i, p, contact, _), answer) in creates.drain(..).zip(answers) {
                         let t = &targets[i];
                         match answer {
                             Ok(new_id) => {
                                 self.report.sent += 1;
                                 result[i] = Some(self.linked(t, kind, new_id, &p, "created")?);
-                                if kind == EntityKind::Profile
-                                    && let Some(c) = contact
-                                {
-                                    links.push(LinkRequest {
-                                        entity_id: new_id,
-                                        to_entity_type: "contacts".into(),
-                                        to_entity_id: c,
-                                        is_main: false,
-                                    });
-                                }
+                                company_links.extend(company_link(kind, new_id, contact));
                             }
-                            Err(msg) => self.fail(&t.job, format!("amoCRM rejected it: {msg}"))?,
+                            Err(msg) => {
+                                rejected.push(t.id);
+                                self.fail(&t.job, format!("amoCRM rejected it: {msg}"))?
+                            }
                         }
                     }
-                    if !links.is_empty() {
-                        match self.amo.link("companies", &links) {
-                            Ok(answers) => {
-                                for (l, a) in links.iter().zip(answers) {
-                                    if let Err(msg) = a {
-                                        log::warn!(
-                                            "company {} not linked to contact {}: {msg}",
-                                            l.entity_id,
-                                            l.to_entity_id
-                                        );
-                                    }
-                                }
+                    // Rejected: nothing was made, there is nothing to look for.
+                    self.db.clear_creating(kind, &rejected)?;
+                }
+                Err(AmoError::MaybeApplied(why)) if round < CREATE_ROUNDS => {
+                    log::warn!("{why}; looking for what it made before sending it again");
+                    let sent: Vec<Sent> = creates
+                        .iter()
+                        .zip(bodies)
+                        .map(|(c, body)| Sent {
+                            billmgr_id: targets[c.0].id,
+                            body,
+                        })
+                        .collect();
+                    let found = match self.find_made(kind, &sent)? {
+                        Ok(found) => found,
+                        Err(e) => {
+                            let idx = creates.iter().map(|c| c.0).collect();
+                            self.batch_failed(e, &targets, idx)?;
+                            break;
+                        }
+                    };
+                    let mut rest = Vec::new();
+                    for (i, p, contact, company) in creates.drain(..) {
+                        let t = &targets[i];
+                        match found.get(&t.id) {
+                            Some(&amo_id) => {
+                                self.report.sent += 1;
+                                let what = "created (found in amoCRM after the answer was lost)";
+                                result[i] = Some(self.linked(t, kind, amo_id, &p, what)?);
+                                company_links.extend(company_link(kind, amo_id, contact));
                             }
-                            Err(e @ (AmoError::Refused { .. } | AmoError::Unavailable(_))) => {
-                                return Err(Stop::Amo(e));
-                            }
-                            Err(e) => log::warn!("companies not linked to their contacts: {e}"),
+                            None => rest.push((i, p, contact, company)),
                         }
                     }
+                    creates = rest;
                 }
                 Err(e) => {
                     let idx = creates.iter().map(|c| c.0).collect();
                     self.batch_failed(e, &targets, idx)?;
+                    break;
                 }
             }
         }
+        if !company_links.is_empty() {
+            match self.amo.link("companies", &company_links) {
+                Ok(answers) => {
+                    for (l, a) in company_links.iter().zip(answers) {
+                        if let Err(msg) = a {
+                            log::warn!(
+                                "company {} not linked to contact {}: {msg}",
+                                l.entity_id,
+                                l.to_entity_id
+                            );
+                        }
+                    }
+                }
+                Err(e @ (AmoError::Refused { .. } | AmoError::Unavailable(_))) => {
+                    return Err(Stop::Amo(e));
+                }
+                Err(e) => log::warn!("companies not linked to their contacts: {e}"),
+            }
+        }
         Ok(result)
+    }
+
+    /// What earlier creates whose answers were lost made, among amoCRM's newest entities
+    /// (one pass for the whole batch): panel id → amoCRM id. The marks say since when.
+    fn find_made(
+        &mut self,
+        kind: EntityKind,
+        sent: &[Sent],
+    ) -> Result<Result<HashMap<i64, i64>, AmoError>, Stop> {
+        let marks: HashMap<i64, i64> = self.db.creating(kind)?.into_iter().collect();
+        let now = crate::log::now();
+        let since = sent
+            .iter()
+            .map(|s| marks.get(&s.billmgr_id).copied().unwrap_or(now))
+            .min()
+            .unwrap_or(now)
+            - CLOCK_SKEW;
+        let entity = kind.amo_entity();
+        // A lead is told from another of the same name by its contact.
+        let with = if kind == EntityKind::Item {
+            "contacts"
+        } else {
+            ""
+        };
+        let mut found = Vec::new();
+        if let Err(e) = self
+            .amo
+            .newest_since(entity, with, since, &mut |page| found.extend(page))
+        {
+            return Ok(Err(e));
+        }
+        found.retain(|v| {
+            v.get("created_at")
+                .and_then(serde_json::Value::as_i64)
+                .is_none_or(|t| t >= since)
+        });
+        let email_field = self
+            .meta
+            .as_ref()
+            .and_then(|m| m.field_id_by_code("contacts", "EMAIL"));
+        let db = &mut self.db;
+        let mut db_error = None;
+        let pairs =
+            super::dedup::match_made(sent, &found, email_field, &mut |billmgr_id, id| match db
+                .linked_to(kind, id)
+            {
+                Ok(owner) => owner.is_none_or(|o| o == billmgr_id),
+                Err(e) => {
+                    db_error.get_or_insert(e);
+                    false
+                }
+            });
+        if let Some(e) = db_error {
+            return Err(e.into());
+        }
+        log::info!(
+            "looked for {} {entity} a create may have made among the {} made since {since}: {} found",
+            sent.len(),
+            found.len(),
+            pairs.len()
+        );
+        Ok(Ok(pairs.into_iter().collect()))
     }
 
     /// Records that the entity is (now) the amoCRM one, and ends its job.
@@ -728,7 +889,9 @@ impl<'a> Worker<'a> {
         idx: Vec<usize>,
     ) -> Result<(), Stop> {
         match e {
-            AmoError::Refused { .. } | AmoError::Unavailable(_) => Err(Stop::Amo(e)),
+            AmoError::Refused { .. } | AmoError::Unavailable(_) | AmoError::MaybeApplied(_) => {
+                Err(Stop::Amo(e))
+            }
             other => {
                 let msg = other.to_string();
                 for i in idx {

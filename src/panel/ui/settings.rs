@@ -625,7 +625,7 @@ fn connection_failure(ctx: &Ctx<'_>, url: &str, e: &AmoError) -> (&'static str, 
             };
             ("conn_refused", problem)
         }
-        AmoError::Unavailable(why) => (
+        AmoError::Unavailable(why) | AmoError::MaybeApplied(why) => (
             "conn_unreachable",
             ctx.common("conn_fix_network", &[("url", url), ("error", why)]),
         ),
