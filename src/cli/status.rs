@@ -3,6 +3,9 @@
 
 use serde_json::{Value, json};
 
+use std::time::Duration;
+
+use crate::amo::{AmoError, NEW_CODE_ACTION, OAuthRefusal};
 use crate::config;
 use crate::db;
 use crate::log::{Which, now, timestamp};
@@ -47,10 +50,13 @@ fn gather(paths: &Paths) -> Value {
         out["config"] = json!({"ok": true, "sync_enabled": c.sync.enabled, "update": format!("{:?}", c.sync.update)});
         let opts = crate::amo::ClientOptions {
             rate_limit: c.sync.rate_limit,
-            timeout: std::time::Duration::from_secs(10),
+            timeout: LIVE_TIMEOUT,
         };
         match crate::amo::AmoClient::new(&c.auth, opts, paths) {
             Ok(mut client) => {
+                // The admin waits at a terminal: one brief try says whether amoCRM answers;
+                // the worker's retries are for the queue, not for this.
+                client.set_attempts(1);
                 let t = client.token_status();
                 out["token"] = json!({
                     "present": t.present,
@@ -70,12 +76,20 @@ fn gather(paths: &Paths) -> Value {
                         Err(e) => {
                             ok = false;
                             out["amocrm"] = json!({"url": c.auth.url, "connected": false, "error": e.to_string()});
+                            if let AmoError::Refused { action, .. } = &e {
+                                out["amocrm"]["refused"] = json!(true);
+                                out["action"] = json!(action);
+                            }
+                            if tokens_refused(&e) {
+                                out["token"]["refused"] = json!(true);
+                            }
                         }
                     }
                 } else {
                     ok = false;
                     out["amocrm"] = json!({"url": c.auth.url, "connected": false,
                         "error": "not authorized yet: set [auth] code or run `amocrm auth CODE`"});
+                    out["action"] = json!(NEW_CODE_ACTION);
                 }
             }
             Err(e) => {
@@ -115,8 +129,19 @@ fn gather(paths: &Paths) -> Value {
         None => {}
     }
     if let Some(s) = RunState::load(paths) {
-        if s.result == "stopped" || s.result == "config" {
+        // A run stopped by amoCRM needs nothing more once amoCRM answers again: the next
+        // run sends the queue.
+        let resolved = s.result == "stopped"
+            && out["amocrm"]["connected"] == json!(true)
+            && out["database"].is_string();
+        if (s.result == "stopped" && !resolved) || s.result == "config" {
             ok = false;
+        }
+        if resolved {
+            out["resolved"] = json!(
+                "amoCRM answers again: the waiting jobs go out on the next run (the cron entry, \
+                 a panel event, or `amocrm task` now)"
+            );
         }
         out["last_run"] = json!({
             "finished_at": s.finished_at, "finished": timestamp(s.finished_at),
@@ -126,6 +151,16 @@ fn gather(paths: &Paths) -> Value {
     }
     out["ok"] = json!(ok);
     out
+}
+
+/// How long the live check waits for amoCRM's answer.
+const LIVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Whether amoCRM no longer takes the integration's tokens (revoked, invalid, or a fresh
+/// access token refused too), so that only a new authorization code helps.
+fn tokens_refused(e: &AmoError) -> bool {
+    matches!(e, AmoError::Refused { status: 401, .. })
+        || e.oauth_refusal() == Some(OAuthRefusal::RefreshToken)
 }
 
 fn print_text(r: &Value) {
@@ -164,7 +199,9 @@ fn print_text(r: &Value) {
         }
     }
     let t = &r["token"];
-    if t.is_object() {
+    if t["refused"] == json!(true) {
+        println!("token:      REFUSED by amoCRM: a new authorization code is needed");
+    } else if t.is_object() {
         match t["access_expires_at"].as_i64() {
             Some(exp) => {
                 let left = exp - now();
@@ -217,9 +254,17 @@ fn print_text(r: &Value) {
             s(&lr["result"]),
             s(&lr["message"])
         );
-        if let Some(action) = lr["action"].as_str().filter(|a| !a.is_empty()) {
+        if let Some(now) = r["resolved"].as_str() {
+            println!("now:        {now}");
+        } else if let Some(action) = lr["action"].as_str().filter(|a| !a.is_empty())
+            && r["action"].as_str() != Some(action)
+        {
             println!("to do:      {action}");
         }
+    }
+    // What amoCRM says now comes before what the last run met.
+    if let Some(action) = r["action"].as_str() {
+        println!("to do:      {action}");
     }
     if let Some(f) = r["failures"].as_array().filter(|f| !f.is_empty()) {
         println!("failures:");

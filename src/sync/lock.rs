@@ -24,10 +24,21 @@ impl WorkerLock {
             .write(true)
             .open(&path)?;
         match file.try_lock() {
-            Ok(()) => Ok(Some(WorkerLock { _file: file, path })),
+            Ok(()) => {
+                // With its pair in `drop`, the debug log shows who held the lock when.
+                log::debug!("worker lock taken");
+                Ok(Some(WorkerLock { _file: file, path }))
+            }
             Err(TryLockError::WouldBlock) => Ok(None),
             Err(TryLockError::Error(e)) => Err(e),
         }
+    }
+}
+
+impl Drop for WorkerLock {
+    fn drop(&mut self) {
+        // Written before the file closes and the kernel lets the next worker in.
+        log::debug!("worker lock released");
     }
 }
 
