@@ -50,6 +50,7 @@ suite!(
     admin_queue_operations_page_retry_drop_and_prune,
     links_save_update_page_and_count,
     links_page_at_an_offset_and_unlink,
+    creates_in_flight_are_marked_kept_and_cleared,
     accounts_read_with_project_and_first_user,
     profiles_read_with_their_client,
     items_read_with_tariff_type_currency_client_and_parameters,

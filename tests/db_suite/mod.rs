@@ -502,6 +502,42 @@ pub fn links_page_at_an_offset_and_unlink(db: &mut dyn PanelDb) {
     assert_eq!(db.link_count(EntityKind::Item).expect("count"), 0);
 }
 
+/// A create in flight: marked before it is sent, an older mark kept, cleared by the link's
+/// save or on its own, each kind apart.
+pub fn creates_in_flight_are_marked_kept_and_cleared(db: &mut dyn PanelDb) {
+    use EntityKind::*;
+    assert_eq!(db.creating(Item).expect("marks"), vec![]);
+    db.mark_creating(Item, &[1002, 1001], T0).expect("mark");
+    db.mark_creating(Profile, &[22], T0).expect("mark");
+    // Marked again later: the first mark says since when amoCRM may hold it.
+    db.mark_creating(Item, &[1001, 1003], T0 + 60)
+        .expect("mark again");
+    db.mark_creating(Item, &[], T0 + 90)
+        .expect("nothing to mark");
+    assert_eq!(
+        db.creating(Item).expect("marks"),
+        vec![(1001, T0), (1002, T0), (1003, T0 + 60)]
+    );
+    assert_eq!(db.creating(Profile).expect("marks"), vec![(22, T0)]);
+    assert_eq!(db.creating(Account).expect("marks"), vec![]);
+
+    // Linked: no longer in flight, in the same transaction as the link.
+    db.save_link(Item, 1002, 4242, "f", T0 + 120).expect("link");
+    assert_eq!(
+        db.creating(Item).expect("marks"),
+        vec![(1001, T0), (1003, T0 + 60)]
+    );
+    assert_eq!(db.clear_creating(Item, &[1003, 1004]).expect("clear"), 1);
+    assert_eq!(db.clear_creating(Item, &[]).expect("clear none"), 0);
+    assert_eq!(db.creating(Item).expect("marks"), vec![(1001, T0)]);
+    assert_eq!(db.creating(Profile).expect("marks"), vec![(22, T0)]);
+    // A link saved for another kind leaves this kind's marks alone.
+    db.save_link(Account, 1001, 77, "f", T0).expect("link");
+    assert_eq!(db.creating(Item).expect("marks"), vec![(1001, T0)]);
+    db.ensure_schema().expect("schema again");
+    assert_eq!(db.creating(Item).expect("marks kept"), vec![(1001, T0)]);
+}
+
 pub fn accounts_read_with_project_and_first_user(db: &mut dyn PanelDb) {
     let a = db.read_account(2).expect("read").expect("account 2");
     has(

@@ -1,0 +1,131 @@
+//! The worker killed with SIGKILL at random moments, again and again, during a full export
+//! of thousands of entities: after the restarts amoCRM holds exactly what a clean export
+//! makes, nothing twice, no job left taken and no create left marked in flight.
+
+mod exact;
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use exact::{KINDS, authorize, check_exact, panel, reference, run_until_drained, stress};
+use support::{MysqlDb, Panel, Sandbox};
+
+/// A small xorshift generator: the kill times, reproducible from the printed seed.
+struct Dice(u64);
+
+impl Dice {
+    fn new() -> Dice {
+        let seed = std::env::var("AMOCRM_CRASH_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64)
+            })
+            | 1;
+        eprintln!("kill times from AMOCRM_CRASH_SEED={seed}");
+        Dice(seed)
+    }
+    /// A whole number in `lo..hi`.
+    fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        lo + self.0 % (hi - lo).max(1)
+    }
+}
+
+fn spawn(p: &Panel, args: &[&str]) -> Child {
+    Command::new(support::AMOCRM)
+        .args(args)
+        .env_clear()
+        .env("MGR_ROOT", p.root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the worker")
+}
+
+/// Creates marked in flight right now, over the three kinds.
+fn in_flight(p: &Panel) -> usize {
+    let mut db = p.db();
+    KINDS
+        .iter()
+        .map(|(k, _)| db.creating(*k).expect("marks").len())
+        .sum()
+}
+
+/// Kills the worker `kills` times at random moments of the export, then lets one finish.
+fn crashes_end_exact(database: &str, label: &str, generate: &str, kills: usize) {
+    let want = reference(Some(generate));
+    let entities = want.count("contacts") + want.count("companies") + want.count("leads");
+    let sandbox = Sandbox::start(&["--rate", "0"]);
+    let p = panel(
+        &sandbox,
+        database,
+        "batch_size = 50\nrate_limit = 50",
+        Some(generate),
+    );
+    authorize(&p);
+    let mut dice = Dice::new();
+    let started = Instant::now();
+    let (mut killed, mut spawned, mut marks_left, mut taken_left) = (0, 0, 0, 0);
+    while killed < kills && spawned < kills * 3 {
+        // The first run queues the whole export; the next ones carry on with the queue.
+        let args: &[&str] = if spawned == 0 {
+            &["sync", "--all"]
+        } else {
+            &["task"]
+        };
+        let mut child = spawn(&p, args);
+        spawned += 1;
+        std::thread::sleep(Duration::from_millis(dice.between(150, 2500)));
+        if child.try_wait().expect("wait").is_none() {
+            child.kill().expect("SIGKILL");
+            killed += 1;
+        }
+        child.wait().expect("reap");
+        let flight = in_flight(&p);
+        marks_left += usize::from(flight > 0);
+        let s = p.db().queue_summary(i64::MAX / 2).expect("summary");
+        taken_left += usize::from(s.taken > 0);
+        if s.pending + s.taken == 0 {
+            break;
+        }
+    }
+    let finishing = run_until_drained(&p, 5);
+    eprintln!(
+        "{label}: {entities} entities; {spawned} runs, {killed} killed by SIGKILL \
+         ({marks_left} kills left creates in flight, {taken_left} left jobs taken), \
+         then {finishing} clean run(s); {:.1} s in all",
+        started.elapsed().as_secs_f64()
+    );
+    check_exact(&p, &sandbox, &want);
+    assert!(killed > 0, "no run was killed: the test proves nothing");
+}
+
+#[test]
+fn sigkill_during_a_full_export_on_sqlite() {
+    if stress() {
+        crashes_end_exact(Panel::sqlite(), "sqlite", "3000,1500,5000", 40);
+    } else {
+        crashes_end_exact(Panel::sqlite(), "sqlite", "800,400,1200", 8);
+    }
+}
+
+#[test]
+fn sigkill_during_a_full_export_on_mariadb() {
+    let Some(server) = support::skip_without_mysql("sigkill_during_a_full_export_on_mariadb")
+    else {
+        return;
+    };
+    let mdb = MysqlDb::create(&server);
+    if stress() {
+        crashes_end_exact(&mdb.conf_lines(), "mariadb", "2000,1000,3000", 25);
+    } else {
+        crashes_end_exact(&mdb.conf_lines(), "mariadb", "300,150,450", 5);
+    }
+}
