@@ -151,6 +151,15 @@ pub fn lock_sessions(task_log: &str) -> Result<Sessions, String> {
     Ok(s)
 }
 
+/// The processes (pids) with a log line containing `what` (every process for "").
+pub fn pids_saying(log: &str, what: &str) -> std::collections::BTreeSet<String> {
+    log.lines()
+        .filter(|l| l.contains(what))
+        .filter_map(|l| l.split_once(" [")?.1.split_once(']'))
+        .map(|(pid, _)| pid.to_string())
+        .collect()
+}
+
 /// `entity id` → how many times the task log says it was created in amoCRM.
 pub fn creations(task_log: &str) -> std::collections::BTreeMap<String, usize> {
     let mut seen = std::collections::BTreeMap::new();
