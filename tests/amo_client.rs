@@ -545,8 +545,8 @@ fn a_lost_create_answer_is_not_sent_again() {
     let mut c = authorized(&sandbox, &panel);
     faults(&sandbox, json!({"lost_next": 1}));
     match c.create("leads", &[json!({"name": "Lost answer"})]) {
-        Err(AmoError::Unavailable(m)) => assert!(m.contains("may have applied"), "{m}"),
-        other => panic!("expected Unavailable, got {other:?}"),
+        Err(AmoError::MaybeApplied(m)) => assert!(m.contains("/api/v4/leads"), "{m}"),
+        other => panic!("expected MaybeApplied, got {other:?}"),
     }
     let posts = requests(&sandbox)
         .iter()

@@ -10,9 +10,7 @@ mod exact;
 use std::time::{Duration, Instant};
 
 use billmgr_amocrm::model::EntityKind;
-use exact::{
-    KINDS, authorize, check_exact, list, panel, reference, run_until_drained, stress, tail,
-};
+use exact::{KINDS, authorize, check_exact, panel, reference, run_until_drained, stress, tail};
 use serde_json::{Value, json};
 use support::{MysqlDb, Panel, Sandbox};
 
@@ -49,7 +47,7 @@ fn faults_end_exact(database: &str, label: &str) {
     let p = panel(
         &sandbox,
         database,
-        "batch_size = 8\nrate_limit = 9",
+        "batch_size = 5\nrate_limit = 9",
         Some(generate),
     );
     authorize(&p);

@@ -496,6 +496,8 @@ impl<'a> Worker<'a> {
             let rec = match self.read(kind, t.id) {
                 Ok(Some(r)) => r,
                 Ok(None) => {
+                    // Gone from the panel: nothing will ever be created for it again.
+                    self.db.clear_creating(kind, &[t.id])?;
                     self.skip(
                         &t.job,
                         kind,
