@@ -273,3 +273,66 @@ fn status_answers_promptly_while_amocrm_is_down_or_slow() {
         "{json}"
     );
 }
+
+#[test]
+fn status_does_not_wait_for_a_worker_renewing_the_tokens_against_a_dead_amocrm() {
+    // Tokens of 4 s, run out by the clock: the worker renews them first, under the token
+    // lock, and with amoCRM down it holds the lock through all its retries.
+    let sandbox = Sandbox::start(&["--rate", "0", "--token-lifetime", "4"]);
+    let p = queued_panel(&sandbox, Panel::sqlite());
+    std::thread::sleep(Duration::from_millis(4500));
+    faults(&sandbox, json!({"outage_seconds": 600}));
+    let root = p.root().to_path_buf();
+    let worker = std::thread::spawn(move || {
+        let mut cmd = std::process::Command::new(support::AMOCRM);
+        cmd.arg("task")
+            .env_clear()
+            .env("MGR_ROOT", &root)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        support::run_with_timeout(cmd, b"", Duration::from_secs(120))
+    });
+    let lock = billmgr_amocrm::paths::Paths::new(p.root()).token_lock();
+    let held = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&lock)
+            .is_ok_and(|f| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)))
+    };
+    let waited = std::time::Instant::now();
+    while !held() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(20),
+            "the worker never took the token lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let (json, shown, code) = status(&p);
+    assert_eq!(code, 1, "{shown}");
+    assert!(
+        json["amocrm"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("renewing the tokens")),
+        "{json}"
+    );
+    let (_, took) = timed(&p, &["status"]);
+    eprintln!("status while a worker renews the tokens against a dead amoCRM: {took:?}");
+
+    // amoCRM comes back while the worker still retries: its renewal goes through and it
+    // sends the queue.
+    faults(&sandbox, json!({}));
+    let out = worker.join().expect("worker");
+    assert!(out.status.success(), "task: {}", text(&out.stderr));
+    let s = p.db().queue_summary(i64::MAX / 2).expect("summary");
+    assert_eq!((s.pending, s.done), (0, 3), "{s:?}");
+    assert_eq!(
+        token_requests(&requests(&sandbox))
+            .iter()
+            .filter(|r| r["status"] == 200)
+            .count(),
+        2,
+        "the code, then one renewal"
+    );
+}

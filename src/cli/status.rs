@@ -3,7 +3,8 @@
 
 use serde_json::{Value, json};
 
-use std::time::Duration;
+use std::fs::{OpenOptions, TryLockError};
+use std::time::{Duration, Instant};
 
 use crate::amo::{AmoError, NEW_CODE_ACTION, OAuthRefusal};
 use crate::config;
@@ -63,7 +64,14 @@ fn gather(paths: &Paths) -> Value {
                     "access_expires_at": t.access_expires_at,
                     "access_expires": t.access_expires_at.map(timestamp),
                 });
-                if t.present || c.auth.code.is_some() {
+                if (t.present || c.auth.code.is_some())
+                    && !token_lock_free(paths, TOKEN_LOCK_PATIENCE)
+                {
+                    ok = false;
+                    out["amocrm"] = json!({"url": c.auth.url, "connected": false,
+                        "error": "another amocrm process has been renewing the tokens for a while \
+                                  (amoCRM is slow or unreachable); try again in a minute"});
+                } else if t.present || c.auth.code.is_some() {
                     match client.account() {
                         Ok(a) => {
                             out["amocrm"] = json!({"url": c.auth.url, "connected": true,
@@ -155,6 +163,32 @@ fn gather(paths: &Paths) -> Value {
 
 /// How long the live check waits for amoCRM's answer.
 const LIVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long status waits for another process's token refresh to finish.
+const TOKEN_LOCK_PATIENCE: Duration = Duration::from_secs(3);
+
+/// Whether the token lock is free or comes free within `patience`. A worker refreshing
+/// the tokens while amoCRM hangs holds it through all its retries (minutes); status would
+/// wait as long for it before its own request.
+fn token_lock_free(paths: &Paths, patience: Duration) -> bool {
+    // No lock file: no process has ever renewed the tokens here.
+    let Ok(file) = OpenOptions::new().write(true).open(paths.token_lock()) else {
+        return true;
+    };
+    let deadline = Instant::now() + patience;
+    loop {
+        match file.try_lock() {
+            // Released as `file` closes, before the client takes it for itself.
+            Ok(()) => return true,
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(TryLockError::WouldBlock) => return false,
+            // The client meets the same problem and names it.
+            Err(TryLockError::Error(_)) => return true,
+        }
+    }
+}
 
 /// Whether amoCRM no longer takes the integration's tokens (revoked, invalid, or a fresh
 /// access token refused too), so that only a new authorization code helps.
