@@ -323,4 +323,75 @@ mod tests {
         idx.remember(9, Some("new@x.ru"), None);
         assert_eq!(idx.find(&both, Some("NEW@x.ru"), None), Some(9));
     }
+    fn item(id: i64, body: Value) -> Sent {
+        Sent {
+            billmgr_id: id,
+            body,
+        }
+    }
+
+    fn lead(id: i64, name: &str, contact: i64, created_at: i64) -> Value {
+        json!({"id": id, "name": name, "created_at": created_at,
+               "_embedded": {"contacts": [{"id": contact, "is_main": true}]}})
+    }
+
+    #[test]
+    fn what_a_lost_create_made_is_found_by_name_and_contact_once() {
+        let body = |name: &str, contact: i64| json!({"name": name, "_embedded": {"contacts": [{"id": contact, "is_main": true}]}});
+        let found = [
+            lead(501, "vps — VDS-Start", 77, 100),
+            lead(502, "vps — VDS-Start", 78, 101),
+            lead(503, "site.example — Host", 77, 102),
+            lead(504, "vps — VDS-Start", 77, 103),
+        ];
+        let sent = [
+            item(1001, body("vps — VDS-Start", 77)),
+            item(1002, body("vps — VDS-Start", 77)),
+            item(1003, body("vps — VDS-Start", 77)),
+            item(1004, body("other — Host", 77)),
+        ];
+        // 502 is another contact's; 503 another name; two of the three fit, oldest first.
+        let got = match_made(&sent, &found, None, &mut |_, _| true);
+        assert_eq!(got, vec![(1001, 501), (1002, 504)]);
+        // One already linked to another panel entity is not taken.
+        let got = match_made(&sent, &found, None, &mut |b, id| id != 501 || b == 9);
+        assert_eq!(got, vec![(1001, 504)]);
+    }
+
+    #[test]
+    fn a_contact_of_another_email_is_not_what_was_made() {
+        let contact = |id: i64, email: &str, phone: &str| {
+            json!({"id": id, "name": "Иванов Иван", "created_at": 5, "custom_fields_values": [
+                {"field_id": 1, "field_code": "EMAIL", "values": [{"value": email}]},
+                {"field_id": 2, "field_code": "PHONE", "values": [{"value": phone}]}]})
+        };
+        let body = |email: &str, phone: &str| {
+            json!({"name": "Иванов Иван", "custom_fields_values": [
+                {"field_id": 1, "values": [{"value": email}]},
+                {"field_id": 2, "values": [{"value": phone}]}]})
+        };
+        let found = [
+            contact(11, "a@x.ru", "+7 912 000-00-01"),
+            contact(12, "B@X.ru", "+7 912 000-00-02"),
+        ];
+        let sent = [
+            item(3, body("b@x.ru", "+7 912 000-00-09")),
+            item(4, body("c@x.ru", "+7 912 000-00-01")),
+        ];
+        // 3 is 12 by its e-mail; 4's e-mail is nobody's, so neither is it.
+        assert_eq!(
+            match_made(&sent, &found, Some(1), &mut |_, _| true),
+            vec![(3, 12)]
+        );
+        // Without e-mails, the one that shares more sent values wins.
+        let sent = [item(
+            5,
+            json!({"name": "Иванов Иван", "custom_fields_values": [
+            {"field_id": 2, "values": [{"value": "+7 912 000-00-02"}]}]}),
+        )];
+        assert_eq!(
+            match_made(&sent, &found, Some(1), &mut |_, _| true),
+            vec![(5, 12)]
+        );
+    }
 }
