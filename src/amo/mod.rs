@@ -20,3 +20,51 @@ pub use client::{AmoClient, ClientOptions};
 pub use error::{AmoError, NEW_CODE_ACTION, OAuthRefusal};
 pub use models::{CustomField, FieldEnum, LinkRequest, Pipeline, PipelineStatus};
 pub use tokens::TokenStatus;
+
+/// Pure entry points for the fuzz targets in `fuzz/` (see `crate::fuzz_entry`).
+#[doc(hidden)]
+pub mod fuzz_entry {
+    use serde_json::Value;
+
+    use super::models::{CustomField, Pipeline};
+    use super::{jwt, problem, tokens};
+    use crate::secret::Secret;
+
+    /// An answer from amoCRM: the first two bytes are the HTTP status, the rest the body.
+    /// `token` is an access token built around the body (the body as its payload).
+    pub fn amo_response(data: &[u8], token: &str) {
+        let (status, body) = match data {
+            [a, b, rest @ ..] => (u16::from_le_bytes([*a, *b]) % 600, rest),
+            _ => (0, data),
+        };
+        let body = String::from_utf8_lossy(body);
+        if let Some(errors) = problem::item_errors(&body) {
+            assert!(!errors.is_empty());
+            for e in errors {
+                assert!(!e.message.is_empty());
+            }
+        }
+        assert!(!problem::describe(status, &body).is_empty());
+        assert!(!problem::oauth_reason(&body).is_empty());
+        assert!(problem::excerpt(&body).chars().count() <= 201);
+        if let Ok(json) = serde_json::from_str::<Value>(&body) {
+            // The lists the client reads: custom fields, pipelines, or a bare object.
+            for key in ["custom_fields", "pipelines"] {
+                if let Some(Value::Array(items)) = json.get("_embedded").and_then(|e| e.get(key)) {
+                    for item in items {
+                        let _ = CustomField::from_json(item);
+                        let _ = Pipeline::from_json(item);
+                    }
+                }
+            }
+            let _ = CustomField::from_json(&json);
+            let _ = Pipeline::from_json(&json);
+        }
+        for t in [&*body, token] {
+            let _ = jwt::claims(t);
+            for now in [0, tokens::now_unix()] {
+                let _ = tokens::needs_refresh(&Secret::new(t), now);
+            }
+        }
+    }
+}

@@ -86,9 +86,11 @@ pub enum EditError {
 /// A value as it must be written: quoted when it holds a comment character or has
 /// leading or trailing spaces, so that reading it back gives the same text.
 pub fn quote(value: &str) -> String {
+    // The reader refuses a line ending with '\\' (no continuation lines): quote that too.
     let needs = value.contains([';', '#', '"'])
         || value.starts_with(char::is_whitespace)
-        || value.ends_with(char::is_whitespace);
+        || value.ends_with(char::is_whitespace)
+        || value.ends_with('\\');
     if !needs {
         return value.to_string();
     }
@@ -105,7 +107,8 @@ pub fn quote(value: &str) -> String {
 }
 
 fn check(section: &str, key: &str, value: Option<&str>) -> Result<(), EditError> {
-    let bad_line = |s: &str| s.contains(['\n', '\r', '\0']);
+    // Any control character but a tab makes the reader refuse the whole line.
+    let bad_line = |s: &str| s.chars().any(|c| c.is_control() && c != '\t');
     if section.is_empty() || bad_line(section) || section.contains([']', '[', ';', '#']) {
         return Err(EditError::Invalid(format!(
             "'{section}' cannot be a section name"
@@ -119,7 +122,7 @@ fn check(section: &str, key: &str, value: Option<&str>) -> Result<(), EditError>
     }
     if value.is_some_and(bad_line) {
         return Err(EditError::Invalid(format!(
-            "the value of '{key}' must be one line"
+            "the value of '{key}' must be one line, without control characters"
         )));
     }
     Ok(())
@@ -415,6 +418,28 @@ trial = item.period = -100
         assert!(apply_text(CONF, &[Change::set("auth", "k", "two\nlines")]).is_err());
         assert!(apply_text(CONF, &[Change::set("a]b", "k", "v")]).is_err());
         assert!(apply_text(CONF, &[Change::set("auth", "a = b", "v")]).is_err());
+    }
+
+    #[test]
+    fn values_the_reader_would_refuse_are_not_written() {
+        // The reader refuses a line holding any control character but a tab: writing one
+        // would turn a saved setting into a broken file.
+        for bad in ["\u{e}s absent", "a\u{1b}[0m", "x\u{7f}", "\u{85}"] {
+            let err = apply_text(CONF, &[Change::set("sync", "batch_size", bad)]).unwrap_err();
+            assert!(err.to_string().contains("control characters"), "{err}");
+            assert!(apply_text(CONF, &[Change::set_raw("tags.lead", "x", bad)]).is_err());
+        }
+        let out = apply_text(CONF, &[Change::set("auth", "client_secret", "C:\\")]).unwrap();
+        assert!(crate::config::shape_problems(&out).is_empty(), "{out}");
+        assert_eq!(
+            crate::config::values_text(&out).get("auth", "client_secret"),
+            Some("C:\\")
+        );
+        let out = apply_text(CONF, &[Change::set("auth", "client_id", "a\tb")]).unwrap();
+        assert_eq!(
+            crate::config::values_text(&out).get("auth", "client_id"),
+            Some("a\tb")
+        );
     }
 
     #[test]

@@ -112,14 +112,27 @@ pub fn read_values(paths: &Paths) -> Result<ConfValues, Problem> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfValues::default()),
         Err(e) => return Err(unreadable(&file, &e)),
     };
-    let doc = ini_file::parse(&file, &text, &mut Vec::new());
-    Ok(ConfValues {
+    Ok(values_text(&text))
+}
+
+/// The problems with the shape of amocrm.conf's text (sections, `key = value` lines,
+/// characters), before any setting or rule is read.
+pub fn shape_problems(text: &str) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    ini_file::parse(Path::new("amocrm.conf"), text, &mut problems);
+    problems
+}
+
+/// [`read_values`] of amocrm.conf's text.
+pub fn values_text(text: &str) -> ConfValues {
+    let doc = ini_file::parse(Path::new("amocrm.conf"), text, &mut Vec::new());
+    ConfValues {
         entries: doc
             .entries
             .into_iter()
             .map(|e| (e.section, e.key, settings::unquote(&e.value)))
             .collect(),
-    })
+    }
 }
 
 /// Reads everything, collecting problems; `None` when amocrm.conf cannot be read.
@@ -225,6 +238,49 @@ pub fn read_presets(paths: &Paths, problems: &mut Vec<Problem>) -> Vocabulary {
         }
     }
     vocab
+}
+
+/// The whole configuration from the texts of amocrm.conf, presets.default and (when there
+/// is one) presets.custom: [`load`] without the files, through the same parsers.
+pub fn load_text(
+    conf: &str,
+    presets_default: &str,
+    presets_custom: Option<&str>,
+) -> Result<Config, Problems> {
+    let mut problems = Vec::new();
+    let vocab = presets_text(presets_default, presets_custom, &mut problems);
+    let config = from_text(Path::new("amocrm.conf"), conf, &vocab, &mut problems);
+    valid(config, problems)
+}
+
+/// The vocabulary of the presets' texts, as [`read_presets`] reads the files.
+pub fn presets_text(
+    presets_default: &str,
+    presets_custom: Option<&str>,
+    problems: &mut Vec<Problem>,
+) -> Vocabulary {
+    let mut vocab = Vocabulary::default();
+    presets::parse(Path::new("presets.default"), presets_default, problems).apply_to(&mut vocab);
+    if let Some(text) = presets_custom {
+        presets::parse(Path::new("presets.custom"), text, problems).apply_to(&mut vocab);
+    }
+    vocab
+}
+
+/// amocrm.conf's text read against a vocabulary already built from the presets.
+pub fn conf_text(conf: &str, vocab: &Vocabulary) -> Result<Config, Problems> {
+    let mut problems = Vec::new();
+    let config = from_text(Path::new("amocrm.conf"), conf, vocab, &mut problems);
+    valid(config, problems)
+}
+
+fn valid(config: Config, mut problems: Vec<Problem>) -> Result<Config, Problems> {
+    sort(&mut problems);
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(Problems(problems))
+    }
 }
 
 /// Unknown sections and keys (a typo would otherwise be silently ignored).
@@ -346,6 +402,31 @@ mod tests {
 
     fn messages(problems: &[Problem]) -> Vec<String> {
         problems.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn text_and_files_give_the_same_answer() {
+        let etc = Path::new(env!("CARGO_MANIFEST_DIR")).join("etc");
+        let presets = std::fs::read_to_string(etc.join("presets.default")).expect("presets");
+        let (_dir, paths) = root(None);
+        let sample = std::fs::read_to_string(paths.conf()).expect("sample");
+        let from_text = load_text(&sample, &presets, None).expect("sample loads");
+        let from_files = load(&paths).expect("sample loads");
+        assert_eq!(from_text.sync, from_files.sync);
+        assert_eq!(from_text.auth, from_files.auth);
+        let broken = "[sync]\nbatch_size = 0\n";
+        let problems = load_text(broken, &presets, Some("value x = nowhere.x text")).unwrap_err();
+        let lines: Vec<(String, usize)> = problems
+            .0
+            .iter()
+            .map(|p| (p.file.display().to_string(), p.line))
+            .collect();
+        assert!(
+            lines.contains(&("presets.custom".to_string(), 1)),
+            "{lines:?}"
+        );
+        assert!(lines.contains(&("amocrm.conf".to_string(), 2)), "{lines:?}");
+        assert_eq!(values_text(broken).get("sync", "batch_size"), Some("0"));
     }
 
     #[test]
