@@ -31,12 +31,13 @@ pub(crate) fn needs_refresh(token: &Secret, now: i64) -> bool {
         return false;
     };
     let Some(exp) = claims.exp else { return false };
+    // The claims are whatever the token says: far-off or negative times must not overflow.
     let lifetime = claims
         .iat
-        .map(|iat| exp - iat)
+        .map(|iat| exp.saturating_sub(iat))
         .filter(|l| *l > 0)
         .unwrap_or(86_400);
-    exp - now < REFRESH_AHEAD_SECS.min(lifetime / 4)
+    exp.saturating_sub(now) < REFRESH_AHEAD_SECS.min(lifetime / 4)
 }
 
 pub(crate) fn now_unix() -> i64 {
@@ -201,6 +202,17 @@ mod tests {
             "eyJ0eXAiOiJKV1QifQ.{}.sig",
             jwt::b64url(payload.as_bytes())
         ))
+    }
+
+    #[test]
+    fn extreme_claims_do_not_overflow() {
+        let now = 1_700_000_000;
+        assert!(!needs_refresh(&jwt(r#"{"exp":1e300,"iat":-1e300}"#), now));
+        assert!(needs_refresh(&jwt(r#"{"exp":-1e300,"iat":1}"#), now));
+        assert!(!needs_refresh(
+            &jwt(r#"{"exp":9223372036854775807,"nbf":-9223372036854775808}"#),
+            now
+        ));
     }
 
     #[test]
