@@ -45,9 +45,9 @@ step "removing the amoCRM module from $MGR_ROOT"
 if [ "$PURGE" = yes ]; then
   cat >&2 <<'EOF'
 WARNING: --purge drops the tables amocrm_account2contact, amocrm_profile2company,
-amocrm_item2lead and amocrm_queue with every panel ↔ amoCRM link they hold. On a panel that
-had ISPsystem's own amoCRM module the link tables may be shared with it, and its links go
-too. The settings, presets.custom, the tokens and the logs are deleted as well.
+amocrm_item2lead, amocrm_queue and amocrm_creating with every panel ↔ amoCRM link they
+hold. On a panel that had ISPsystem's own amoCRM module the link tables may be shared with
+it, and its links go too. The settings, presets.custom, the tokens and the logs are deleted as well.
 EOF
   # Before the binary and the settings go: it needs both to find the database. After a plain
   # uninstall the installed binary is gone, and another build of it does the same.
@@ -58,10 +58,10 @@ EOF
   fi
   if [ -x "$DROPPER" ]; then
     if ! "$DROPPER" drop-tables --yes; then
-      warn "the tables were not dropped (above: why); drop them by hand: DROP TABLE amocrm_account2contact, amocrm_profile2company, amocrm_item2lead, amocrm_queue;"
+      warn "the tables were not dropped (above: why); drop them by hand: DROP TABLE amocrm_account2contact, amocrm_profile2company, amocrm_item2lead, amocrm_queue, amocrm_creating;"
     fi
   else
-    warn "no $BIN (nor --binary) to drop the tables with; drop them by hand: DROP TABLE amocrm_account2contact, amocrm_profile2company, amocrm_item2lead, amocrm_queue;"
+    warn "no $BIN (nor --binary) to drop the tables with; drop them by hand: DROP TABLE amocrm_account2contact, amocrm_profile2company, amocrm_item2lead, amocrm_queue, amocrm_creating;"
   fi
 fi
 

@@ -128,11 +128,12 @@ fn text(out: &Output) -> (String, String) {
     )
 }
 
-const MODULE_TABLES: [&str; 4] = [
+const MODULE_TABLES: [&str; 5] = [
     "amocrm_account2contact",
     "amocrm_profile2company",
     "amocrm_item2lead",
     "amocrm_queue",
+    "amocrm_creating",
 ];
 
 /// The tables of a SQLite file (the file must exist: opening would create it).
