@@ -385,8 +385,12 @@ fn lookup_value(
 
 /// `; did you mean X?` for the closest known name within a couple of typos, else nothing.
 fn suggest<'a>(name: &str, known: impl Iterator<Item = &'a String>) -> String {
-    let limit = (name.chars().count() / 4).clamp(1, 3);
+    let len = name.chars().count();
+    let limit = (len / 4).clamp(1, 3);
+    // Names whose lengths differ by more than the limit are too far apart anyway: skipping
+    // them keeps a long unknown name from costing a full distance against every known one.
     known
+        .filter(|k| k.chars().count().abs_diff(len) <= limit)
         .map(|k| (edit_distance(name, k), k))
         .filter(|(d, _)| *d <= limit)
         .min()
@@ -640,6 +644,15 @@ pub(in crate::rules) mod tests {
             "{}",
             e.message
         );
+        // One letter short, and a long unknown name, which is near nothing.
+        let e = err("item.pricelis = x");
+        assert!(
+            e.message.ends_with("did you mean item.pricelist?"),
+            "{}",
+            e.message
+        );
+        let long = format!("item.{} = x", "s".repeat(10_000));
+        assert!(!err(&long).message.contains("did you mean"));
         let e = err("item.status = 2 item.status = 3");
         assert_eq!(e.col, 17);
         assert!(e.message.contains("join tests with 'and' or 'or'"));
