@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The module's speed against its targets, each figure next to its bound or baseline as a
+# ratio, from one run on this machine: the handler against `cat` (median and p95), the full
+# export's throughput against rate_limit × batch_size on a sandbox enforcing 7 requests/s,
+# the export's peak RSS at 10,000 and 100,000 entities, and event → amoCRM latency.
+# The measuring is examples/bench.rs; this builds the release binaries and runs it.
+#
+# Usage: bash scripts/bench.sh [--quick] [--mysql URL] [--only handler,export,rss,latency]
+#   --quick   smaller sizes, for a fast check (a few minutes); the figures are then not the
+#             targets' own
+#   --mysql   also measure the handler on MariaDB (default: $AMOCRM_BENCH_MYSQL_URL)
+# A full run takes about 10 minutes, most of it the export held to 7 requests a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --quiet --release --bins --example bench
+exec target/release/examples/bench "$@"
