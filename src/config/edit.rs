@@ -109,7 +109,7 @@ pub fn quote(value: &str) -> String {
 fn check(section: &str, key: &str, value: Option<&str>) -> Result<(), EditError> {
     // Any control character but a tab makes the reader refuse the whole line.
     let bad_line = |s: &str| s.chars().any(|c| c.is_control() && c != '\t');
-    if section.is_empty() || bad_line(section) || section.contains([']', '[', ';', '#']) {
+    if section.is_empty() || bad_line(section) || section.contains([']', '[', ';', '#', '\\']) {
         return Err(EditError::Invalid(format!(
             "'{section}' cannot be a section name"
         )));

@@ -97,12 +97,20 @@ pub fn parse(file: &Path, text: &str, problems: &mut Vec<Problem>) -> IniDoc {
             ));
         } else if let Some(rest) = content.strip_prefix('[') {
             match rest.strip_suffix(']').map(str::trim) {
-                Some(name) if !name.is_empty() && !name.contains(['[', ']']) => {
+                // rust-ini reads a backslash in a header as an escape and loses what follows.
+                Some(name) if !name.is_empty() && !name.contains(['[', ']', '\\']) => {
                     if !doc.sections.iter().any(|(s, _)| s == name) {
                         doc.sections.push((name.to_string(), line_no));
                     }
                     section = Some(name.to_string());
                     keep = format!("[{name}]");
+                }
+                Some(name) if name.contains('\\') => {
+                    problems.push(problem(
+                        line_no,
+                        format!("'{content}': a section name cannot contain '\\'"),
+                    ));
+                    section = None;
                 }
                 _ => {
                     problems.push(problem(
@@ -264,6 +272,19 @@ mod tests {
         assert!(problems[2].message.contains("already set on line 4"));
         assert_eq!(doc.get("auth", "url").map(|e| e.value.as_str()), Some("a"));
         assert_eq!(doc.entries.len(), 1);
+    }
+
+    #[test]
+    fn a_backslash_in_a_section_name_is_a_problem_and_hides_nothing() {
+        let (doc, problems) =
+            read("[auth]\nurl = a\n[fields.lea\\]\n1 = x\n[sync]\nbatch_size = 5\n");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].line, 3);
+        assert!(problems[0].message.contains("cannot contain '\\'"));
+        assert_eq!(
+            doc.get("sync", "batch_size").map(|e| e.value.as_str()),
+            Some("5")
+        );
     }
 
     #[test]
