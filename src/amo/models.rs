@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 /// One custom field of contacts, companies or leads.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CustomField {
     pub id: i64,
     pub name: String,
@@ -16,14 +16,14 @@ pub struct CustomField {
     pub enums: Vec<FieldEnum>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FieldEnum {
     pub id: i64,
     pub value: String,
     pub code: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Pipeline {
     pub id: i64,
     pub name: String,
@@ -31,7 +31,7 @@ pub struct Pipeline {
     pub statuses: Vec<PipelineStatus>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PipelineStatus {
     pub id: i64,
     pub name: String,

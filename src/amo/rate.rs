@@ -5,59 +5,100 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The window is widened by this factor so that request starts a little apart on this side
-/// still arrive within the limit on amoCRM's side.
+/// For a request still under way, whose arrival at amoCRM is not known yet, the window
+/// is widened by this factor so that starts a little apart on this side still arrive
+/// within the limit on amoCRM's side.
 const SAFETY: f64 = 1.1;
 
-/// The start times handed out lately, oldest first.
+/// Added to a window that counts from a request's answer: amoCRM counted that request at
+/// some moment before it answered, so this only covers clocks reading a little apart.
+const MARGIN: Duration = Duration::from_millis(15);
+
+/// One request handed a start: when, and once it is over, when its answer came.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    start: Instant,
+    end: Option<Instant>,
+}
+
+/// The requests started lately, oldest first.
 #[derive(Debug, Default)]
 pub(crate) struct Window {
-    starts: VecDeque<Instant>,
+    slots: VecDeque<Slot>,
 }
 
 impl Window {
     pub const fn new() -> Window {
         Window {
-            starts: VecDeque::new(),
+            slots: VecDeque::new(),
         }
     }
 
-    /// Reserves the earliest start at or after `now` that keeps at most `rate` starts in any
-    /// one-second window (with the safety margin), and returns it. Reservations never go back
-    /// in time, so callers may sleep until theirs without holding the limiter.
+    /// Reserves the earliest start at or after `now` that keeps at most `rate` requests in
+    /// any one-second window as amoCRM counts them, and returns it. A request reaches
+    /// amoCRM before its answer comes back, so a finished one is counted from its answer
+    /// (exact, whatever the network's delay); one still under way from its start, with the
+    /// safety margin. Reservations never go back in time, so callers may sleep until
+    /// theirs without holding the limiter.
     pub fn reserve(&mut self, now: Instant, rate: f64) -> Instant {
-        // `n` whole starts per second, or one per `1 / rate` seconds below one a second:
-        // 7/s → 7 per 1.1 s; 2.5/s → 2 per 1.1 s; 0.5/s → 1 per 2.2 s.
+        // `n` whole requests per second, or one per `1 / rate` seconds below one a second:
+        // 7/s → 7 a second; 2.5/s → 2 a second; 0.5/s → 1 per 2 s.
         let n = (rate.floor() as usize).max(1);
         // Capped: a rate too small for a Duration must not panic (the settings refuse it).
-        let span = Duration::from_secs_f64(((1.0 / rate).max(1.0) * SAFETY).min(3600.0));
-        while self.starts.len() > n {
-            self.starts.pop_front();
+        let span = (1.0 / rate).max(1.0);
+        let plain = Duration::from_secs_f64(span.min(3600.0));
+        let widened = Duration::from_secs_f64((span * SAFETY).min(3600.0));
+        while self.slots.len() > n {
+            self.slots.pop_front();
         }
         let mut at = now;
-        if self.starts.len() == n
-            && let Some(oldest) = self.starts.front()
+        if self.slots.len() == n
+            && let Some(oldest) = self.slots.front()
         {
-            at = at.max(*oldest + span);
+            let free = match oldest.end {
+                Some(end) => end + plain + MARGIN,
+                None => oldest.start + widened,
+            };
+            at = at.max(free);
         }
-        if let Some(last) = self.starts.back() {
-            at = at.max(*last);
+        if let Some(last) = self.slots.back() {
+            at = at.max(last.start);
         }
-        self.starts.push_back(at);
-        if self.starts.len() > n {
-            self.starts.pop_front();
+        self.slots.push_back(Slot {
+            start: at,
+            end: None,
+        });
+        if self.slots.len() > n {
+            self.slots.pop_front();
         }
         at
+    }
+
+    /// The request started at `start` got its answer (or gave up) at `end`.
+    pub fn finished(&mut self, start: Instant, end: Instant) {
+        if let Some(slot) = self
+            .slots
+            .iter_mut()
+            .find(|s| s.start == start && s.end.is_none())
+        {
+            slot.end = Some(end.max(start));
+        }
     }
 }
 
 static LIMITER: Mutex<Window> = Mutex::new(Window::new());
 
+/// A request's place in the limiter's window; [`finished`] counts it from its answer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ticket {
+    start: Option<Instant>,
+}
+
 /// Waits until this process may start another request. `rate` is requests a second; zero,
 /// negative or not a number means no limit.
-pub(crate) fn acquire(rate: f64) {
+pub(crate) fn acquire(rate: f64) -> Ticket {
     if !(rate.is_finite() && rate > 0.0) {
-        return;
+        return Ticket { start: None };
     }
     let at = {
         let mut window = LIMITER
@@ -68,6 +109,17 @@ pub(crate) fn acquire(rate: f64) {
     let now = Instant::now();
     if at > now {
         std::thread::sleep(at - now);
+    }
+    Ticket { start: Some(at) }
+}
+
+/// The request of `ticket` is over: its answer came (or it gave up) now.
+pub(crate) fn finished(ticket: Ticket) {
+    if let Some(start) = ticket.start {
+        LIMITER
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .finished(start, Instant::now());
     }
 }
 
@@ -125,6 +177,33 @@ mod tests {
             starts.push(at);
         }
         assert!(most_in_any(&starts, Duration::from_secs(1)) <= 7);
+    }
+
+    #[test]
+    fn answered_requests_count_from_their_answers() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut w = Window::new();
+        // Seven answered 30 ms after each start, one after the other.
+        let mut now = t0;
+        for _ in 0..7 {
+            let at = w.reserve(now, 7.0);
+            assert_eq!(at, now);
+            now = at + Duration::from_millis(30);
+            w.finished(at, now);
+        }
+        // The first was counted by amoCRM by 30 ms at the latest: the eighth starts a
+        // second (and the margin) after that, not 1.1 s after the first start.
+        assert_eq!(
+            w.reserve(now, 7.0),
+            ms(30) + Duration::from_secs(1) + MARGIN
+        );
+        // A request still under way keeps the widened window from its start.
+        let mut w = Window::new();
+        for _ in 0..7 {
+            w.reserve(t0, 7.0);
+        }
+        assert_eq!(w.reserve(t0, 7.0), ms(1100));
     }
 
     #[test]

@@ -104,9 +104,10 @@ impl Transport {
         let method = req.method.as_str();
         let mut last = String::new();
         for attempt in 1..=self.attempts {
-            rate::acquire(self.rate);
+            let ticket = rate::acquire(self.rate);
             let started = Instant::now();
             let outcome = self.once(req);
+            rate::finished(ticket);
             let ms = started.elapsed().as_millis();
             let pause = match outcome {
                 Attempt::Answered {

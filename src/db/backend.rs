@@ -2,8 +2,8 @@
 
 use super::sql::Driver;
 use super::{
-    DbResult, Job, JobInfo, Link, NewJob, Outcome, PanelDb, QueueSummary, creating, entities,
-    links, queue, schema,
+    DbResult, Job, JobInfo, Link, NewJob, Outcome, PanelDb, QueueSummary, Write, creating,
+    entities, links, queue, schema,
 };
 use crate::model::{EntityKind, Record};
 
@@ -45,6 +45,25 @@ impl PanelDb for Database {
     fn finish(&mut self, job: &Job, outcome: &Outcome, now: i64) -> DbResult<()> {
         queue::finish(self.d(), job, outcome, now)
     }
+    fn record(&mut self, writes: &[Write], now: i64) -> DbResult<()> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        super::sql::write_tx(self.d(), |d| {
+            for w in writes {
+                match w {
+                    Write::Link {
+                        kind,
+                        billmgr_id,
+                        amocrm_id,
+                        fingerprint,
+                    } => links::save(d, *kind, *billmgr_id, *amocrm_id, fingerprint, now)?,
+                    Write::Finish { job, outcome } => queue::finish_in(d, job, outcome, now)?,
+                }
+            }
+            Ok(())
+        })
+    }
     fn release(&mut self, jobs: &[Job]) -> DbResult<()> {
         queue::release(self.d(), jobs, unix_now())
     }
@@ -85,7 +104,9 @@ impl PanelDb for Database {
         fingerprint: &str,
         now: i64,
     ) -> DbResult<()> {
-        links::save(self.d(), kind, billmgr_id, amocrm_id, fingerprint, now)
+        super::sql::write_tx(self.d(), |d| {
+            links::save(d, kind, billmgr_id, amocrm_id, fingerprint, now)
+        })
     }
     fn links(&mut self, kind: EntityKind, after: i64, limit: usize) -> DbResult<Vec<Link>> {
         links::page(self.d(), kind, after, limit)

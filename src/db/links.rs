@@ -1,7 +1,7 @@
 //! The link tables (`amocrm_account2contact`, `amocrm_profile2company`, `amocrm_item2lead`):
 //! which amoCRM entity a panel entity became, when it was last synced and what was sent.
 
-use super::sql::{Driver, Row, Value, write_tx};
+use super::sql::{Driver, Row, SqlResult, Value, write_tx};
 use super::{DbResult, Link};
 use crate::model::EntityKind;
 
@@ -28,7 +28,7 @@ pub(crate) fn get(d: &mut dyn Driver, kind: EntityKind, billmgr_id: i64) -> DbRe
 
 /// Update-or-insert by `billmgr_id`, read first rather than relying on a unique index,
 /// since a link table left by the official module may not have one. The entity's create
-/// mark goes in the same transaction: linked, it is no longer in flight.
+/// mark goes in the same transaction (the caller's): linked, it is no longer in flight.
 pub(crate) fn save(
     d: &mut dyn Driver,
     kind: EntityKind,
@@ -36,7 +36,7 @@ pub(crate) fn save(
     amocrm_id: i64,
     fingerprint: &str,
     now: i64,
-) -> DbResult<()> {
+) -> SqlResult<()> {
     let table = kind.link_table();
     let lock = match d.dialect() {
         super::sql::Dialect::Mysql => " FOR UPDATE",
@@ -48,34 +48,25 @@ pub(crate) fn save(
     let insert = format!(
         "INSERT INTO {table} (billmgr_id, amocrm_id, synced_at, fingerprint) VALUES (?, ?, ?, ?)"
     );
-    write_tx(d, |d| {
-        let existing = d
-            .query(&find, &[Value::Int(billmgr_id)])?
-            .first()
-            .and_then(|r| r.int("id"));
-        match existing {
-            Some(id) => d.execute(
-                &update,
-                &[
-                    Value::Int(amocrm_id),
-                    Value::Int(now),
-                    Value::from(fingerprint),
-                    Value::Int(id),
-                ],
-            )?,
-            None => d.execute(
-                &insert,
-                &[
-                    Value::Int(billmgr_id),
-                    Value::Int(amocrm_id),
-                    Value::Int(now),
-                    Value::from(fingerprint),
-                ],
-            )?,
-        };
-        super::creating::clear_one(d, kind, billmgr_id)?;
-        Ok(())
-    })
+    let existing = d
+        .query(&find, &[Value::Int(billmgr_id)])?
+        .first()
+        .and_then(|r| r.int("id"));
+    // The same three values, after the panel id for an insert, before the row id for an update.
+    let (sql, before, after) = match existing {
+        Some(id) => (&update, None, Some(id)),
+        None => (&insert, Some(billmgr_id), None),
+    };
+    let mut params: Vec<Value> = before.map(Value::Int).into_iter().collect();
+    params.extend([
+        Value::Int(amocrm_id),
+        Value::Int(now),
+        Value::from(fingerprint),
+    ]);
+    params.extend(after.map(Value::Int));
+    d.execute(sql, &params)?;
+    super::creating::clear_one(d, kind, billmgr_id)?;
+    Ok(())
 }
 
 pub(crate) fn page(

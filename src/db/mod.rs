@@ -152,6 +152,21 @@ pub enum Outcome {
     Failed { error: String, next_try: i64 },
 }
 
+/// One write of the worker's, kept until the end of a batch so that the batch's links and
+/// job ends go in one transaction (one commit, and so one disk sync, per batch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Saves a link (upsert by `billmgr_id`) and clears the entity's create mark.
+    Link {
+        kind: EntityKind,
+        billmgr_id: i64,
+        amocrm_id: i64,
+        fingerprint: String,
+    },
+    /// Ends a claimed job (see [`PanelDb::finish`]).
+    Finish { job: Job, outcome: Outcome },
+}
+
 /// Counts for `amocrm status`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct QueueSummary {
@@ -220,6 +235,8 @@ pub trait PanelDb {
     fn claim(&mut self, now: i64, limit: usize) -> DbResult<Vec<Job>>;
     /// Ends a claimed job. If its generation moved on meanwhile, it stays pending instead.
     fn finish(&mut self, job: &Job, outcome: &Outcome, now: i64) -> DbResult<()>;
+    /// Applies the writes in order, in one transaction: all or none.
+    fn record(&mut self, writes: &[Write], now: i64) -> DbResult<()>;
     /// Returns claimed jobs to pending untouched (the run stopped before them).
     fn release(&mut self, jobs: &[Job]) -> DbResult<()>;
     fn queue_summary(&mut self, now: i64) -> DbResult<QueueSummary>;

@@ -157,6 +157,16 @@ fn mark(
 }
 
 pub(crate) fn finish(d: &mut dyn Driver, job: &Job, outcome: &Outcome, now: i64) -> DbResult<()> {
+    Ok(finish_in(d, job, outcome, now)?)
+}
+
+/// [`finish`] as one statement of the caller's transaction.
+pub(crate) fn finish_in(
+    d: &mut dyn Driver,
+    job: &Job,
+    outcome: &Outcome,
+    now: i64,
+) -> SqlResult<()> {
     // Guarded by generation: if an event arrived meanwhile, the row is already pending
     // again and stays so.
     let guard = [Value::Int(job.id), Value::Int(job.generation)];

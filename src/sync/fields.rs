@@ -17,7 +17,59 @@ pub struct Meta {
     pub offline: bool,
 }
 
+/// How long the worker trusts the fields and pipelines it read (seconds): a worker woken by
+/// a panel event then starts with its first create instead of four reads. A field or stage
+/// changed in amoCRM within that time makes a create rejected, which drops the cache.
+pub const FRESH_SECS: i64 = 300;
+
+/// What `var/amocrm_worker_meta.json` holds: the account it was read from and when.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Cached {
+    url: String,
+    read_at: i64,
+    fields: HashMap<String, Vec<CustomField>>,
+    pipelines: Vec<Pipeline>,
+}
+
+fn cache_file(paths: &crate::paths::Paths) -> std::path::PathBuf {
+    paths.var_dir().join("amocrm_worker_meta.json")
+}
+
 impl Meta {
+    /// The fields and pipelines read from `url` less than [`FRESH_SECS`] ago, if kept.
+    pub fn cached(paths: &crate::paths::Paths, url: &str, now: i64) -> Option<Meta> {
+        let text = std::fs::read_to_string(cache_file(paths)).ok()?;
+        let c: Cached = serde_json::from_str(&text).ok()?;
+        (c.url == url && (0..FRESH_SECS).contains(&(now - c.read_at))).then_some(Meta {
+            fields: c.fields,
+            pipelines: c.pipelines,
+            offline: false,
+        })
+    }
+
+    /// Keeps what was read for the next workers (via a rename: never read half-written).
+    pub fn store(&self, paths: &crate::paths::Paths, url: &str, now: i64) {
+        let c = Cached {
+            url: url.to_string(),
+            read_at: now,
+            fields: self.fields.clone(),
+            pipelines: self.pipelines.clone(),
+        };
+        let path = cache_file(paths);
+        let tmp = path.with_extension("json.tmp");
+        let Ok(text) = serde_json::to_string(&c) else {
+            return;
+        };
+        if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)) {
+            log::debug!("cannot keep amoCRM's fields in {}: {e}", path.display());
+        }
+    }
+
+    /// Forgets the kept fields and pipelines: the next worker reads them again.
+    pub fn forget(paths: &crate::paths::Paths) {
+        let _ = std::fs::remove_file(cache_file(paths));
+    }
+
     pub fn field(&self, entity: &str, r: &FieldRef) -> Option<&CustomField> {
         let fields = self.fields.get(entity)?;
         match r {
@@ -157,6 +209,31 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 mod tests {
     use super::*;
     use crate::amo::FieldEnum;
+
+    #[test]
+    fn kept_fields_serve_the_same_account_for_five_minutes() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = crate::paths::Paths::new(dir.path());
+        std::fs::create_dir_all(paths.var_dir()).unwrap();
+        let url = "http://127.0.0.1:1";
+        assert!(Meta::cached(&paths, url, 1000).is_none());
+        let mut m = Meta::default();
+        m.fields
+            .insert("leads".into(), vec![field(816001, "select", &["a", "b"])]);
+        m.store(&paths, url, 1000);
+        let back = Meta::cached(&paths, url, 1000 + FRESH_SECS - 1).expect("fresh");
+        assert_eq!(back.fields, m.fields);
+        assert!(
+            Meta::cached(&paths, url, 1000 + FRESH_SECS).is_none(),
+            "stale"
+        );
+        assert!(
+            Meta::cached(&paths, "http://127.0.0.1:2", 1000).is_none(),
+            "another account"
+        );
+        Meta::forget(&paths);
+        assert!(Meta::cached(&paths, url, 1000).is_none(), "forgotten");
+    }
 
     fn field(id: i64, ty: &str, enums: &[&str]) -> CustomField {
         CustomField {

@@ -10,7 +10,7 @@ use super::plan::{Plan, plan};
 use super::state::RunState;
 use crate::amo::{AmoClient, AmoError, ClientOptions, LinkRequest};
 use crate::config::{Config, Problems};
-use crate::db::{self, DbError, Job, Lookup, Outcome, PanelDb};
+use crate::db::{self, DbError, Job, Lookup, Outcome, PanelDb, Write};
 use crate::model::{EntityKind, Record};
 use crate::paths::Paths;
 
@@ -220,12 +220,17 @@ fn company_link(kind: EntityKind, company: i64, contact: Option<i64>) -> Option<
     })
 }
 
+/// amoCRM takes this many links a request: new companies' links to their contacts are
+/// gathered across batches up to this many.
+const LINKS_PER_REQUEST: usize = 250;
+
 /// Above this many due jobs the worker reads every contact once to find duplicates,
 /// instead of one search per new client.
 const FULL_SCAN_THRESHOLD: i64 = 200;
 
 struct Worker<'a> {
     cfg: &'a Config,
+    paths: Paths,
     db: Box<dyn PanelDb>,
     amo: AmoClient,
     meta: Option<Meta>,
@@ -236,6 +241,10 @@ struct Worker<'a> {
     open: HashMap<i64, Job>,
     /// Entities found not to sync in this run (asked for again as others' dependencies).
     not_synced: HashSet<(EntityKind, i64)>,
+    /// Links and job ends not committed yet: one transaction per sync of a batch.
+    writes: Vec<Write>,
+    /// New companies' links to their contacts not sent yet.
+    company_links: Vec<LinkRequest>,
     report: RunReport,
     progress: bool,
 }
@@ -261,6 +270,7 @@ impl<'a> Worker<'a> {
         let due = db.queue_summary(crate::log::now())?.due;
         Ok(Worker {
             cfg,
+            paths: paths.clone(),
             db,
             amo,
             meta: None,
@@ -269,6 +279,8 @@ impl<'a> Worker<'a> {
             index_loaded: false,
             open: HashMap::new(),
             not_synced: HashSet::new(),
+            writes: Vec::new(),
+            company_links: Vec::new(),
             report: RunReport::default(),
             progress: progress && std::io::stderr().is_terminal(),
         })
@@ -280,14 +292,28 @@ impl<'a> Worker<'a> {
 
     fn drain(&mut self) -> Result<(), Stop> {
         loop {
-            let jobs = self.db.claim(crate::log::now(), self.cfg.sync.batch_size)?;
-            if jobs.is_empty() {
-                return Ok(());
-            }
-            for j in &jobs {
-                self.open.insert(j.id, j.clone());
-            }
-            if let Err(stop) = self.process(jobs) {
+            let claimed = self.db.claim(crate::log::now(), self.cfg.sync.batch_size);
+            let outcome = match claimed {
+                Ok(jobs) if jobs.is_empty() => return self.send_company_links(),
+                Ok(jobs) => {
+                    for j in &jobs {
+                        self.open.insert(j.id, j.clone());
+                    }
+                    self.process(jobs)
+                }
+                Err(e) => Err(e.into()),
+            };
+            if let Err(stop) = outcome {
+                // What this run did before the stop is kept: its links, its jobs' ends,
+                // and (when amoCRM still answers) its companies' links to their contacts.
+                if let Err(e) = self.flush() {
+                    log::error!("cannot record the last links and job ends: {e:?}");
+                }
+                if matches!(stop, Stop::Db(_))
+                    && let Err(e) = self.send_company_links()
+                {
+                    log::warn!("companies not linked to their contacts: {e:?}");
+                }
                 let left: Vec<Job> = self.open.drain().map(|(_, j)| j).collect();
                 if let Err(e) = self.db.release(&left) {
                     log::error!(
@@ -328,10 +354,52 @@ impl<'a> Worker<'a> {
                 Err(why) => self.finish(&job, Outcome::Skipped(why))?,
             }
         }
+        // Payers come in a row (claims go by kind): once a batch holds none, the links
+        // gathered for their companies go out.
+        let payers = by_kind.contains_key(&EntityKind::Profile);
         for kind in EntityKind::ALL {
             if let Some(targets) = by_kind.remove(&kind) {
                 self.sync(kind, targets)?;
             }
+        }
+        self.flush()?;
+        if !payers {
+            self.send_company_links()?;
+        }
+        Ok(())
+    }
+
+    /// Commits the links and job ends kept so far, in one transaction.
+    fn flush(&mut self) -> Result<(), Stop> {
+        if !self.writes.is_empty() {
+            self.db.record(&self.writes, crate::log::now())?;
+            self.writes.clear();
+        }
+        Ok(())
+    }
+
+    /// Sends the new companies' links to their contacts gathered so far.
+    fn send_company_links(&mut self) -> Result<(), Stop> {
+        if self.company_links.is_empty() {
+            return Ok(());
+        }
+        let links = std::mem::take(&mut self.company_links);
+        match self.amo.link("companies", &links) {
+            Ok(answers) => {
+                for (l, a) in links.iter().zip(answers) {
+                    if let Err(msg) = a {
+                        log::warn!(
+                            "company {} not linked to contact {}: {msg}",
+                            l.entity_id,
+                            l.to_entity_id
+                        );
+                    }
+                }
+            }
+            Err(e @ (AmoError::Refused { .. } | AmoError::Unavailable(_))) => {
+                return Err(Stop::Amo(e));
+            }
+            Err(e) => log::warn!("companies not linked to their contacts: {e}"),
         }
         Ok(())
     }
@@ -378,7 +446,10 @@ impl<'a> Worker<'a> {
                 );
             }
         }
-        self.db.finish(job, &outcome, crate::log::now())?;
+        self.writes.push(Write::Finish {
+            job: job.clone(),
+            outcome,
+        });
         self.open.remove(&job.id);
         Ok(())
     }
@@ -428,6 +499,11 @@ impl<'a> Worker<'a> {
     }
 
     fn meta(&mut self) -> Result<&Meta, Stop> {
+        let cfg = self.cfg;
+        let (url, now) = (cfg.auth.url.as_str(), crate::log::now());
+        if self.meta.is_none() {
+            self.meta = Meta::cached(&self.paths, url, now);
+        }
         if self.meta.is_none() {
             let mut m = Meta::default();
             for e in ["contacts", "companies", "leads"] {
@@ -435,6 +511,7 @@ impl<'a> Worker<'a> {
                     .insert(e.to_string(), self.amo.custom_fields(e).map_err(Stop::Amo)?);
             }
             m.pipelines = self.amo.pipelines().map_err(Stop::Amo)?;
+            m.store(&self.paths, url, now);
             self.meta = Some(m);
         }
         Ok(self.meta.as_ref().expect("loaded above"))
@@ -484,9 +561,20 @@ impl<'a> Worker<'a> {
         Ok(None)
     }
 
-    /// Syncs entities of one kind in as few requests as the batch allows. Returns the
-    /// amoCRM id of each target (`None` when not synced).
+    /// Syncs entities of one kind in as few requests as the batch allows, and commits what
+    /// it recorded (later reads of the links, a dependency's among them, must see it).
+    /// Returns the amoCRM id of each target (`None` when not synced).
     fn sync(&mut self, kind: EntityKind, targets: Vec<Target>) -> Result<Vec<Option<i64>>, Stop> {
+        let result = self.sync_batch(kind, targets)?;
+        self.flush()?;
+        Ok(result)
+    }
+
+    fn sync_batch(
+        &mut self,
+        kind: EntityKind,
+        targets: Vec<Target>,
+    ) -> Result<Vec<Option<i64>>, Stop> {
         let entity = kind.amo_entity();
         let mut result = vec![None; targets.len()];
         let mut creates: Vec<(usize, Plan, Option<i64>, Option<i64>)> = Vec::new();
@@ -682,6 +770,7 @@ impl<'a> Worker<'a> {
                                     result[i] = Some(self.linked(t, kind, amo_id, &p, what)?);
                                 }
                                 Err(msg) => {
+                                    Meta::forget(&self.paths);
                                     self.fail(&t.job, format!("amoCRM rejected the update: {msg}"))?
                                 }
                             }
@@ -718,6 +807,7 @@ impl<'a> Worker<'a> {
                             }
                             Err(msg) => {
                                 rejected.push(t.id);
+                                Meta::forget(&self.paths);
                                 self.fail(&t.job, format!("amoCRM rejected it: {msg}"))?
                             }
                         }
@@ -765,24 +855,10 @@ impl<'a> Worker<'a> {
                 }
             }
         }
-        if !company_links.is_empty() {
-            match self.amo.link("companies", &company_links) {
-                Ok(answers) => {
-                    for (l, a) in company_links.iter().zip(answers) {
-                        if let Err(msg) = a {
-                            log::warn!(
-                                "company {} not linked to contact {}: {msg}",
-                                l.entity_id,
-                                l.to_entity_id
-                            );
-                        }
-                    }
-                }
-                Err(e @ (AmoError::Refused { .. } | AmoError::Unavailable(_))) => {
-                    return Err(Stop::Amo(e));
-                }
-                Err(e) => log::warn!("companies not linked to their contacts: {e}"),
-            }
+        self.company_links.extend(company_links);
+        if self.company_links.len() >= LINKS_PER_REQUEST {
+            self.flush()?;
+            self.send_company_links()?;
         }
         Ok(result)
     }
@@ -794,6 +870,8 @@ impl<'a> Worker<'a> {
         kind: EntityKind,
         sent: &[Sent],
     ) -> Result<Result<HashMap<i64, i64>, AmoError>, Stop> {
+        // The links saved so far decide which found entity is already another's.
+        self.flush()?;
         let marks: HashMap<i64, i64> = self.db.creating(kind)?.into_iter().collect();
         let now = crate::log::now();
         let since = sent
@@ -858,9 +936,12 @@ impl<'a> Worker<'a> {
         p: &Plan,
         what: &str,
     ) -> Result<i64, Stop> {
-        let fingerprint = p.fingerprint(self.cfg.sync.update);
-        self.db
-            .save_link(kind, t.id, amo_id, &fingerprint, crate::log::now())?;
+        self.writes.push(Write::Link {
+            kind,
+            billmgr_id: t.id,
+            amocrm_id: amo_id,
+            fingerprint: p.fingerprint(self.cfg.sync.update),
+        });
         self.remember(kind, amo_id, p);
         self.done(&t.job, kind, t.id, amo_id, what)?;
         Ok(amo_id)
@@ -895,6 +976,8 @@ impl<'a> Worker<'a> {
                 Err(Stop::Amo(e))
             }
             other => {
+                // Perhaps a field or stage changed in amoCRM: the next try reads them again.
+                Meta::forget(&self.paths);
                 let msg = other.to_string();
                 for i in idx {
                     self.fail(&targets[i].job, msg.clone())?;
