@@ -144,15 +144,20 @@ fn run(opts: &Opts) -> R<()> {
     );
     let mut report = Vec::new();
     if opts.wants("handler") {
-        let f = bench_handler(&env, "SQLite", &Panel::sqlite_lines(), sizes.handler_runs)?;
+        let sqlite = Panel::sqlite_lines();
+        let f = bench_handler(&env, "SQLite", &sqlite, true, sizes.handler_runs)?;
         report.push(f.line_median(HANDLER_MEDIAN_MS));
         report.push(f.line_p95(HANDLER_P95_MS));
+        // The same with the stop switch on: what the worker's start costs the handler.
+        let f = bench_handler(&env, "SQLite", &sqlite, false, sizes.handler_runs)?;
+        report.push(f.line_info());
         match &opts.mysql {
             Some(url) => {
                 let scratch = MysqlScratch::create(url)?;
-                let f = bench_handler(&env, "MariaDB", &scratch.conf_lines(), sizes.handler_runs)?;
+                let lines = scratch.conf_lines();
+                let f = bench_handler(&env, "MariaDB", &lines, true, sizes.handler_runs)?;
                 report.push(f.line_median(HANDLER_MYSQL_MEDIAN_MS));
-                report.push(f.line_p95_info());
+                report.push(f.line_info());
             }
             None => println!(
                 "handler (MariaDB): skipped (pass --mysql URL or set AMOCRM_BENCH_MYSQL_URL)"
@@ -356,14 +361,11 @@ impl Panel {
             if t.starts_with('[') {
                 in_sync = t.starts_with("[sync]");
             }
-            let replaced = in_sync
-                .then(|| {
-                    sync.iter().find(|(k, _)| {
-                        t.strip_prefix(k)
-                            .is_some_and(|r| r.trim_start().starts_with('='))
-                    })
-                })
-                .flatten();
+            let replaced = sync.iter().find(|(k, _)| {
+                in_sync
+                    && t.strip_prefix(k)
+                        .is_some_and(|r| r.trim_start().starts_with('='))
+            });
             match replaced {
                 Some((k, v)) => rest.push_str(&format!("{k} = {v}\n")),
                 None => {
@@ -583,7 +585,8 @@ fn timed_run(cmd: &mut Command, stdin: &[u8]) -> R<Duration> {
 }
 
 struct HandlerFigures {
-    backend: &'static str,
+    /// The backend, and whether the worker was started.
+    backend: String,
     runs: usize,
     handler: Vec<f64>,
     cat: Vec<f64>,
@@ -619,12 +622,12 @@ impl HandlerFigures {
             verdict(d <= bound)
         )
     }
-    fn line_p95_info(&self) -> String {
+    /// Median and p95 of a variant without a target of its own.
+    fn line_info(&self) -> String {
         format!(
-            "handler p95, {} | {:.2} ms (cat {:.2} ms): +{:.2} ms | (no target) | - | -",
+            "handler, {} | median +{:.2} ms, p95 +{:.2} ms over cat | (no target) | - | -",
             self.backend,
-            percentile(&self.handler, 95.0),
-            percentile(&self.cat, 95.0),
+            self.median_delta(),
             self.p95_delta()
         )
     }
@@ -633,27 +636,42 @@ impl HandlerFigures {
 /// Handler and `cat` runs interleaved (which goes first alternates), each given the same
 /// environment and document. Syncing is on, so every handler run wakes the worker as on a
 /// panel; the bench waits for that worker to finish before the next run, so each handler
-/// run starts a worker and neither kind of run competes with one.
-fn bench_handler(env: &Env, label: &str, database: &str, runs: usize) -> R<HandlerFigures> {
-    let backend: &'static str = if label == "SQLite" {
-        "SQLite"
+/// run starts a worker and neither kind of run competes with one. With `syncing` off (the
+/// stop switch) events are only queued and no worker starts.
+fn bench_handler(
+    env: &Env,
+    backend: &str,
+    database: &str,
+    syncing: bool,
+    runs: usize,
+) -> R<HandlerFigures> {
+    let name = format!(
+        "handler-{}{}",
+        backend.to_lowercase(),
+        if syncing { "" } else { "-off" }
+    );
+    let backend = if syncing {
+        backend.to_string()
     } else {
-        "MariaDB"
+        format!("{backend}, syncing off (no worker started)")
     };
     // No rate limit here: the woken workers must not queue behind amoCRM's limit.
     let sandbox = Sandbox::start(env, 0, &[])?;
-    let panel = Panel::create(
-        env,
-        &format!("handler-{}", backend.to_lowercase()),
-        &sandbox.url,
-        database,
-        &[],
-    )?;
+    let switch: &[(&str, &str)] = if syncing { &[] } else { &[("enabled", "no")] };
+    let panel = Panel::create(env, &name, &sandbox.url, database, switch)?;
     panel.generate(env, (100, 100, 300))?;
-    // Events then concern entities already in amoCRM, as on a panel in service.
-    panel.amocrm(env, &["sync", "--all"])?;
     let mut db = panel.db()?;
-    panel.wait_idle(db.as_mut(), Duration::from_secs(60))?;
+    // Events then concern entities already in amoCRM, as on a panel in service.
+    if syncing {
+        panel.amocrm(env, &["sync", "--all"])?;
+        panel.wait_idle(db.as_mut(), Duration::from_secs(60))?;
+    }
+    let settle = |db: &mut dyn PanelDb| -> R<()> {
+        if syncing {
+            panel.wait_idle(db, Duration::from_secs(60))?;
+        }
+        Ok(())
+    };
 
     let warmup = 5;
     let mut handler = Vec::with_capacity(runs);
@@ -670,11 +688,11 @@ fn bench_handler(env: &Env, label: &str, database: &str, runs: usize) -> R<Handl
         let (th, tc) = if n % 2 == 0 {
             let tc = timed_run(&mut c, &doc)?;
             let th = timed_run(&mut h, &doc)?;
-            panel.wait_idle(db.as_mut(), Duration::from_secs(60))?;
+            settle(db.as_mut())?;
             (th, tc)
         } else {
             let th = timed_run(&mut h, &doc)?;
-            panel.wait_idle(db.as_mut(), Duration::from_secs(60))?;
+            settle(db.as_mut())?;
             (th, timed_run(&mut c, &doc)?)
         };
         if n >= warmup {
@@ -689,7 +707,8 @@ fn bench_handler(env: &Env, label: &str, database: &str, runs: usize) -> R<Handl
         cat: sorted(cat),
     };
     println!(
-        "handler ({backend}, {runs} runs each, interleaved with cat): median {:.2} ms vs cat {:.2} ms (+{:.2}); p95 {:.2} ms vs cat {:.2} ms (+{:.2}); max {:.2} ms",
+        "handler ({}, {runs} runs each, interleaved with cat): median {:.2} ms vs cat {:.2} ms (+{:.2}); p95 {:.2} ms vs cat {:.2} ms (+{:.2}); max {:.2} ms",
+        f.backend,
         percentile(&f.handler, 50.0),
         percentile(&f.cat, 50.0),
         f.median_delta(),
