@@ -140,11 +140,8 @@ fn gather(paths: &Paths) -> Value {
         // A run stopped because amoCRM refused or did not answer needs nothing more once
         // it answers again: the next run sends the queue. Other stops (an answer the API
         // does not document, a database error) are not shown resolved by one good call.
-        let stopped_by_access = ["amoCRM refused", "amoCRM is unreachable"]
-            .iter()
-            .any(|p| s.message.starts_with(p));
         let resolved = s.result == "stopped"
-            && stopped_by_access
+            && s.stopped_by_access
             && out["amocrm"]["connected"] == json!(true)
             && out["database"].is_string();
         if (s.result == "stopped" && !resolved) || s.result == "config" {

@@ -15,6 +15,9 @@ pub struct RunState {
     pub message: String,
     /// What the admin should do, if anything.
     pub action: String,
+    /// Stopped because amoCRM refused or did not answer: resolved once it answers again.
+    #[serde(default)]
+    pub stopped_by_access: bool,
     pub sent: u64,
     pub failed: u64,
     pub skipped: u64,

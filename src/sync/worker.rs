@@ -121,7 +121,14 @@ pub fn run(paths: &Paths, progress: bool) -> Result<RunReport, RunError> {
             Err(Stop::Amo(e)) => {
                 let (message, action) = describe_stop(&e);
                 log::error!("the run stopped, the queue keeps every job: {message}; {action}");
-                save_state(paths, "stopped", &message, &action, &total);
+                RunState {
+                    stopped_by_access: matches!(
+                        e,
+                        AmoError::Refused { .. } | AmoError::Unavailable(_)
+                    ),
+                    ..run_state("stopped", &message, &action, &total)
+                }
+                .save(paths);
                 return Err(e.into());
             }
             Err(Stop::Db(e)) => {
@@ -160,16 +167,20 @@ pub fn run(paths: &Paths, progress: bool) -> Result<RunReport, RunError> {
 const KEEP_FINISHED_JOBS: i64 = 30 * 24 * 3600;
 
 fn save_state(paths: &Paths, result: &str, message: &str, action: &str, r: &RunReport) {
+    run_state(result, message, action, r).save(paths);
+}
+
+fn run_state(result: &str, message: &str, action: &str, r: &RunReport) -> RunState {
     RunState {
         finished_at: crate::log::now(),
         result: result.into(),
         message: message.into(),
         action: action.into(),
+        stopped_by_access: false,
         sent: r.sent,
         failed: r.failed,
         skipped: r.skipped,
     }
-    .save(paths);
 }
 
 fn describe_stop(e: &AmoError) -> (String, String) {
