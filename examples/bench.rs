@@ -479,7 +479,12 @@ struct MysqlScratch {
 impl MysqlScratch {
     fn create(url: &str) -> R<MysqlScratch> {
         use mysql::prelude::Queryable;
-        let server = url.trim_end_matches('/').to_string();
+        // The server part only: a database named in the URL is not the bench's to fill.
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or("--mysql: expected mysql://user@host:port")?;
+        let host = rest.split(['/', '?']).next().unwrap_or(rest);
+        let server = format!("{scheme}://{host}");
         let name = format!("amocrm_bench_{}", std::process::id());
         let mut conn = mysql::Conn::new(mysql::Opts::from_url(&server)?)?;
         conn.query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))?;

@@ -8,7 +8,8 @@
 # Usage: bash scripts/bench.sh [--quick] [--mysql URL] [--only handler,export,rss,latency]
 #   --quick   smaller sizes, for a fast check (a few minutes); the figures are then not the
 #             targets' own
-#   --mysql   also measure the handler on MariaDB (default: $AMOCRM_BENCH_MYSQL_URL)
+#   --mysql   also measure the handler on MariaDB: the server, mysql://user@host:port (a
+#             database of its own is made there and dropped; default: $AMOCRM_BENCH_MYSQL_URL)
 # A full run takes about 10 minutes, most of it the export held to 7 requests a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."

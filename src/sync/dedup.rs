@@ -33,7 +33,9 @@ pub fn normalize_email(raw: &str) -> Option<String> {
 }
 
 /// E-mails and phones of amoCRM contacts → contact id. The first contact seen wins, so
-/// matching is stable when amoCRM itself holds duplicates.
+/// matching is stable when amoCRM itself holds duplicates. It holds the contacts read
+/// from amoCRM, never those the run creates: each of those is linked to its client,
+/// which no other client may take, so keeping them would only grow with the export.
 #[derive(Debug, Default)]
 pub struct ContactIndex {
     by_email: HashMap<String, i64>,
@@ -76,16 +78,6 @@ impl ContactIndex {
                     self.by_phone.entry(p).or_insert(id);
                 }
             }
-        }
-    }
-
-    /// Records a contact the module itself just created or linked.
-    pub fn remember(&mut self, id: i64, email: Option<&str>, phone: Option<&str>) {
-        if let Some(e) = email.and_then(normalize_email) {
-            self.by_email.entry(e).or_insert(id);
-        }
-        if let Some(p) = phone.and_then(normalize_phone) {
-            self.by_phone.entry(p).or_insert(id);
         }
     }
 
@@ -320,8 +312,6 @@ mod tests {
             None
         );
         assert_eq!(idx.find(&[], Some("a@b.ru"), None), None);
-        idx.remember(9, Some("new@x.ru"), None);
-        assert_eq!(idx.find(&both, Some("NEW@x.ru"), None), Some(9));
     }
     fn item(id: i64, body: Value) -> Sent {
         Sent {

@@ -953,7 +953,6 @@ impl<'a> Worker<'a> {
             amocrm_id: amo_id,
             fingerprint: p.fingerprint(self.cfg.sync.update),
         });
-        self.remember(kind, amo_id, p);
         self.done(&t.job, kind, t.id, amo_id, what)?;
         Ok(amo_id)
     }
@@ -995,13 +994,6 @@ impl<'a> Worker<'a> {
                 }
                 Ok(())
             }
-        }
-    }
-
-    fn remember(&mut self, kind: EntityKind, amo_id: i64, p: &Plan) {
-        if kind == EntityKind::Account {
-            self.index
-                .remember(amo_id, p.email.as_deref(), p.phone.as_deref());
         }
     }
 
