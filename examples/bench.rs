@@ -443,6 +443,28 @@ impl Panel {
         }
     }
 
+    /// Waits until no `amocrm task` of this panel is alive (found in /proc by its command
+    /// line and MGR_ROOT).
+    fn wait_no_worker(&self, env: &Env, limit: Duration) -> R<()> {
+        let cmdline = format!("{}\0task\0", env.amocrm.display()).into_bytes();
+        let root = format!("MGR_ROOT={}", self.root.display()).into_bytes();
+        let start = Instant::now();
+        loop {
+            let alive = fs::read_dir("/proc")?.flatten().any(|e| {
+                fs::read(e.path().join("cmdline")).is_ok_and(|c| c == cmdline)
+                    && fs::read(e.path().join("environ"))
+                        .is_ok_and(|v| v.split(|b| *b == 0).any(|var| var == root.as_slice()))
+            });
+            if !alive {
+                return Ok(());
+            }
+            if start.elapsed() > limit {
+                return Err(format!("the worker still runs after {limit:?}").into());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     fn linked(&self, db: &mut dyn PanelDb) -> R<i64> {
         let mut n = 0;
         for kind in [EntityKind::Account, EntityKind::Profile, EntityKind::Item] {
@@ -665,18 +687,22 @@ fn bench_handler(
     let switch: &[(&str, &str)] = if syncing { &[] } else { &[("enabled", "no")] };
     let panel = Panel::create(env, &name, &sandbox.url, database, switch)?;
     panel.generate(env, (100, 100, 300))?;
-    let mut db = panel.db()?;
-    // Events then concern entities already in amoCRM, as on a panel in service.
-    if syncing {
-        panel.amocrm(env, &["sync", "--all"])?;
-        panel.wait_idle(db.as_mut(), Duration::from_secs(60))?;
-    }
-    let settle = |db: &mut dyn PanelDb| -> R<()> {
+    // The bench's own connection is open only between runs: one held open would keep the
+    // handler from ever being the database's last connection, as it is on a panel. The
+    // woken worker unlocks before it closes the database and exits: the next run waits
+    // for its process to end too, or it would compete with that ending.
+    let settle = || -> R<()> {
         if syncing {
-            panel.wait_idle(db, Duration::from_secs(60))?;
+            panel.wait_idle(panel.db()?.as_mut(), Duration::from_secs(60))?;
+            panel.wait_no_worker(env, Duration::from_secs(10))?;
         }
         Ok(())
     };
+    // Events then concern entities already in amoCRM, as on a panel in service.
+    if syncing {
+        panel.amocrm(env, &["sync", "--all"])?;
+        settle()?;
+    }
 
     let warmup = 5;
     let mut handler = Vec::with_capacity(runs);
@@ -693,11 +719,11 @@ fn bench_handler(
         let (th, tc) = if n % 2 == 0 {
             let tc = timed_run(&mut c, &doc)?;
             let th = timed_run(&mut h, &doc)?;
-            settle(db.as_mut())?;
+            settle()?;
             (th, tc)
         } else {
             let th = timed_run(&mut h, &doc)?;
-            settle(db.as_mut())?;
+            settle()?;
             (th, timed_run(&mut c, &doc)?)
         };
         if n >= warmup {
