@@ -704,6 +704,11 @@ fn bench_handler(
         settle()?;
     }
 
+    // The disk writes still pending (the release build's, the panel just generated) would
+    // land in the handler's own syncs: flush them first, as on a panel in service.
+    // SAFETY: sync(2) takes no arguments and touches no memory of this process.
+    unsafe { libc::sync() };
+
     let warmup = 5;
     let mut handler = Vec::with_capacity(runs);
     let mut cat = Vec::with_capacity(runs);
