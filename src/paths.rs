@@ -91,6 +91,18 @@ impl Paths {
     }
 }
 
+/// Writes `value` as JSON to `path` through a temporary file beside it and a rename, so a
+/// reader sees the old file or the new one, never half of one. Creates the directory.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

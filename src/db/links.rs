@@ -52,19 +52,18 @@ pub(crate) fn save(
         .query(&find, &[Value::Int(billmgr_id)])?
         .first()
         .and_then(|r| r.int("id"));
-    // The same three values, after the panel id for an insert, before the row id for an update.
-    let (sql, before, after) = match existing {
-        Some(id) => (&update, None, Some(id)),
-        None => (&insert, Some(billmgr_id), None),
-    };
-    let mut params: Vec<Value> = before.map(Value::Int).into_iter().collect();
-    params.extend([
+    let values = [
         Value::Int(amocrm_id),
         Value::Int(now),
         Value::from(fingerprint),
-    ]);
-    params.extend(after.map(Value::Int));
-    d.execute(sql, &params)?;
+    ];
+    match existing {
+        Some(id) => d.execute(&update, &[values.as_slice(), &[Value::Int(id)]].concat())?,
+        None => d.execute(
+            &insert,
+            &[&[Value::Int(billmgr_id)], values.as_slice()].concat(),
+        )?,
+    };
     super::creating::clear_one(d, kind, billmgr_id)?;
     Ok(())
 }

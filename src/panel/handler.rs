@@ -133,18 +133,22 @@ pub fn wake_worker(paths: &Paths) {
 }
 
 /// Points standard input, output and error at /dev/null: nothing this process starts
-/// from here on holds the panel's pipes.
+/// from here on holds the panel's pipes. Only async-signal-safe calls: a forked child
+/// makes it too.
 fn release_stdio() {
     // SAFETY: plain descriptor calls on a descriptor this function opened.
     unsafe {
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
         if null < 0 {
             return;
         }
         for fd in 0..=2 {
             libc::dup2(null, fd);
         }
-        libc::close(null);
+        // A standard stream that was closed got /dev/null itself: it stays open.
+        if null > 2 {
+            libc::close(null);
+        }
     }
 }
 
@@ -181,22 +185,14 @@ fn start_worker(paths: &Paths) -> std::io::Result<()> {
         .map(|v| v.as_ptr())
         .chain([std::ptr::null()])
         .collect();
-    // SAFETY: the child calls only setpgid, open, dup2, close, execve and _exit, all
-    // async-signal-safe, on data prepared above.
+    // SAFETY: the child calls only setpgid, open, dup2, close, setpriority, execve and
+    // _exit, all async-signal-safe, on data prepared above.
     unsafe {
         match libc::fork() {
             -1 => Err(std::io::Error::last_os_error()),
             0 => {
                 libc::setpgid(0, 0);
-                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-                if null >= 0 {
-                    for fd in 0..=2 {
-                        libc::dup2(null, fd);
-                    }
-                    if null > 2 {
-                        libc::close(null);
-                    }
-                }
+                release_stdio();
                 libc::setpriority(libc::PRIO_PROCESS, 0, WORKER_NICE);
                 libc::execve(exe.as_ptr(), argv.as_ptr(), envp.as_ptr());
                 libc::_exit(127)

@@ -59,14 +59,10 @@ impl ExportProgress {
         serde_json::from_str(&text).ok()
     }
 
-    /// Via a temporary file and a rename: a reader never sees half of it.
+    /// Never seen half-written (see [`crate::paths::write_json`]).
     fn save(&self, paths: &Paths) {
         let path = progress_file(paths);
-        let tmp = path.with_extension("json.tmp");
-        let Ok(text) = serde_json::to_string_pretty(self) else {
-            return;
-        };
-        if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)) {
+        if let Err(e) = crate::paths::write_json(&path, self) {
             log::warn!("cannot write {}: {e}", path.display());
         }
     }

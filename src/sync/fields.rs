@@ -47,7 +47,7 @@ impl Meta {
         })
     }
 
-    /// Keeps what was read for the next workers (via a rename: never read half-written).
+    /// Keeps what was read for the next workers.
     pub fn store(&self, paths: &crate::paths::Paths, url: &str, now: i64) {
         let c = Cached {
             url: url.to_string(),
@@ -56,11 +56,7 @@ impl Meta {
             pipelines: self.pipelines.clone(),
         };
         let path = cache_file(paths);
-        let tmp = path.with_extension("json.tmp");
-        let Ok(text) = serde_json::to_string(&c) else {
-            return;
-        };
-        if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)) {
+        if let Err(e) = crate::paths::write_json(&path, &c) {
             log::debug!("cannot keep amoCRM's fields in {}: {e}", path.display());
         }
     }

@@ -29,19 +29,9 @@ impl RunState {
         serde_json::from_str(&text).ok()
     }
 
-    /// Written via a temporary file and a rename, so a reader never sees half of it.
+    /// Never seen half-written (see [`crate::paths::write_json`]).
     pub fn save(&self, paths: &Paths) {
-        let path = paths.run_state();
-        let tmp = path.with_extension("json.tmp");
-        let Ok(text) = serde_json::to_string_pretty(self) else {
-            return;
-        };
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        if std::fs::write(&tmp, text).is_ok() {
-            let _ = std::fs::rename(&tmp, &path);
-        }
+        let _ = crate::paths::write_json(&paths.run_state(), self);
     }
 }
 

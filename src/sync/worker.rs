@@ -256,6 +256,8 @@ struct Worker<'a> {
     writes: Vec<Write>,
     /// New companies' links to their contacts not sent yet.
     company_links: Vec<LinkRequest>,
+    /// The kept fields and pipelines were dropped in this run already.
+    meta_forgotten: bool,
     report: RunReport,
     progress: bool,
 }
@@ -292,6 +294,7 @@ impl<'a> Worker<'a> {
             not_synced: HashSet::new(),
             writes: Vec::new(),
             company_links: Vec::new(),
+            meta_forgotten: false,
             report: RunReport::default(),
             progress: progress && std::io::stderr().is_terminal(),
         })
@@ -506,6 +509,15 @@ impl<'a> Worker<'a> {
                 log::info!("{kind} {id}: not synced: {why}");
                 Ok(())
             }
+        }
+    }
+
+    /// amoCRM rejected a write: perhaps a field or stage changed there, so the next worker
+    /// reads them again. Once a run: rejections come by the batch.
+    fn forget_meta(&mut self) {
+        if !self.meta_forgotten {
+            Meta::forget(&self.paths);
+            self.meta_forgotten = true;
         }
     }
 
@@ -781,7 +793,7 @@ impl<'a> Worker<'a> {
                                     result[i] = Some(self.linked(t, kind, amo_id, &p, what)?);
                                 }
                                 Err(msg) => {
-                                    Meta::forget(&self.paths);
+                                    self.forget_meta();
                                     self.fail(&t.job, format!("amoCRM rejected the update: {msg}"))?
                                 }
                             }
@@ -818,7 +830,7 @@ impl<'a> Worker<'a> {
                             }
                             Err(msg) => {
                                 rejected.push(t.id);
-                                Meta::forget(&self.paths);
+                                self.forget_meta();
                                 self.fail(&t.job, format!("amoCRM rejected it: {msg}"))?
                             }
                         }
@@ -986,8 +998,7 @@ impl<'a> Worker<'a> {
                 Err(Stop::Amo(e))
             }
             other => {
-                // Perhaps a field or stage changed in amoCRM: the next try reads them again.
-                Meta::forget(&self.paths);
+                self.forget_meta();
                 let msg = other.to_string();
                 for i in idx {
                     self.fail(&targets[i].job, msg.clone())?;

@@ -187,12 +187,7 @@ fn current_filter(ctx: &Ctx<'_>) -> Result<Option<EntityKind>, UiError> {
 fn save_filter(ctx: &Ctx<'_>, kind: Option<EntityKind>) -> Result<(), UiError> {
     let mut all = saved_filters(ctx);
     all.insert(who(ctx), kind.map_or("all", EntityKind::as_str).to_string());
-    let path = filter_file(ctx);
-    let tmp = path.with_extension("json.tmp");
-    let text = serde_json::to_string_pretty(&all).unwrap_or_default();
-    std::fs::create_dir_all(ctx.paths.var_dir())
-        .and_then(|()| std::fs::write(&tmp, text))
-        .and_then(|()| std::fs::rename(&tmp, &path))
+    crate::paths::write_json(&filter_file(ctx), &all)
         .map_err(|e| ctx.fail("filter_not_saved", &[("error", &e.to_string())]))
 }
 
