@@ -419,10 +419,7 @@ impl Panel {
     fn db(&self) -> R<Box<dyn PanelDb>> {
         let paths = Paths::new(&self.root);
         let light = billmgr_amocrm::config::load_light(&paths).map_err(|p| p.to_string())?;
-        let target = db::target(&light.database, &paths)?;
-        let mut db = db::open(&target)?;
-        db.ensure_schema()?;
-        Ok(db)
+        Ok(db::open_panel(&light.database, &paths)?)
     }
 
     /// Waits until no job waits or is being sent and no worker holds the lock.
@@ -430,7 +427,7 @@ impl Panel {
         let paths = Paths::new(&self.root);
         let start = Instant::now();
         loop {
-            let busy = db.count_jobs(&["pending", "taken"])?;
+            let busy = db.count_jobs(&["pending", "taken"])? as usize + db::spool::waiting(&paths);
             if busy == 0 && !billmgr_amocrm::sync::lock::is_held(&paths) {
                 return Ok(());
             }

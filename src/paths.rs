@@ -57,6 +57,10 @@ impl Paths {
     pub fn var_dir(&self) -> PathBuf {
         self.root.join("var")
     }
+    /// The panel hook's jobs until the next reader moves them into the queue.
+    pub fn spool(&self) -> PathBuf {
+        self.var_dir().join("amocrm_spool")
+    }
     /// Held by the one running worker.
     pub fn worker_lock(&self) -> PathBuf {
         self.var_dir().join("amocrm_task.lock")

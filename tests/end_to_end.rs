@@ -115,6 +115,12 @@ fn check_sample_landed(p: &Panel, sandbox: &Sandbox) {
         (Some(7000001), Some(7000101))
     );
     assert_eq!(lead1002["price"].as_i64(), Some(14280));
+    // amoCRM keeps one company per contact: client 3 has two legal payers (22 and 23), and
+    // its contact keeps the first company, the one its leads take.
+    assert_eq!(
+        link_ids(by_id(contacts, contact3), "companies"),
+        vec![company22]
+    );
 
     let stage = |item: i64| {
         let l = by_id(leads, db_link(p, item));

@@ -85,11 +85,12 @@ fn a_new_client_is_found_by_the_id_in_the_document() {
     assert_eq!(queued(p.db().as_mut()), vec!["account:7"]);
 }
 
-#[test]
-fn the_document_passes_even_when_the_queue_cannot_be_written() {
-    let p = Panel::new();
-    // The database path is a directory: opening it fails.
-    std::fs::create_dir_all(p.path("var/billmgr.db")).unwrap();
+/// Sends `service.postopen` of item 1001 with each of `blocked` made a directory, so that
+/// it cannot be opened as a file; checks the document came back, returns the action log.
+fn postopen_with_blocked_files(p: &Panel, blocked: &[&str]) -> String {
+    for path in blocked {
+        std::fs::create_dir_all(p.path(path)).unwrap();
+    }
     p.write_conf("http://127.0.0.1:9", Panel::sqlite(), "enabled = no");
     let doc = b"<doc func=\"service.postopen\"><ok/></doc>";
     let out = p.handler(
@@ -98,11 +99,84 @@ fn the_document_passes_even_when_the_queue_cannot_be_written() {
     );
     assert!(out.status.success());
     assert_eq!(out.stdout, doc);
-    let log = p.read("var/amocrm_action.log");
+    p.read("var/amocrm_action.log")
+}
+
+#[test]
+fn an_event_waits_in_the_spool_while_the_database_cannot_be_opened() {
+    let p = Panel::new();
+    let log = postopen_with_blocked_files(&p, &["var/billmgr.db"]);
+    assert!(log.contains("service.postopen: queued item:1001"), "{log}");
+    // status says where the job is while the database stays out of reach.
+    let status = p.amocrm(&["status", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
+    assert_eq!(report["spool"]["waiting"], 1, "{report}");
+    assert!(report["database"]["error"].is_string(), "{report}");
+    // Once the database opens, the first reader finds the job in the queue.
+    std::fs::remove_dir(p.path("var/billmgr.db")).unwrap();
+    assert_eq!(queued(p.db().as_mut()), vec!["item:1001"]);
+    assert_eq!(
+        std::fs::metadata(p.path("var/amocrm_spool")).unwrap().len(),
+        0
+    );
+}
+
+#[test]
+fn the_document_passes_even_when_nothing_can_be_written() {
+    let p = Panel::new();
+    let log = postopen_with_blocked_files(&p, &["var/billmgr.db", "var/amocrm_spool"]);
+    assert!(
+        log.contains("WARNING cannot write") && log.contains("queueing in the database instead"),
+        "{log}"
+    );
     assert!(
         log.contains("ERROR service.postopen: could not queue item:1001"),
         "{log}"
     );
+}
+
+#[test]
+fn the_database_takes_the_event_while_the_spool_is_being_moved() {
+    let p = panel();
+    p.event("service.postopen", "1001", &[]);
+    // A reader holds the spool to move it: the hook must neither wait nor lose the event.
+    let spool = std::fs::File::open(p.path("var/amocrm_spool")).unwrap();
+    spool.lock().unwrap();
+    p.event("service.postopen", "1002", &[]);
+    assert_eq!(
+        std::fs::read_to_string(p.path("var/amocrm_spool"))
+            .unwrap()
+            .matches("\"id\":")
+            .count(),
+        1,
+        "the second event went to the database, not the spool"
+    );
+    drop(spool);
+    assert_eq!(queued(p.db().as_mut()), vec!["item:1001", "item:1002"]);
+}
+
+#[test]
+fn a_torn_spool_line_is_dropped_and_spoils_no_other() {
+    let p = panel();
+    p.event("service.postopen", "1001", &[]);
+    // A crash in the middle of a hook's write leaves half a line.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(p.path("var/amocrm_spool"))
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"\n{\"at\":1,\"kind\":\"item\",\"i").unwrap();
+    drop(f);
+    p.event("service.postopen", "1002", &[]);
+    // status moves the spool, as every reader of the queue does, and logs what it dropped.
+    p.amocrm(&["status"]);
+    let log = p.read("var/amocrm_action.log");
+    assert!(
+        log.contains(
+            "amocrm_spool: line 4 is not a job and is dropped: {\"at\":1,\"kind\":\"item\",\"i"
+        ),
+        "{log}"
+    );
+    assert_eq!(queued(p.db().as_mut()), vec!["item:1001", "item:1002"]);
 }
 
 #[test]

@@ -83,7 +83,7 @@ pub fn sync(paths: &Paths, args: &[String]) -> i32 {
             return 1;
         }
     };
-    let mut db = match super::open_panel_db(&cfg.database, paths) {
+    let mut db = match crate::db::open_panel(&cfg.database, paths) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("amocrm: {e}");
@@ -158,7 +158,7 @@ pub fn sync(paths: &Paths, args: &[String]) -> i32 {
     drop(db);
     let code = run_worker(paths, true);
     if let Some(run) = export {
-        match super::open_panel_db(&cfg.database, paths) {
+        match crate::db::open_panel(&cfg.database, paths) {
             Ok(mut db) => run.finish(Some(db.as_mut()), None),
             Err(_) => run.finish(None, None),
         }
@@ -230,7 +230,7 @@ pub fn init(paths: &Paths) -> i32 {
             return 1;
         }
     };
-    match super::open_panel_db(&settings, paths) {
+    match crate::db::open_panel(&settings, paths) {
         Ok(db) => {
             println!("tables ready in {}", db.describe());
             0

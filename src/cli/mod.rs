@@ -87,13 +87,3 @@ fn usage() -> i32 {
     eprintln!("{USAGE}");
     2
 }
-
-/// The panel database the settings name, with the module's tables in place.
-fn open_panel_db(
-    settings: &crate::config::DatabaseSettings,
-    paths: &Paths,
-) -> Result<Box<dyn crate::db::PanelDb>, crate::db::DbError> {
-    let mut db = crate::db::open(&crate::db::target(settings, paths)?)?;
-    db.ensure_schema()?;
-    Ok(db)
-}

@@ -111,6 +111,11 @@ fn gather(paths: &Paths) -> Value {
         Some(Ok(mut d)) => {
             let _ = d.ensure_schema();
             out["database"] = json!(d.describe());
+            if let Err(e) = db::spool::fold(paths, d.as_mut()) {
+                ok = false;
+                out["spool"] =
+                    json!({"waiting": db::spool::waiting(paths), "error": e.to_string()});
+            }
             match d.queue_summary(now()) {
                 Ok(q) => out["queue"] = json!(q),
                 Err(e) => {
@@ -135,6 +140,13 @@ fn gather(paths: &Paths) -> Value {
             out["database"] = json!({"error": e.to_string()});
         }
         None => {}
+    }
+    if out.get("spool").is_none() {
+        // Jobs the panel hook left that no reader could move into the queue yet.
+        let waiting = db::spool::waiting(paths);
+        if waiting > 0 {
+            out["spool"] = json!({ "waiting": waiting });
+        }
     }
     if let Some(s) = RunState::load(paths) {
         // A run stopped because amoCRM refused or did not answer needs nothing more once
@@ -260,6 +272,13 @@ fn print_text(r: &Value) {
     } else if r["database"].is_object() {
         println!("database:   ERROR {}", s(&r["database"]["error"]));
     }
+    if let Some(n) = r["spool"]["waiting"].as_u64() {
+        let why = r["spool"]["error"]
+            .as_str()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default();
+        println!("spool:      {n} job(s) from panel events not in the queue yet{why}");
+    }
     let q = &r["queue"];
     if q.is_object() && q.get("pending").is_some() {
         let next = q["next_try"]
@@ -325,7 +344,7 @@ pub fn links(paths: &Paths, only: Option<EntityKind>) -> i32 {
             return 1;
         }
     };
-    let mut d = match super::open_panel_db(&settings, paths) {
+    let mut d = match crate::db::open_panel(&settings, paths) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("amocrm: {e}");

@@ -37,7 +37,12 @@ impl PanelDb for Database {
         schema::ensure(self.d())
     }
     fn enqueue(&mut self, jobs: &[NewJob], now: i64) -> DbResult<()> {
-        queue::enqueue(self.d(), jobs, now)
+        let jobs: Vec<_> = jobs.iter().map(|j| (j, now)).collect();
+        queue::enqueue(self.d(), &jobs)
+    }
+    fn enqueue_each(&mut self, jobs: &[(NewJob, i64)]) -> DbResult<()> {
+        let jobs: Vec<_> = jobs.iter().map(|(j, at)| (j, *at)).collect();
+        queue::enqueue(self.d(), &jobs)
     }
     fn reset_taken(&mut self) -> DbResult<u64> {
         queue::reset_taken(self.d())

@@ -17,6 +17,7 @@ mod mysql;
 mod queue;
 pub mod sample;
 mod schema;
+pub mod spool;
 mod sql;
 mod sqlite;
 mod target;
@@ -29,6 +30,18 @@ use crate::model::{EntityKind, Record};
 /// using the module's tables.
 pub fn open(target: &Target) -> DbResult<Box<dyn PanelDb>> {
     Ok(Box::new(backend::Database::new(open_driver(target)?)))
+}
+
+/// The panel database the settings name, with the module's tables in place and the panel
+/// hook's spooled jobs moved into the queue: how every reader of the queue opens it.
+pub fn open_panel(
+    settings: &crate::config::DatabaseSettings,
+    paths: &crate::paths::Paths,
+) -> DbResult<Box<dyn PanelDb>> {
+    let mut db = open(&target(settings, paths)?)?;
+    db.ensure_schema()?;
+    spool::fold(paths, db.as_mut())?;
+    Ok(db)
 }
 
 /// Drops the module's own tables (links, queue, creates in flight) where they exist, and returns the
@@ -234,6 +247,9 @@ pub trait PanelDb {
     /// Records jobs in one short transaction (upsert by [`NewJob::key`]): a new key is
     /// inserted pending; an existing one becomes pending again, due now, generation + 1.
     fn enqueue(&mut self, jobs: &[NewJob], now: i64) -> DbResult<()>;
+    /// [`PanelDb::enqueue`] with a time for each job: the spool's jobs keep the time the
+    /// panel hook saw them.
+    fn enqueue_each(&mut self, jobs: &[(NewJob, i64)]) -> DbResult<()>;
     /// Puts back jobs left `taken` by a worker that died. Called by the worker holding the lock.
     fn reset_taken(&mut self) -> DbResult<u64>;
     /// Marks up to `limit` due jobs (pending, or failed with `next_try <= now`) taken and

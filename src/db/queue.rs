@@ -43,13 +43,14 @@ fn upsert_sql(dialect: Dialect) -> &'static str {
     }
 }
 
-pub(crate) fn enqueue(d: &mut dyn Driver, jobs: &[NewJob], now: i64) -> DbResult<()> {
+/// Upserts each job with its own time.
+pub(crate) fn enqueue(d: &mut dyn Driver, jobs: &[(&NewJob, i64)]) -> DbResult<()> {
     if jobs.is_empty() {
         return Ok(());
     }
     let sql = upsert_sql(d.dialect());
     write_tx(d, |d| {
-        for job in jobs {
+        for &(job, now) in jobs {
             d.execute(
                 sql,
                 &[

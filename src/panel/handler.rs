@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use super::doc::{self, DocInfo};
 use super::events::{self, Decision};
 use super::request::Request;
-use crate::db::{self, NewJob};
+use crate::db::{self, NewJob, spool::Appended};
 use crate::paths::Paths;
 
 /// Runs one panel call: reads stdin, answers on stdout. Always exits 0 for events: the
@@ -99,7 +99,8 @@ fn display_func(req: &Request) -> &str {
     }
 }
 
-/// Records the jobs; returns whether syncing is enabled.
+/// Records the jobs in the spool (in the queue itself while a reader empties the spool, or
+/// if the spool cannot be written); returns whether syncing is enabled.
 fn enqueue(paths: &Paths, jobs: &[NewJob]) -> Result<bool, Box<dyn std::error::Error>> {
     let (settings, enabled) = match crate::config::load_light(paths) {
         Ok(light) => (light.database, light.sync_enabled),
@@ -110,10 +111,20 @@ fn enqueue(paths: &Paths, jobs: &[NewJob]) -> Result<bool, Box<dyn std::error::E
             (crate::config::DatabaseSettings::default(), true)
         }
     };
+    let now = crate::log::now();
+    match db::spool::append(paths, jobs, now) {
+        Ok(Appended::Spooled) => return Ok(enabled),
+        // A reader is moving the spool into the queue this moment.
+        Ok(Appended::Busy) => {}
+        Err(e) => log::warn!(
+            "cannot write {} ({e}); queueing in the database instead",
+            paths.spool().display()
+        ),
+    }
     let target = db::target(&settings, paths)?;
     let mut db = db::open(&target)?;
     db.ensure_schema()?;
-    db.enqueue(jobs, crate::log::now())?;
+    db.enqueue(jobs, now)?;
     if enabled {
         // The worker woken next closes the database after this and checkpoints then.
         db.defer_checkpoint();

@@ -81,9 +81,7 @@ pub fn run(paths: &Paths, progress: bool) -> Result<RunReport, RunError> {
         if let Some(code) = &cfg.auth.code {
             crate::log::register_secret(code.expose());
         }
-        let target = db::target(&cfg.database, paths)?;
-        let mut db = db::open(&target)?;
-        db.ensure_schema()?;
+        let mut db = db::open_panel(&cfg.database, paths)?;
         let reset = db.reset_taken()?;
         if reset > 0 {
             log::warn!("{reset} job(s) left taken by a worker that stopped are pending again");
@@ -147,6 +145,7 @@ pub fn run(paths: &Paths, progress: bool) -> Result<RunReport, RunError> {
         drop(lock);
         // A job queued after the last claim but before the unlock woke no other worker:
         // look once more, and go on if there is one.
+        db::spool::fold(paths, db.as_mut())?;
         if db.queue_summary(crate::log::now())?.due == 0 {
             break;
         }
@@ -256,6 +255,8 @@ struct Worker<'a> {
     writes: Vec<Write>,
     /// New companies' links to their contacts not sent yet.
     company_links: Vec<LinkRequest>,
+    /// Contacts given a company in this run (see `company_takes_contact`).
+    contacts_with_company: HashSet<i64>,
     /// The kept fields and pipelines were dropped in this run already.
     meta_forgotten: bool,
     report: RunReport,
@@ -294,6 +295,7 @@ impl<'a> Worker<'a> {
             not_synced: HashSet::new(),
             writes: Vec::new(),
             company_links: Vec::new(),
+            contacts_with_company: HashSet::new(),
             meta_forgotten: false,
             report: RunReport::default(),
             progress: progress && std::io::stderr().is_terminal(),
@@ -306,7 +308,9 @@ impl<'a> Worker<'a> {
 
     fn drain(&mut self) -> Result<(), Stop> {
         loop {
-            let claimed = self.db.claim(crate::log::now(), self.cfg.sync.batch_size);
+            // Events that came during the run join it.
+            let claimed = db::spool::fold(&self.paths, self.db.as_mut())
+                .and_then(|_| self.db.claim(crate::log::now(), self.cfg.sync.batch_size));
             let outcome = match claimed {
                 Ok(jobs) if jobs.is_empty() => return self.send_company_links(),
                 Ok(jobs) => {
@@ -584,6 +588,27 @@ impl<'a> Worker<'a> {
         Ok(None)
     }
 
+    /// Whether a new company of payer `profile` is to be linked to its client's `contact`.
+    /// amoCRM keeps one company per contact, and a link to a second moves the contact: so
+    /// only the client's first company takes it, and a later one never moves it.
+    fn company_takes_contact(
+        &mut self,
+        account: Option<i64>,
+        profile: i64,
+        contact: i64,
+    ) -> Result<bool, Stop> {
+        if self.contacts_with_company.contains(&contact) {
+            return Ok(false);
+        }
+        for other in self.db.profiles_of_account(account.unwrap_or_default())? {
+            if other != profile && self.db.link(EntityKind::Profile, other)?.is_some() {
+                return Ok(false);
+            }
+        }
+        self.contacts_with_company.insert(contact);
+        Ok(true)
+    }
+
     /// Syncs entities of one kind in as few requests as the batch allows, and commits what
     /// it recorded (later reads of the links, a dependency's among them, must see it).
     /// Returns the amoCRM id of each target (`None` when not synced).
@@ -695,7 +720,15 @@ impl<'a> Worker<'a> {
                         "linked to the existing contact",
                         String::new(),
                     )),
-                    None => creates.push((i, p, contact, company)),
+                    None => {
+                        if kind == EntityKind::Profile
+                            && let Some(c) = contact
+                            && !self.company_takes_contact(rec.int("account.id"), t.id, c)?
+                        {
+                            contact = None;
+                        }
+                        creates.push((i, p, contact, company))
+                    }
                 },
             }
         }

@@ -310,14 +310,12 @@ impl Panel {
         "driver = sqlite\npath = var/billmgr.db"
     }
 
-    /// The panel database as amocrm.conf names it, opened through the module's own layer.
+    /// The panel database as amocrm.conf names it, opened as the module's readers open it
+    /// (the panel hook's spool moved into the queue first).
     pub fn db(&self) -> Box<dyn billmgr_amocrm::db::PanelDb> {
         let paths = billmgr_amocrm::paths::Paths::new(self.root());
         let light = billmgr_amocrm::config::load_light(&paths).expect("conf");
-        let target = billmgr_amocrm::db::target(&light.database, &paths).expect("target");
-        let mut db = billmgr_amocrm::db::open(&target).expect("open db");
-        db.ensure_schema().expect("schema");
-        db
+        billmgr_amocrm::db::open_panel(&light.database, &paths).expect("open db")
     }
 
     /// Runs `amocrm sample-panel` and checks it worked.

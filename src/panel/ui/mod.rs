@@ -102,10 +102,7 @@ impl<'a> Ctx<'a> {
                 return Err(self.fail("config", &[("error", &problems.to_string())]));
             }
         };
-        let target = crate::db::target(&settings, self.paths).map_err(|e| self.db_error(e))?;
-        let mut db = crate::db::open(&target).map_err(|e| self.db_error(e))?;
-        db.ensure_schema().map_err(|e| self.db_error(e))?;
-        Ok(db)
+        crate::db::open_panel(&settings, self.paths).map_err(|e| self.db_error(e))
     }
 
     /// A parameter that is present and not blank.
