@@ -255,7 +255,8 @@ struct Worker<'a> {
     writes: Vec<Write>,
     /// New companies' links to their contacts not sent yet.
     company_links: Vec<LinkRequest>,
-    /// Contacts given a company in this run (see `company_takes_contact`).
+    /// Contacts given a company in the batch under way (see `company_takes_contact`); those
+    /// of earlier batches are in the link table by then.
     contacts_with_company: HashSet<i64>,
     /// The kept fields and pipelines were dropped in this run already.
     meta_forgotten: bool,
@@ -626,6 +627,7 @@ impl<'a> Worker<'a> {
         let entity = kind.amo_entity();
         let mut result = vec![None; targets.len()];
         let mut creates: Vec<(usize, Plan, Option<i64>, Option<i64>)> = Vec::new();
+        self.contacts_with_company.clear();
         let mut updates: Vec<(usize, Plan, i64, &'static str, String)> = Vec::new();
         self.meta()?;
         for (i, t) in targets.iter().enumerate() {
