@@ -627,7 +627,11 @@ impl<'a> Worker<'a> {
         let entity = kind.amo_entity();
         let mut result = vec![None; targets.len()];
         let mut creates: Vec<(usize, Plan, Option<i64>, Option<i64>)> = Vec::new();
-        self.contacts_with_company.clear();
+        if kind == EntityKind::Profile {
+            // Only for payers: a payer batch starts accounts' batches inside it (a payer's
+            // client synced first), which must not forget this batch's contacts.
+            self.contacts_with_company.clear();
+        }
         let mut updates: Vec<(usize, Plan, i64, &'static str, String)> = Vec::new();
         self.meta()?;
         for (i, t) in targets.iter().enumerate() {
