@@ -157,7 +157,8 @@ fn replace_value(line: &str, value: &str) -> String {
     let eq = body.find('=').unwrap_or(body.len());
     let key_part = &body[..eq];
     let after_eq = &body[eq + 1..];
-    let lead = &after_eq[..after_eq.len() - after_eq.trim_start().len()];
+    // Only blanks are kept: a carriage return the old line ended with is no part of it.
+    let lead = &after_eq[..after_eq.len() - after_eq.trim_start_matches([' ', '\t']).len()];
     let lead = if lead.is_empty() { " " } else { lead };
     with_comment(format!("{key_part}={lead}{value}"), body_len, comment)
 }
@@ -381,6 +382,18 @@ trial = item.period = -100
         assert!(out.contains("enabled = no    ; stop switch\n"));
         assert!(out.starts_with("; header comment\n[auth]\n"));
         assert!(out.contains("; batch_size = 50\n"));
+    }
+
+    #[test]
+    fn a_carriage_return_after_the_equals_sign_is_not_kept() {
+        // The last line of a CRLF file cut before its line feed: no value, then `\r`.
+        let out = apply_text(
+            "[sync]\nbatch_size =\r",
+            &[Change::set("sync", "batch_size", "0")],
+        )
+        .unwrap();
+        assert_eq!(out, "[sync]\nbatch_size = 0\n");
+        assert!(crate::config::shape_problems(&out).is_empty(), "{out:?}");
     }
 
     #[test]
