@@ -237,6 +237,35 @@ fn full_export_with_sync_all() {
 }
 
 #[test]
+fn a_later_company_of_a_client_does_not_move_its_contact() {
+    let sandbox = Sandbox::start(&[]);
+    let p = Panel::new();
+    p.write_conf(&sandbox.url, Panel::sqlite(), "batch_size = 50");
+    p.sample_panel();
+    // Client 3's two legal payers, in two runs: 22's company first, then 23's.
+    for payer in ["22", "23"] {
+        let out = p.amocrm(&["sync", "--profile", payer]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    use billmgr_amocrm::model::EntityKind::*;
+    let mut db = p.db();
+    let contact3 = db.link(Account, 3).unwrap().unwrap().amocrm_id;
+    let company22 = db.link(Profile, 22).unwrap().unwrap().amocrm_id;
+    let company23 = db.link(Profile, 23).unwrap().unwrap().amocrm_id;
+    let state = sandbox.get_json("/_sandbox/state");
+    // amoCRM keeps one company per contact: a link to 23's would have moved it.
+    assert_eq!(
+        link_ids(by_id(entities(&state, "contacts"), contact3), "companies"),
+        vec![company22]
+    );
+    assert!(link_ids(by_id(entities(&state, "companies"), company23), "contacts").is_empty());
+}
+
+#[test]
 fn sync_one_entity_sends_it_with_what_it_hangs_on() {
     let sandbox = Sandbox::start(&[]);
     let p = Panel::new();

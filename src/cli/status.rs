@@ -107,14 +107,14 @@ fn gather(paths: &Paths) -> Value {
             }
         }
     }
+    let mut spool = json!({});
     match settings.map(|s| db::target(&s, paths).and_then(|t| db::open(&t))) {
         Some(Ok(mut d)) => {
             let _ = d.ensure_schema();
             out["database"] = json!(d.describe());
             if let Err(e) = db::spool::fold(paths, d.as_mut()) {
                 ok = false;
-                out["spool"] =
-                    json!({"waiting": db::spool::waiting(paths), "error": e.to_string()});
+                spool["error"] = json!(e.to_string());
             }
             match d.queue_summary(now()) {
                 Ok(q) => out["queue"] = json!(q),
@@ -141,12 +141,11 @@ fn gather(paths: &Paths) -> Value {
         }
         None => {}
     }
-    if out.get("spool").is_none() {
-        // Jobs the panel hook left that no reader could move into the queue yet.
-        let waiting = db::spool::waiting(paths);
-        if waiting > 0 {
-            out["spool"] = json!({ "waiting": waiting });
-        }
+    // Jobs the panel hook left that could not be moved into the queue yet.
+    let waiting = db::spool::waiting(paths);
+    if waiting > 0 || spool.get("error").is_some() {
+        spool["waiting"] = json!(waiting);
+        out["spool"] = spool;
     }
     if let Some(s) = RunState::load(paths) {
         // A run stopped because amoCRM refused or did not answer needs nothing more once

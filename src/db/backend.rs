@@ -30,9 +30,6 @@ impl PanelDb for Database {
     fn describe(&self) -> String {
         self.driver.describe()
     }
-    fn defer_checkpoint(&mut self) {
-        self.driver.defer_checkpoint();
-    }
     fn ensure_schema(&mut self) -> DbResult<()> {
         schema::ensure(self.d())
     }

@@ -237,12 +237,6 @@ pub trait PanelDb {
     /// Creates the module's own tables if missing (idempotent). Never touches others.
     fn ensure_schema(&mut self) -> DbResult<()>;
 
-    /// Leaves SQLite's WAL checkpoint, with its disk syncs, to the next connection to
-    /// close (the worker the panel hook wakes) instead of this one's close; what was
-    /// committed is already on disk. Does nothing on MySQL, or once the WAL has grown
-    /// past a size that says no worker has come for a while.
-    fn defer_checkpoint(&mut self) {}
-
     // --- queue ---
     /// Records jobs in one short transaction (upsert by [`NewJob::key`]): a new key is
     /// inserted pending; an existing one becomes pending again, due now, generation + 1.

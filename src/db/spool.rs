@@ -49,6 +49,12 @@ impl Line {
         }
     }
 
+    /// The job a line of the spool holds, with its time; `None` for anything else (a line
+    /// torn by a crash, an empty one).
+    fn parse(line: &[u8]) -> Option<(NewJob, i64)> {
+        serde_json::from_slice::<Line>(line).ok()?.job()
+    }
+
     fn job(self) -> Option<(NewJob, i64)> {
         let lookup = match self.lookup {
             Some(l) => Some(Lookup::decode(&l)?),
@@ -143,10 +149,7 @@ pub fn fold(paths: &Paths, db: &mut dyn PanelDb) -> DbResult<usize> {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match serde_json::from_slice::<Line>(&line)
-            .ok()
-            .and_then(Line::job)
-        {
+        match Line::parse(&line) {
             Some(job) => chunk.push(job),
             None => log::error!(
                 "{}: line {} is not a job and is dropped: {}",
@@ -182,12 +185,7 @@ pub fn waiting(paths: &Paths) -> usize {
     BufReader::new(file)
         .split(b'\n')
         .map_while(Result::ok)
-        .filter(|l| {
-            serde_json::from_slice::<Line>(l)
-                .ok()
-                .and_then(Line::job)
-                .is_some()
-        })
+        .filter(|l| Line::parse(l).is_some())
         .count()
 }
 

@@ -108,8 +108,6 @@ pub(crate) trait Driver {
     fn rollback(&mut self);
     /// The columns of a table, or `None` if it does not exist.
     fn table_columns(&mut self, table: &str) -> SqlResult<Option<Vec<String>>>;
-    /// See [`super::PanelDb::defer_checkpoint`].
-    fn defer_checkpoint(&mut self) {}
 }
 
 /// Runs `f` in one write transaction, retrying it whole a few times when the backend

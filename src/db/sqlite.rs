@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::config::DbConfig;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode};
 
@@ -15,11 +14,6 @@ use super::{DbError, DbResult};
 
 /// Long enough for a burst of handlers and a worker batch to take turns.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A WAL past this size is checkpointed on close even by a connection asked to defer:
-/// the first connection to open a database reads its whole WAL, and a checkpoint only
-/// empties the WAL when it runs at a close.
-const DEFER_CHECKPOINT_MAX_WAL: u64 = 1 << 20;
 
 pub(crate) struct SqliteDriver {
     conn: Connection,
@@ -158,19 +152,6 @@ impl Driver for SqliteDriver {
         }
     }
 
-    fn defer_checkpoint(&mut self) {
-        let mut wal = self.path.clone().into_os_string();
-        wal.push("-wal");
-        let small = std::fs::metadata(&wal).is_ok_and(|m| m.len() <= DEFER_CHECKPOINT_MAX_WAL);
-        if small
-            && let Err(e) = self
-                .conn
-                .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
-        {
-            log::debug!("{}: checkpointing on close: {e}", self.describe());
-        }
-    }
-
     fn table_columns(&mut self, table: &str) -> SqlResult<Option<Vec<String>>> {
         let rows = self.query(&format!("PRAGMA table_info(\"{table}\")"), &[])?;
         let cols: Vec<String> = rows
@@ -265,43 +246,5 @@ mod tests {
         assert_eq!(fk[0].first_int(), Some(1));
         assert_eq!(d.table_columns("nothing").expect("columns"), None);
         assert!(d.describe().starts_with("sqlite:"));
-    }
-
-    /// A deferring connection leaves its commit in the WAL for the next one to close,
-    /// which checkpoints and removes it; a WAL grown past the limit is not left.
-    #[test]
-    fn a_deferred_checkpoint_is_left_to_the_next_close() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("amocrm.db");
-        let wal = dir.path().join("amocrm.db-wal");
-        let wal_len = || std::fs::metadata(&wal).map_or(0, |m| m.len());
-        let mut d = SqliteDriver::open(&path).expect("open");
-        d.batch("CREATE TABLE t (v BLOB)").expect("create");
-        drop(d);
-        assert_eq!(
-            wal_len(),
-            0,
-            "an ordinary close checkpoints and removes the WAL"
-        );
-
-        let mut d = SqliteDriver::open(&path).expect("open");
-        d.execute("INSERT INTO t VALUES ('one job')", &[])
-            .expect("insert");
-        d.defer_checkpoint();
-        drop(d);
-        assert!(wal_len() > 0, "the commit waits in the WAL");
-        let mut d = SqliteDriver::open(&path).expect("reopen");
-        let rows = d.query("SELECT count(*) AS n FROM t", &[]).expect("count");
-        assert_eq!(rows[0].first_int(), Some(1), "what was committed is there");
-        drop(d);
-        assert_eq!(wal_len(), 0, "the next close checkpointed it");
-
-        let mut d = SqliteDriver::open(&path).expect("open");
-        let big = Value::Text("x".repeat((DEFER_CHECKPOINT_MAX_WAL + 4096) as usize));
-        d.execute("INSERT INTO t VALUES (?1)", &[big])
-            .expect("insert");
-        d.defer_checkpoint();
-        drop(d);
-        assert_eq!(wal_len(), 0, "a WAL past the limit is checkpointed anyway");
     }
 }

@@ -125,10 +125,6 @@ fn enqueue(paths: &Paths, jobs: &[NewJob]) -> Result<bool, Box<dyn std::error::E
     let mut db = db::open(&target)?;
     db.ensure_schema()?;
     db.enqueue(jobs, now)?;
-    if enabled {
-        // The worker woken next closes the database after this and checkpoints then.
-        db.defer_checkpoint();
-    }
     Ok(enabled)
 }
 

@@ -255,9 +255,6 @@ struct Worker<'a> {
     writes: Vec<Write>,
     /// New companies' links to their contacts not sent yet.
     company_links: Vec<LinkRequest>,
-    /// Contacts given a company in the batch under way (see `company_takes_contact`); those
-    /// of earlier batches are in the link table by then.
-    contacts_with_company: HashSet<i64>,
     /// The kept fields and pipelines were dropped in this run already.
     meta_forgotten: bool,
     report: RunReport,
@@ -296,7 +293,6 @@ impl<'a> Worker<'a> {
             not_synced: HashSet::new(),
             writes: Vec::new(),
             company_links: Vec::new(),
-            contacts_with_company: HashSet::new(),
             meta_forgotten: false,
             report: RunReport::default(),
             progress: progress && std::io::stderr().is_terminal(),
@@ -589,25 +585,17 @@ impl<'a> Worker<'a> {
         Ok(None)
     }
 
-    /// Whether a new company of payer `profile` is to be linked to its client's `contact`.
-    /// amoCRM keeps one company per contact, and a link to a second moves the contact: so
-    /// only the client's first company takes it, and a later one never moves it.
-    fn company_takes_contact(
-        &mut self,
-        account: Option<i64>,
-        profile: i64,
-        contact: i64,
-    ) -> Result<bool, Stop> {
-        if self.contacts_with_company.contains(&contact) {
+    /// Whether another payer of the client is linked to a company already.
+    fn client_has_company(&mut self, account: Option<i64>, profile: i64) -> Result<bool, Stop> {
+        let Some(account) = account else {
             return Ok(false);
-        }
-        for other in self.db.profiles_of_account(account.unwrap_or_default())? {
+        };
+        for other in self.db.profiles_of_account(account)? {
             if other != profile && self.db.link(EntityKind::Profile, other)?.is_some() {
-                return Ok(false);
+                return Ok(true);
             }
         }
-        self.contacts_with_company.insert(contact);
-        Ok(true)
+        Ok(false)
     }
 
     /// Syncs entities of one kind in as few requests as the batch allows, and commits what
@@ -627,11 +615,6 @@ impl<'a> Worker<'a> {
         let entity = kind.amo_entity();
         let mut result = vec![None; targets.len()];
         let mut creates: Vec<(usize, Plan, Option<i64>, Option<i64>)> = Vec::new();
-        if kind == EntityKind::Profile {
-            // Only for payers: a payer batch starts accounts' batches inside it (a payer's
-            // client synced first), which must not forget this batch's contacts.
-            self.contacts_with_company.clear();
-        }
         let mut updates: Vec<(usize, Plan, i64, &'static str, String)> = Vec::new();
         self.meta()?;
         for (i, t) in targets.iter().enumerate() {
@@ -727,9 +710,13 @@ impl<'a> Worker<'a> {
                         String::new(),
                     )),
                     None => {
+                        // amoCRM keeps one company per contact, and a link to a second
+                        // moves the contact: only the client's first company takes it,
+                        // whether made in an earlier batch or earlier in this one.
                         if kind == EntityKind::Profile
-                            && let Some(c) = contact
-                            && !self.company_takes_contact(rec.int("account.id"), t.id, c)?
+                            && contact.is_some()
+                            && (creates.iter().any(|c| c.2 == contact)
+                                || self.client_has_company(rec.int("account.id"), t.id)?)
                         {
                             contact = None;
                         }
