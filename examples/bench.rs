@@ -1,11 +1,13 @@
 //! The module's speed against its targets, each printed next to its bound or baseline as a
 //! ratio: the handler against `cat` given the same stdin (SQLite, and MariaDB when a URL is
 //! given), the full export's throughput against `rate_limit × batch_size` on a sandbox that
-//! enforces amoCRM's rate, the export's peak RSS at two sizes, and the time from a panel
-//! event to the entity existing in amoCRM. Everything runs the real release binaries as the
-//! panel and an admin run them; `scripts/bench.sh` builds them and runs this.
+//! enforces amoCRM's rate, an export where the sync conditions keep out a third of the
+//! panel (its requests against the fewest possible, its time against those requests at
+//! amoCRM's rate), the export's peak RSS at two sizes, and the time from a panel event to
+//! the entity existing in amoCRM. Everything runs the real release binaries as the panel
+//! and an admin run them; `scripts/bench.sh` builds them and runs this.
 //!
-//! Usage: bench [--quick] [--mysql URL] [--only handler,export,rss,latency]
+//! Usage: bench [--quick] [--mysql URL] [--only handler,export,export-excluded,rss,latency]
 
 use std::error::Error;
 use std::fs;
@@ -48,6 +50,8 @@ type Mix = (usize, usize, usize);
 struct Sizes {
     handler_runs: usize,
     export: Mix,
+    /// The same proportions, clients a multiple of three: a third of each kind excluded.
+    export_excluded: Mix,
     /// The same proportions as the export (1 : 1 : 3), at 10,000 and 100,000 entities.
     rss: [Mix; 2],
     latency_events: usize,
@@ -56,6 +60,7 @@ struct Sizes {
 const FULL: Sizes = Sizes {
     handler_runs: 300,
     export: (10_000, 10_000, 30_000),
+    export_excluded: (3_000, 3_000, 9_000),
     rss: [(2_000, 2_000, 6_000), (20_000, 20_000, 60_000)],
     latency_events: 20,
 };
@@ -63,9 +68,13 @@ const FULL: Sizes = Sizes {
 const QUICK: Sizes = Sizes {
     handler_runs: 60,
     export: (400, 400, 1_200),
+    export_excluded: (600, 600, 1_800),
     rss: [(200, 200, 600), (2_000, 2_000, 6_000)],
     latency_events: 6,
 };
+
+/// The parts `--only` may name.
+const PARTS: [&str; 5] = ["handler", "export", "export-excluded", "rss", "latency"];
 
 struct Opts {
     quick: bool,
@@ -90,9 +99,10 @@ impl Opts {
                 "--only" => {
                     let list = args.next().ok_or("--only takes a list")?;
                     for part in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                        if !["handler", "export", "rss", "latency"].contains(&part) {
+                        if !PARTS.contains(&part) {
                             return Err(format!(
-                                "--only: unknown part {part:?} (handler, export, rss, latency)"
+                                "--only: unknown part {part:?} ({})",
+                                PARTS.join(", ")
                             ));
                         }
                         opts.only.push(part.to_string());
@@ -100,7 +110,8 @@ impl Opts {
                 }
                 other => {
                     return Err(format!(
-                        "unknown argument {other:?}; usage: bench [--quick] [--mysql URL] [--only handler,export,rss,latency]"
+                        "unknown argument {other:?}; usage: bench [--quick] [--mysql URL] [--only {}]",
+                        PARTS.join(",")
                     ));
                 }
             }
@@ -166,6 +177,9 @@ fn run(opts: &Opts) -> R<()> {
     }
     if opts.wants("export") {
         report.push(bench_export(&env, sizes.export)?);
+    }
+    if opts.wants("export-excluded") {
+        report.extend(bench_export_excluded(&env, sizes.export_excluded)?);
     }
     if opts.wants("rss") {
         report.extend(bench_rss(&env, sizes.rss)?);
@@ -335,9 +349,15 @@ impl Panel {
         "driver = sqlite\npath = var/billmgr.db".to_string()
     }
 
-    /// `sync` replaces those keys of the sample's `[sync]` section; the rest of the sample
-    /// (batch_size, rules) is used as shipped.
-    fn create(env: &Env, name: &str, url: &str, database: &str, sync: &[(&str, &str)]) -> R<Panel> {
+    /// `settings` (section, key, value) are set in the sample's settings from `[sync]` on;
+    /// the rest of the sample (batch_size, rules) is used as shipped.
+    fn create(
+        env: &Env,
+        name: &str,
+        url: &str,
+        database: &str,
+        settings: &[(&str, &str, &str)],
+    ) -> R<Panel> {
         let root = env.work.join(name);
         if root.exists() {
             fs::remove_dir_all(&root)?;
@@ -354,26 +374,11 @@ impl Panel {
             .find("\n[sync]")
             .map(|i| &sample[i + 1..])
             .ok_or("etc/amocrm.conf has no [sync] section")?;
-        let mut rest = String::new();
-        let mut in_sync = false;
-        for line in from_sync.lines() {
-            let t = line.trim_start();
-            if t.starts_with('[') {
-                in_sync = t.starts_with("[sync]");
-            }
-            let replaced = sync.iter().find(|(k, _)| {
-                in_sync
-                    && t.strip_prefix(k)
-                        .is_some_and(|r| r.trim_start().starts_with('='))
+        let rest = settings
+            .iter()
+            .fold(from_sync.to_string(), |text, (section, key, value)| {
+                set_key(&text, section, key, value)
             });
-            match replaced {
-                Some((k, v)) => rest.push_str(&format!("{k} = {v}\n")),
-                None => {
-                    rest.push_str(line);
-                    rest.push('\n');
-                }
-            }
-        }
         let conf = format!(
             "[auth]\nurl = {url}\nclient_id = {CLIENT_ID}\nclient_secret = {CLIENT_SECRET}\n\
              redirect_uri = {REDIRECT_URI}\ncode = {AUTH_CODE}\n\n[database]\n{database}\n\n{rest}"
@@ -487,6 +492,35 @@ impl Panel {
         }
         Ok(50)
     }
+}
+
+/// `text` (amocrm.conf) with `key = value` in `[section]`: the line setting the key is
+/// replaced; when there is none (absent or commented out) one is added under the header,
+/// and the section at the end when it is missing.
+fn set_key(text: &str, section: &str, key: &str, value: &str) -> String {
+    let header = format!("[{section}]");
+    let setting = format!("{key} = {value}");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let (mut inside, mut header_at, mut found) = (false, None, None);
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            inside = t.starts_with(&header);
+            header_at = header_at.or(inside.then_some(i));
+        } else if inside
+            && t.strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+        {
+            found = Some(i);
+            break;
+        }
+    }
+    match (found, header_at) {
+        (Some(i), _) => lines[i] = setting,
+        (None, Some(h)) => lines.insert(h + 1, setting),
+        (None, None) => lines.extend([String::new(), header, setting]),
+    }
+    lines.join("\n") + "\n"
 }
 
 /// A database of its own on the MariaDB server, dropped at the end.
@@ -681,7 +715,11 @@ fn bench_handler(
     };
     // No rate limit here: the woken workers must not queue behind amoCRM's limit.
     let sandbox = Sandbox::start(env, 0, &[])?;
-    let switch: &[(&str, &str)] = if syncing { &[] } else { &[("enabled", "no")] };
+    let switch: &[(&str, &str, &str)] = if syncing {
+        &[]
+    } else {
+        &[("sync", "enabled", "no")]
+    };
     let panel = Panel::create(env, &name, &sandbox.url, database, switch)?;
     panel.generate(env, (100, 100, 300))?;
     // The bench's own connection is open only between runs: one held open would keep the
@@ -787,22 +825,19 @@ fn export_with_rusage(env: &Env, panel: &Panel) -> R<(Duration, i64)> {
 }
 
 /// A sandbox enforcing amoCRM's rate (and its block on sustained overrun) and a SQLite
-/// panel whose `rate_limit` is that rate.
-fn at_amo_rate(env: &Env, name: &str) -> R<(Sandbox, Panel)> {
+/// panel whose `rate_limit` is that rate, with these sync conditions (key, condition)
+/// instead of the sample's.
+fn at_amo_rate(env: &Env, name: &str, conditions: &[(&str, &str)]) -> R<(Sandbox, Panel)> {
     let sandbox = Sandbox::start(env, AMO_RATE, &[])?;
     let rate = AMO_RATE.to_string();
-    let panel = Panel::create(
-        env,
-        name,
-        &sandbox.url,
-        &Panel::sqlite_lines(),
-        &[("rate_limit", &rate)],
-    )?;
+    let mut settings = vec![("sync", "rate_limit", rate.as_str())];
+    settings.extend(conditions.iter().map(|(k, c)| ("conditions", *k, *c)));
+    let panel = Panel::create(env, name, &sandbox.url, &Panel::sqlite_lines(), &settings)?;
     Ok((sandbox, panel))
 }
 
 fn bench_export(env: &Env, mix: Mix) -> R<String> {
-    let (sandbox, panel) = at_amo_rate(env, "export")?;
+    let (sandbox, panel) = at_amo_rate(env, "export", &[])?;
     let made = panel.generate(env, mix)?;
     println!(
         "export: generated {} clients, {} legal payers, {} services (plus the sample's) in {:.1} s",
@@ -855,6 +890,257 @@ fn bench_export(env: &Env, mix: Mix) -> R<String> {
     ))
 }
 
+// ---------------------------------------------------------------- a third excluded
+
+/// The export where a third is kept out by the sync conditions: only the first provider's
+/// clients, their companies and services go to amoCRM. The generator puts every third
+/// client under the second provider, and with clients a multiple of three, every third
+/// payer and service belongs to one of them.
+const EXCLUDING: [(&str, &str); 3] = [
+    ("account", "account.project = 1"),
+    (
+        "profile",
+        "profile.profiletype in (2, 3) and account.project = 1",
+    ),
+    ("item", "account.project = 1"),
+];
+
+/// What meets [`EXCLUDING`] in SQL, with the worker's own rules: a staff account (level 28
+/// and up) is never a contact, an individual payer (profiletype 1) never a company.
+const CLIENT_SYNCED: &str = "a.project = 1 AND a.level < 28";
+const PAYER_SYNCED: &str = "p.profiletype IN (2, 3)";
+
+/// The bounds: requests made against the fewest possible, time against those requests at
+/// amoCRM's rate.
+const REQUESTS_RATIO: f64 = 1.15;
+const PACE_RATIO: f64 = 1.10;
+
+/// amoCRM's most entities (and links) a request, and its page of a list.
+const MOST_PER_REQUEST: i64 = 250;
+/// The custom-field lists of contacts, companies and leads, and the pipelines.
+const METADATA_READS: i64 = 4;
+
+/// What the panel holds that meets the conditions.
+struct Eligible {
+    contacts: i64,
+    companies: i64,
+    leads: i64,
+    /// New companies linked to their client's contact: one per client with a company, as
+    /// a contact takes only the first company made for its client.
+    company_links: i64,
+}
+
+impl Eligible {
+    fn count(panel: &Panel) -> R<Eligible> {
+        let conn = rusqlite::Connection::open_with_flags(
+            panel.root.join("var/billmgr.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )?;
+        let count = |sql: String| -> R<i64> { Ok(conn.query_row(&sql, [], |r| r.get(0))?) };
+        let payers = format!(
+            "FROM profile p JOIN account a ON a.id = p.account WHERE {PAYER_SYNCED} AND {CLIENT_SYNCED}"
+        );
+        Ok(Eligible {
+            contacts: count(format!(
+                "SELECT COUNT(*) FROM account a WHERE {CLIENT_SYNCED}"
+            ))?,
+            companies: count(format!("SELECT COUNT(*) {payers}"))?,
+            leads: count(format!(
+                "SELECT COUNT(*) FROM item i JOIN account a ON a.id = i.account WHERE {CLIENT_SYNCED}"
+            ))?,
+            company_links: count(format!("SELECT COUNT(DISTINCT p.account) {payers}"))?,
+        })
+    }
+
+    fn entities(&self) -> i64 {
+        self.contacts + self.companies + self.leads
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} clients, {} payers, {} services, {} clients with a company",
+            self.contacts, self.companies, self.leads, self.company_links
+        )
+    }
+}
+
+/// The fewest requests that export the eligible entities, part by part.
+struct Fewest {
+    parts: Vec<(String, i64)>,
+}
+
+impl Fewest {
+    /// Full batches of each kind, the companies' links 250 a request and the metadata
+    /// reads; and, since the run needs them, the one token exchange (the panel starts with
+    /// an authorization code and no tokens) and the one read of amoCRM's existing contacts
+    /// for duplicate matching (more than 200 jobs are due), page by page until a short
+    /// page: ⌊existing / 250⌋ + 1 requests.
+    fn new(e: &Eligible, batch: i64, existing_contacts: i64) -> Fewest {
+        let up = |n: i64, per: i64| (n + per - 1) / per;
+        let parts = [
+            (
+                format!("contact creates (⌈{}/{batch}⌉)", e.contacts),
+                up(e.contacts, batch),
+            ),
+            (
+                format!("company creates (⌈{}/{batch}⌉)", e.companies),
+                up(e.companies, batch),
+            ),
+            (
+                format!("lead creates (⌈{}/{batch}⌉)", e.leads),
+                up(e.leads, batch),
+            ),
+            (
+                format!(
+                    "company link requests (⌈{}/{MOST_PER_REQUEST}⌉)",
+                    e.company_links
+                ),
+                up(e.company_links, MOST_PER_REQUEST),
+            ),
+            ("metadata reads".to_string(), METADATA_READS),
+            ("token exchange".to_string(), 1),
+            (
+                format!("contact list pages ({existing_contacts} existing)"),
+                existing_contacts / MOST_PER_REQUEST + 1,
+            ),
+        ];
+        Fewest {
+            parts: parts.into(),
+        }
+    }
+
+    fn total(&self) -> i64 {
+        self.parts.iter().map(|p| p.1).sum()
+    }
+
+    fn describe(&self) -> String {
+        let parts: Vec<String> = self.parts.iter().map(|(w, n)| format!("{n} {w}")).collect();
+        format!("{} = {}", parts.join(" + "), self.total())
+    }
+}
+
+/// The sandbox's request log: how many of each endpoint, the 429s and 403s, and the time
+/// from the first request to the last.
+struct RequestLog {
+    by_endpoint: std::collections::BTreeMap<String, usize>,
+    total: usize,
+    limited: usize,
+    blocked: usize,
+    span_s: f64,
+}
+
+impl RequestLog {
+    fn read(sandbox: &Sandbox) -> R<RequestLog> {
+        let log = sandbox.requests()?;
+        let mut by_endpoint = std::collections::BTreeMap::new();
+        for (method, path, _, _) in &log {
+            *by_endpoint.entry(format!("{method} {path}")).or_insert(0) += 1;
+        }
+        let at = log.iter().map(|e| e.3);
+        let span_ms = at.clone().max().unwrap_or(0) - at.min().unwrap_or(0);
+        Ok(RequestLog {
+            by_endpoint,
+            total: log.len(),
+            limited: log.iter().filter(|e| e.2 == 429).count(),
+            blocked: log.iter().filter(|e| e.2 == 403).count(),
+            span_s: span_ms as f64 / 1000.0,
+        })
+    }
+
+    fn describe(&self) -> String {
+        let parts: Vec<String> = self
+            .by_endpoint
+            .iter()
+            .map(|(e, n)| format!("{n} {e}"))
+            .collect();
+        parts.join(", ")
+    }
+}
+
+/// The full export of a panel where a third of the clients, payers and services are kept
+/// out by the conditions: requests made against the fewest possible for that data, and
+/// the time they took against the same requests at amoCRM's rate.
+fn bench_export_excluded(env: &Env, mix: Mix) -> R<Vec<String>> {
+    let (sandbox, panel) = at_amo_rate(env, "export-excluded", &EXCLUDING)?;
+    let made = panel.generate(env, mix)?;
+    let eligible = Eligible::count(&panel)?;
+    let existing = sandbox.contacts()? as i64;
+    let batch = Panel::batch_size()? as i64;
+    let fewest = Fewest::new(&eligible, batch, existing);
+    println!(
+        "export-excluded: generated {} clients, {} legal payers, {} services (plus the sample's) in {:.1} s; \
+         meeting the conditions: {}",
+        mix.0,
+        mix.1,
+        mix.2,
+        made.as_secs_f64(),
+        eligible.describe()
+    );
+    let (took, _) = export_with_rusage(env, &panel)?;
+    let log = RequestLog::read(&sandbox)?;
+    let synced = synced_as_eligible(&panel, &eligible)?;
+    println!(
+        "export-excluded: whole run {:.1} s; {} requests: {}",
+        took.as_secs_f64(),
+        log.total,
+        log.describe()
+    );
+    println!(
+        "export-excluded: fewest possible (the token exchange and the read of existing contacts counted, as this run needs both): {}",
+        fewest.describe()
+    );
+    Ok(excluded_lines(&eligible, &fewest, &log, synced))
+}
+
+/// Whether the run linked exactly the entities that meet the conditions and left no job
+/// waiting or failed; says what differs when not.
+fn synced_as_eligible(panel: &Panel, e: &Eligible) -> R<bool> {
+    let mut db = panel.db()?;
+    let linked = [
+        db.link_count(EntityKind::Account)?,
+        db.link_count(EntityKind::Profile)?,
+        db.link_count(EntityKind::Item)?,
+    ];
+    let left = db.count_jobs(&["failed", "pending", "taken"])?;
+    let ok = linked == [e.contacts, e.companies, e.leads] && left == 0;
+    if !ok {
+        println!(
+            "export-excluded: linked {linked:?} contacts, companies, leads against {:?} meeting the conditions; {left} jobs left",
+            [e.contacts, e.companies, e.leads]
+        );
+    }
+    Ok(ok)
+}
+
+fn excluded_lines(e: &Eligible, fewest: &Fewest, log: &RequestLog, synced: bool) -> Vec<String> {
+    let requests = log.total as f64 / fewest.total() as f64;
+    let bound_s = log.total as f64 / f64::from(AMO_RATE);
+    let pace = log.span_s / bound_s;
+    vec![
+        format!(
+            "export requests, a third excluded ({} entities, SQLite) | {} requests | {} fewest | {requests:.2} | {} (≤ {REQUESTS_RATIO:.2}{})",
+            e.entities(),
+            log.total,
+            fewest.total(),
+            verdict(requests <= REQUESTS_RATIO && synced),
+            if synced {
+                ""
+            } else {
+                "; not every eligible entity synced"
+            }
+        ),
+        format!(
+            "export time, a third excluded | {:.1} s, {} × 429, {} × 403 | {} requests / {AMO_RATE} = {bound_s:.1} s | {pace:.2} | {} (≤ {PACE_RATIO:.2}, zero 403: {})",
+            log.span_s,
+            log.limited,
+            log.blocked,
+            log.total,
+            verdict(pace <= PACE_RATIO && log.blocked == 0),
+            if log.blocked == 0 { "yes" } else { "no" }
+        ),
+    ]
+}
+
 // ---------------------------------------------------------------- peak RSS
 
 fn bench_rss(env: &Env, mixes: [Mix; 2]) -> R<Vec<String>> {
@@ -867,7 +1153,7 @@ fn bench_rss(env: &Env, mixes: [Mix; 2]) -> R<Vec<String>> {
             &format!("rss-{i}"),
             &sandbox.url,
             &Panel::sqlite_lines(),
-            &[("rate_limit", "100000")],
+            &[("sync", "rate_limit", "100000")],
         )?;
         panel.generate(env, *mix)?;
         let (took, rss_kib) = export_with_rusage(env, &panel)?;
@@ -910,7 +1196,7 @@ fn bench_rss(env: &Env, mixes: [Mix; 2]) -> R<Vec<String>> {
 /// amoCRM goes through the handler (which wakes the worker as on a panel); the sandbox is
 /// polled every 5 ms until the contact is there.
 fn bench_latency(env: &Env, events: usize) -> R<String> {
-    let (sandbox, panel) = at_amo_rate(env, "latency")?;
+    let (sandbox, panel) = at_amo_rate(env, "latency", &[])?;
     panel.generate(env, (events, 0, 0))?;
     // One sample client first, so the tokens exist as on a panel in service.
     panel.amocrm(env, &["sync", "--account", "2"])?;

@@ -171,25 +171,29 @@ fn phone(seed: i64, style: usize) -> String {
     }
 }
 
-/// A full name for the n-th person; every fifth client is a foreign one.
+/// A full name for the n-th person; every third client is a foreign one (of the second
+/// provider), so a sync condition on the provider keeps out exactly a third of the clients
+/// and, when the clients are a multiple of three, of their payers and services.
 fn person(n: usize) -> (String, bool) {
-    if n.is_multiple_of(5) {
+    if n.is_multiple_of(3) {
         let name = format!(
             "{} {}",
-            EN_FIRST[n / 5 % EN_FIRST.len()],
+            EN_FIRST[n / 3 % EN_FIRST.len()],
             EN_LAST[n / 7 % EN_LAST.len()]
         );
         return (name, true);
     }
-    let last = LAST_NAMES[n % LAST_NAMES.len()];
-    if n.is_multiple_of(3) {
+    // The Russian clients counted from 1 (n = 1, 2, 4, 5, 7 … → 1, 2, 3, 4, 5 …).
+    let r = n - n / 3;
+    let last = LAST_NAMES[r % LAST_NAMES.len()];
+    if r.is_multiple_of(3) {
         (
-            format!("{last}а {}", FEMALE_NAMES[n / 3 % FEMALE_NAMES.len()]),
+            format!("{last}а {}", FEMALE_NAMES[r / 3 % FEMALE_NAMES.len()]),
             false,
         )
     } else {
         (
-            format!("{last} {}", MALE_NAMES[n / 2 % MALE_NAMES.len()]),
+            format!("{last} {}", MALE_NAMES[r / 2 % MALE_NAMES.len()]),
             false,
         )
     }
@@ -469,6 +473,26 @@ mod tests {
         for id in 1000..6000 {
             assert!(seen.insert(digits(phone(id, 1))), "phone of {id} repeats");
         }
+    }
+
+    #[test]
+    fn a_third_of_the_clients_are_foreign_and_the_rest_vary() {
+        let people: Vec<(String, bool)> = (0..300).map(person).collect();
+        assert_eq!(people.iter().filter(|p| p.1).count(), 100);
+        let russian: Vec<&String> = people.iter().filter(|p| !p.1).map(|p| &p.0).collect();
+        for last in LAST_NAMES {
+            assert!(russian.iter().any(|n| n.starts_with(last)), "{last}");
+        }
+        assert!(
+            FEMALE_NAMES
+                .iter()
+                .all(|f| russian.iter().any(|n| n.ends_with(f)))
+        );
+        assert!(
+            MALE_NAMES
+                .iter()
+                .all(|m| russian.iter().any(|n| n.ends_with(m)))
+        );
     }
 
     #[test]

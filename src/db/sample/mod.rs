@@ -17,7 +17,8 @@ const SAMPLE: &str = include_str!("../billmgr/sample.sql");
 /// How big a generated panel to add to the sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Size {
-    /// Clients (`account`), each with one `user`.
+    /// Clients (`account`), each with one `user`; every third is a foreign client of the
+    /// second provider (project 2, no country, English).
     pub clients: usize,
     /// Legal-entity payers (`profile`, profiletype 2), spread over the clients.
     pub legal_payers: usize,
