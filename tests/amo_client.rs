@@ -8,7 +8,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use billmgr_amocrm::amo::{AmoClient, AmoError, ClientOptions, LinkRequest, NEW_CODE_ACTION};
+use billmgr_amocrm::amo::{
+    AmoClient, AmoError, ClientOptions, EntityPatch, FieldValue, FieldValues, LinkRequest,
+    NEW_CODE_ACTION, NewEntity, Scalar,
+};
 use billmgr_amocrm::config::AuthConfig;
 use billmgr_amocrm::paths::Paths;
 use billmgr_amocrm::secret::Secret;
@@ -85,9 +88,35 @@ fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
-fn contact(name: &str, email: &str) -> Value {
-    json!({"name": name, "custom_fields_values": [
-        {"field_code": "EMAIL", "values": [{"value": email, "enum_code": "WORK"}]}]})
+fn contact(name: &str, email: &str) -> NewEntity {
+    let email = FieldValue {
+        enum_code: Some("WORK".into()),
+        ..FieldValue::of(Scalar::Text(email.into()))
+    };
+    NewEntity {
+        fields: vec![FieldValues {
+            field_code: Some("EMAIL".into()),
+            values: vec![email],
+            ..FieldValues::default()
+        }],
+        ..named(name)
+    }
+}
+
+fn named(name: &str) -> NewEntity {
+    NewEntity {
+        name: name.into(),
+        ..NewEntity::default()
+    }
+}
+
+/// A value of the sample's select field 812346 (brand).
+fn brand(value: &str) -> FieldValues {
+    FieldValues {
+        field_id: Some(812346),
+        values: vec![FieldValue::of(Scalar::Text(value.into()))],
+        ..FieldValues::default()
+    }
 }
 
 #[test]
@@ -346,7 +375,11 @@ fn entities_round_trip() {
     let updated = c
         .update(
             "contacts",
-            &[json!({"id": ids[1], "name": "Anna Smith-Jones"})],
+            &[EntityPatch {
+                id: ids[1],
+                name: Some("Anna Smith-Jones".into()),
+                ..EntityPatch::default()
+            }],
         )
         .expect("update");
     assert_eq!(updated, [Ok(())]);
@@ -354,15 +387,7 @@ fn entities_round_trip() {
     let mut wanted = ids.clone();
     wanted.push(999_999_999);
     let got = c.get_by_ids("contacts", &wanted, "").expect("get by ids");
-    let mut names: Vec<(i64, String)> = got
-        .iter()
-        .map(|v| {
-            (
-                v["id"].as_i64().unwrap_or(0),
-                v["name"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
+    let mut names: Vec<(i64, String)> = got.iter().map(|v| (v.id, v.name.clone())).collect();
     names.sort();
     assert_eq!(
         names,
@@ -379,13 +404,7 @@ fn entities_round_trip() {
     );
 
     let found = c.search("contacts", "anna@example.com").expect("search");
-    assert_eq!(
-        found
-            .iter()
-            .filter_map(|v| v["id"].as_i64())
-            .collect::<Vec<_>>(),
-        [ids[1]]
-    );
+    assert_eq!(found.iter().map(|v| v.id).collect::<Vec<_>>(), [ids[1]]);
     assert!(
         c.search("contacts", "nobody@nowhere.example")
             .expect("search")
@@ -393,14 +412,19 @@ fn entities_round_trip() {
     );
 
     let company = c
-        .create("companies", &[json!({"name": "ООО Ромашка"})])
+        .create("companies", &[named("ООО Ромашка")])
         .expect("company")[0]
         .clone()
         .expect("id");
     let lead = c
         .create(
             "leads",
-            &[json!({"name": "VDS-1", "price": 590, "pipeline_id": 7000001, "status_id": 7000100})],
+            &[NewEntity {
+                price: Some(590),
+                pipeline_id: Some(7000001),
+                status_id: Some(7000100),
+                ..named("VDS-1")
+            }],
         )
         .expect("lead")[0]
         .clone()
@@ -428,16 +452,8 @@ fn entities_round_trip() {
     let leads = c
         .get_by_ids("leads", &[lead], "contacts")
         .expect("lead with contacts");
-    let contact_ids: Vec<i64> = leads[0]["_embedded"]["contacts"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|c| c["id"].as_i64()).collect())
-        .unwrap_or_default();
-    assert_eq!(contact_ids, [ids[0]]);
-    let company_ids: Vec<i64> = leads[0]["_embedded"]["companies"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|c| c["id"].as_i64()).collect())
-        .unwrap_or_default();
-    assert_eq!(company_ids, [company]);
+    assert_eq!(leads[0].contacts, [ids[0]]);
+    assert_eq!(leads[0].companies, [company]);
 }
 
 #[test]
@@ -449,7 +465,7 @@ fn pages_cover_every_entity() {
         .as_u64()
         .expect("count") as usize;
     // Enough for a full page and a short one.
-    let items: Vec<Value> = (0..260)
+    let items: Vec<NewEntity> = (0..260)
         .map(|i| contact(&format!("Client {i}"), &format!("c{i}@example.com")))
         .collect();
     let created = c.create("contacts", &items).expect("create 260");
@@ -463,7 +479,7 @@ fn pages_cover_every_entity() {
     let mut ids = std::collections::BTreeSet::new();
     c.for_each_page("contacts", "", &mut |page| {
         sizes.push(page.len());
-        ids.extend(page.iter().filter_map(|v| v["id"].as_i64()));
+        ids.extend(page.iter().map(|v| v.id));
     })
     .expect("pages");
     assert_eq!(ids.len(), seeded + 260);
@@ -486,10 +502,7 @@ fn invalid_items_fail_alone() {
     let panel = Panel::new();
     let mut c = authorized(&sandbox, &panel);
     let mut bad = contact("Bad Choice", "bad@example.com");
-    bad["custom_fields_values"]
-        .as_array_mut()
-        .expect("fields")
-        .push(json!({"field_id": 812346, "values": [{"value": "No such brand"}]}));
+    bad.fields.push(brand("No such brand"));
     let results = c
         .create(
             "contacts",
@@ -520,9 +533,16 @@ fn invalid_items_fail_alone() {
         .update(
             "contacts",
             &[
-                json!({"id": one, "custom_fields_values": [{"field_id": 812346, "values": [{"value": "Nope"}]}]}),
-                json!({"id": two, "name": "Good Two Renamed"}),
-                json!({"name": "no id"}),
+                EntityPatch {
+                    id: one,
+                    fields: vec![brand("Nope")],
+                    ..EntityPatch::default()
+                },
+                EntityPatch {
+                    id: two,
+                    name: Some("Good Two Renamed".into()),
+                    ..EntityPatch::default()
+                },
             ],
         )
         .expect("update");
@@ -533,9 +553,8 @@ fn invalid_items_fail_alone() {
         "{updates:?}"
     );
     assert_eq!(updates[1], Ok(()));
-    assert!(updates[2].is_err());
     let renamed = c.get_by_ids("contacts", &[two], "").expect("get");
-    assert_eq!(renamed[0]["name"], "Good Two Renamed");
+    assert_eq!(renamed[0].name, "Good Two Renamed");
 }
 
 #[test]
@@ -544,7 +563,7 @@ fn a_lost_create_answer_is_not_sent_again() {
     let panel = Panel::new();
     let mut c = authorized(&sandbox, &panel);
     faults(&sandbox, json!({"lost_next": 1}));
-    match c.create("leads", &[json!({"name": "Lost answer"})]) {
+    match c.create("leads", &[named("Lost answer")]) {
         Err(AmoError::MaybeApplied(m)) => assert!(m.contains("/api/v4/leads"), "{m}"),
         other => panic!("expected MaybeApplied, got {other:?}"),
     }
@@ -562,13 +581,18 @@ fn a_lost_create_answer_is_not_sent_again() {
         .map(|a| a.iter().filter(|l| l["name"] == "Lost answer").count());
     assert_eq!(made, Some(1));
     // An update is safe to repeat: it goes through despite a lost answer.
-    let id = c.search("leads", "Lost answer").expect("search")[0]["id"]
-        .as_i64()
-        .expect("id");
+    let id = c.search("leads", "Lost answer").expect("search")[0].id;
     faults(&sandbox, json!({"lost_next": 1}));
     assert_eq!(
-        c.update("leads", &[json!({"id": id, "price": 990})])
-            .expect("update"),
+        c.update(
+            "leads",
+            &[EntityPatch {
+                id,
+                price: Some(990),
+                ..EntityPatch::default()
+            }]
+        )
+        .expect("update"),
         [Ok(())]
     );
 }
@@ -604,7 +628,7 @@ fn server_errors_are_retried_and_a_504_splits_the_batch() {
     assert_eq!(api, [503, 503, 200]);
 
     faults(&sandbox, json!({"error_next": 1, "error_statuses": [504]}));
-    let items: Vec<Value> = (0..4)
+    let items: Vec<NewEntity> = (0..4)
         .map(|i| contact(&format!("Split {i}"), &format!("s{i}@example.com")))
         .collect();
     let results = c.create("contacts", &items).expect("create");

@@ -275,8 +275,9 @@ fn tokens_and_settings_are_owner_only_after_auth_and_after_saving() {
 /// be used: the list says exactly what the code does.
 const SQL_IDENTIFIERS: &[(&str, &[&str])] = &[
     // `table`: one of the panel's tables the module reads, always a literal at the call.
-    // `kind`: EntityKind's Display, `account` / `profile` / `item`.
-    ("entities.rs", &["table", "kind"]),
+    // `kind`: EntityKind's Display, `account` / `profile` / `item`; `column`: the column
+    // a batch is read by (`id`, `account`, `item`), a literal at the call.
+    ("entities.rs", &["table", "kind", "column"]),
     // `table` and `kind.link_table()`: EntityKind::link_table(), three literals; `lock`:
     // " FOR UPDATE" or "".
     ("links.rs", &["table", "lock", "kind.link_table()"]),

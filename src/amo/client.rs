@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::batch::{self, Outcome, Pending, Reply};
+use super::entity::{Entity, EntityPatch, NewEntity};
 use super::error::{AmoError, NEW_CODE_ACTION};
 use super::models::{CustomField, LinkRequest, Pipeline};
 use super::problem;
@@ -148,6 +149,15 @@ impl AmoClient {
     pub fn create(
         &mut self,
         entity: &str,
+        items: &[NewEntity],
+    ) -> Result<Vec<Result<i64, String>>, AmoError> {
+        let items: Vec<Value> = items.iter().map(NewEntity::to_json).collect();
+        self.create_json(entity, &items)
+    }
+
+    fn create_json(
+        &mut self,
+        entity: &str,
         items: &[Value],
     ) -> Result<Vec<Result<i64, String>>, AmoError> {
         check_entity(entity)?;
@@ -182,8 +192,17 @@ impl AmoClient {
         Ok(results)
     }
 
-    /// `PATCH /api/v4/{entity}`; items carry `id`; one result per item, in order.
+    /// `PATCH /api/v4/{entity}`; one result per item, in order.
     pub fn update(
+        &mut self,
+        entity: &str,
+        items: &[EntityPatch],
+    ) -> Result<Vec<Result<(), String>>, AmoError> {
+        let items: Vec<Value> = items.iter().map(EntityPatch::to_json).collect();
+        self.update_json(entity, &items)
+    }
+
+    fn update_json(
         &mut self,
         entity: &str,
         items: &[Value],
@@ -227,7 +246,7 @@ impl AmoClient {
         entity: &str,
         ids: &[i64],
         with: &str,
-    ) -> Result<Vec<Value>, AmoError> {
+    ) -> Result<Vec<Entity>, AmoError> {
         check_entity(entity)?;
         let mut found = Vec::new();
         for chunk in ids.chunks(IDS_PER_REQUEST) {
@@ -240,14 +259,14 @@ impl AmoClient {
             }
             let path = format!("/api/v4/{entity}?{}", url::query(&pairs));
             if let Some(body) = self.get_json(&path)? {
-                found.extend(embedded(&body, entity, &format!("GET /api/v4/{entity}"))?);
+                found.extend(entities(&body, entity)?);
             }
         }
         Ok(found)
     }
 
     /// `GET /api/v4/{entity}?query=…`: the first page of up to 250.
-    pub fn search(&mut self, entity: &str, query: &str) -> Result<Vec<Value>, AmoError> {
+    pub fn search(&mut self, entity: &str, query: &str) -> Result<Vec<Entity>, AmoError> {
         check_entity(entity)?;
         let limit = MOST_PER_REQUEST.to_string();
         let path = format!(
@@ -255,7 +274,7 @@ impl AmoClient {
             url::query(&[("limit", &limit), ("query", query)])
         );
         match self.get_json(&path)? {
-            Some(body) => embedded(&body, entity, &format!("GET /api/v4/{entity}")),
+            Some(body) => entities(&body, entity),
             None => Ok(Vec::new()),
         }
     }
@@ -266,7 +285,7 @@ impl AmoClient {
         &mut self,
         entity: &str,
         with: &str,
-        f: &mut dyn FnMut(Vec<Value>),
+        f: &mut dyn FnMut(Vec<Entity>),
     ) -> Result<(), AmoError> {
         check_entity(entity)?;
         let extra: Vec<(&str, &str)> = if with.is_empty() {
@@ -274,7 +293,9 @@ impl AmoClient {
         } else {
             vec![("with", with)]
         };
-        self.pages(&format!("/api/v4/{entity}"), &extra, entity, f)
+        self.pages(&format!("/api/v4/{entity}"), &extra, entity, &mut |page| {
+            f(page.iter().filter_map(Entity::from_json).collect())
+        })
     }
 
     /// The newest entities first (`order[created_at]=desc`, 250 a page), each page handed
@@ -285,7 +306,7 @@ impl AmoClient {
         entity: &str,
         with: &str,
         since: i64,
-        f: &mut dyn FnMut(Vec<Value>),
+        f: &mut dyn FnMut(Vec<Entity>),
     ) -> Result<(), AmoError> {
         check_entity(entity)?;
         let limit = MOST_PER_REQUEST.to_string();
@@ -303,13 +324,12 @@ impl AmoClient {
             let Some(body) = self.get_json(&format!("{path}?{}", url::query(&pairs)))? else {
                 break;
             };
-            let items = embedded(&body, entity, &format!("GET {path}"))?;
-            let done = items.len() < MOST_PER_REQUEST
-                || items.iter().any(|v| {
-                    v.get("created_at")
-                        .and_then(Value::as_i64)
-                        .is_some_and(|t| t < since)
-                });
+            let raw = embedded(&body, entity, &format!("GET {path}"))?;
+            let items: Vec<Entity> = raw.iter().filter_map(Entity::from_json).collect();
+            let done = raw.len() < MOST_PER_REQUEST
+                || items
+                    .iter()
+                    .any(|e| e.created_at.is_some_and(|t| t < since));
             f(items);
             if done {
                 break;
@@ -777,6 +797,12 @@ fn parse_json(answer: &Answer, what: &str) -> Result<Value, AmoError> {
             problem::excerpt(&answer.body)
         ))
     })
+}
+
+/// The entities of a list answer of `GET /api/v4/{entity}`.
+fn entities(body: &Value, entity: &str) -> Result<Vec<Entity>, AmoError> {
+    let items = embedded(body, entity, &format!("GET /api/v4/{entity}"))?;
+    Ok(items.iter().filter_map(Entity::from_json).collect())
 }
 
 /// `_embedded.{key}` of a list answer.

@@ -6,8 +6,10 @@
 
 mod batch;
 mod client;
+mod entity;
 mod error;
 mod jwt;
+mod meta;
 mod models;
 mod problem;
 mod rate;
@@ -17,7 +19,9 @@ mod transport;
 mod url;
 
 pub use client::{AmoClient, ClientOptions};
+pub use entity::{Entity, EntityPatch, FieldValue, FieldValues, NewEntity, Scalar};
 pub use error::{AmoError, NEW_CODE_ACTION, OAuthRefusal};
+pub use meta::AccountMeta;
 pub use models::{CustomField, FieldEnum, LinkRequest, Pipeline, PipelineStatus};
 pub use tokens::TokenStatus;
 

@@ -5,6 +5,8 @@ use super::{
     DbResult, Job, JobInfo, Link, NewJob, Outcome, PanelDb, QueueSummary, Write, creating,
     entities, links, queue, schema,
 };
+use std::collections::HashMap;
+
 use crate::model::{EntityKind, Record};
 
 pub(crate) struct Database {
@@ -45,7 +47,10 @@ impl PanelDb for Database {
         queue::reset_taken(self.d())
     }
     fn claim(&mut self, now: i64, limit: usize) -> DbResult<Vec<Job>> {
-        queue::claim(self.d(), now, limit)
+        queue::claim(self.d(), &EntityKind::ALL, now, limit)
+    }
+    fn claim_of(&mut self, kind: EntityKind, now: i64, limit: usize) -> DbResult<Vec<Job>> {
+        queue::claim(self.d(), &[kind], now, limit)
     }
     fn finish(&mut self, job: &Job, outcome: &Outcome, now: i64) -> DbResult<()> {
         queue::finish(self.d(), job, outcome, now)
@@ -101,6 +106,9 @@ impl PanelDb for Database {
     fn link(&mut self, kind: EntityKind, billmgr_id: i64) -> DbResult<Option<Link>> {
         links::get(self.d(), kind, billmgr_id)
     }
+    fn links_of(&mut self, kind: EntityKind, ids: &[i64]) -> DbResult<HashMap<i64, Link>> {
+        links::of_ids(self.d(), kind, ids)
+    }
     fn save_link(
         &mut self,
         kind: EntityKind,
@@ -137,14 +145,8 @@ impl PanelDb for Database {
     fn clear_creating(&mut self, kind: EntityKind, ids: &[i64]) -> DbResult<u64> {
         creating::clear(self.d(), kind, ids)
     }
-    fn read_account(&mut self, id: i64) -> DbResult<Option<Record>> {
-        entities::account(self.d(), id)
-    }
-    fn read_profile(&mut self, id: i64) -> DbResult<Option<Record>> {
-        entities::profile(self.d(), id)
-    }
-    fn read_item(&mut self, id: i64) -> DbResult<Option<Record>> {
-        entities::item(self.d(), id)
+    fn read_many(&mut self, kind: EntityKind, ids: &[i64]) -> DbResult<HashMap<i64, Record>> {
+        entities::read(self.d(), kind, ids)
     }
     fn account_by_login(&mut self, login: &str) -> DbResult<Option<i64>> {
         entities::account_by_login(self.d(), login)
@@ -154,6 +156,9 @@ impl PanelDb for Database {
     }
     fn profiles_of_account(&mut self, account: i64) -> DbResult<Vec<i64>> {
         entities::profiles_of_account(self.d(), account)
+    }
+    fn profiles_of_accounts(&mut self, accounts: &[i64]) -> DbResult<Vec<(i64, i64)>> {
+        entities::profiles_of_accounts(self.d(), accounts)
     }
     fn ids(&mut self, kind: EntityKind, after: i64, limit: usize) -> DbResult<Vec<i64>> {
         entities::ids(self.d(), kind, after, limit)

@@ -1,7 +1,9 @@
 //! The link tables (`amocrm_account2contact`, `amocrm_profile2company`, `amocrm_item2lead`):
 //! which amoCRM entity a panel entity became, when it was last synced and what was sent.
 
-use super::sql::{Driver, Row, SqlResult, Value, write_tx};
+use std::collections::HashMap;
+
+use super::sql::{Driver, Row, SqlResult, Value, placeholders, write_tx};
 use super::{DbResult, Link};
 use crate::model::EntityKind;
 
@@ -24,6 +26,29 @@ pub(crate) fn get(d: &mut dyn Driver, kind: EntityKind, billmgr_id: i64) -> DbRe
     Ok(d.query(&sql, &[Value::Int(billmgr_id)])?
         .iter()
         .find_map(link_of))
+}
+
+/// The links of these panel entities (the first row of each, as [`get`] reads it), in as
+/// few statements as the ids allow.
+pub(crate) fn of_ids(
+    d: &mut dyn Driver,
+    kind: EntityKind,
+    ids: &[i64],
+) -> DbResult<HashMap<i64, Link>> {
+    let mut links = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT id, billmgr_id, amocrm_id, synced_at, fingerprint FROM {} \
+             WHERE billmgr_id IN ({}) ORDER BY id",
+            kind.link_table(),
+            placeholders(chunk.len())
+        );
+        let params: Vec<Value> = chunk.iter().map(|id| Value::Int(*id)).collect();
+        for link in d.query(&sql, &params)?.iter().filter_map(link_of) {
+            links.entry(link.billmgr_id).or_insert(link);
+        }
+    }
+    Ok(links)
 }
 
 /// Update-or-insert by `billmgr_id`, read first rather than relying on a unique index,

@@ -24,6 +24,8 @@ mod target;
 
 pub use target::{Target, target};
 
+use std::collections::HashMap;
+
 use crate::model::{EntityKind, Record};
 
 /// Opens the panel database the target names. Call [`PanelDb::ensure_schema`] before
@@ -249,6 +251,8 @@ pub trait PanelDb {
     /// Marks up to `limit` due jobs (pending, or failed with `next_try <= now`) taken and
     /// returns them: accounts first, then payers, then services; oldest first within a kind.
     fn claim(&mut self, now: i64, limit: usize) -> DbResult<Vec<Job>>;
+    /// [`PanelDb::claim`] of one kind only.
+    fn claim_of(&mut self, kind: EntityKind, now: i64, limit: usize) -> DbResult<Vec<Job>>;
     /// Ends a claimed job. If its generation moved on meanwhile, it stays pending instead.
     fn finish(&mut self, job: &Job, outcome: &Outcome, now: i64) -> DbResult<()>;
     /// Applies the writes in order, in one transaction: all or none.
@@ -276,6 +280,8 @@ pub trait PanelDb {
 
     // --- links ---
     fn link(&mut self, kind: EntityKind, billmgr_id: i64) -> DbResult<Option<Link>>;
+    /// The links of these panel entities, by panel id (one query for a batch).
+    fn links_of(&mut self, kind: EntityKind, ids: &[i64]) -> DbResult<HashMap<i64, Link>>;
     /// Upsert by `billmgr_id`.
     fn save_link(
         &mut self,
@@ -305,20 +311,34 @@ pub trait PanelDb {
     fn clear_creating(&mut self, kind: EntityKind, ids: &[i64]) -> DbResult<u64>;
 
     // --- the panel's entities (read only) ---
-    /// A client: every column of `account` (`account.*`), of its project (`project.*`) and of
-    /// its first user by id (`user.*`).
-    fn read_account(&mut self, id: i64) -> DbResult<Option<Record>>;
-    /// A payer: `profile.*` and its client's `account.*`.
-    fn read_profile(&mut self, id: i64) -> DbResult<Option<Record>>;
-    /// A service: `item.*`, `pricelist.*`, `itemtype.*`, `currency.*`, `account.*`,
-    /// `project.*` (of the pricelist), the client's first `user.*`, and every
-    /// parameter as `itemparam.<intname>`.
-    fn read_item(&mut self, id: i64) -> DbResult<Option<Record>>;
+    /// Entities of one kind, by id, one query per panel table for the whole batch; an id
+    /// the panel no longer has is missing. A client: every column of `account`
+    /// (`account.*`), of its project (`project.*`) and of its first user by id (`user.*`).
+    /// A payer: `profile.*` and its client's `account.*`. A service: `item.*`,
+    /// `pricelist.*`, `itemtype.*`, `currency.*`, `account.*`, `project.*` (of the
+    /// pricelist), the client's first `user.*`, and every parameter as
+    /// `itemparam.<intname>`.
+    fn read_many(&mut self, kind: EntityKind, ids: &[i64]) -> DbResult<HashMap<i64, Record>>;
+    /// One entity of [`PanelDb::read_many`].
+    fn read(&mut self, kind: EntityKind, id: i64) -> DbResult<Option<Record>> {
+        Ok(self.read_many(kind, &[id])?.remove(&id))
+    }
+    fn read_account(&mut self, id: i64) -> DbResult<Option<Record>> {
+        self.read(EntityKind::Account, id)
+    }
+    fn read_profile(&mut self, id: i64) -> DbResult<Option<Record>> {
+        self.read(EntityKind::Profile, id)
+    }
+    fn read_item(&mut self, id: i64) -> DbResult<Option<Record>> {
+        self.read(EntityKind::Item, id)
+    }
     /// The client whose user has this login (`user.name`, compared case-insensitively).
     fn account_by_login(&mut self, login: &str) -> DbResult<Option<i64>>;
     fn account_of_user(&mut self, user_id: i64) -> DbResult<Option<i64>>;
     /// The client's payers' ids, oldest first.
     fn profiles_of_account(&mut self, account: i64) -> DbResult<Vec<i64>>;
+    /// `(client, payer)` of these clients' payers, oldest payer first.
+    fn profiles_of_accounts(&mut self, accounts: &[i64]) -> DbResult<Vec<(i64, i64)>>;
     /// Ids of one kind above `after`, ascending, at most `limit` (keyset paging, so a full
     /// export streams and never holds every row).
     fn ids(&mut self, kind: EntityKind, after: i64, limit: usize) -> DbResult<Vec<i64>>;

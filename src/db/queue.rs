@@ -89,7 +89,14 @@ fn job_of(r: &Row) -> Option<Job> {
     })
 }
 
-pub(crate) fn claim(d: &mut dyn Driver, now: i64, limit: usize) -> DbResult<Vec<Job>> {
+/// Marks up to `limit` due jobs of the given kinds taken, kind by kind in the order given,
+/// oldest first within a kind, and returns them.
+pub(crate) fn claim(
+    d: &mut dyn Driver,
+    kinds: &[EntityKind],
+    now: i64,
+    limit: usize,
+) -> DbResult<Vec<Job>> {
     if limit == 0 {
         return Ok(Vec::new());
     }
@@ -107,7 +114,7 @@ pub(crate) fn claim(d: &mut dyn Driver, now: i64, limit: usize) -> DbResult<Vec<
     write_tx(d, |d| {
         let mut jobs: Vec<Job> = Vec::new();
         // One kind at a time, so accounts go before their payers and services.
-        for kind in EntityKind::ALL {
+        for &kind in kinds {
             let left = limit - jobs.len();
             if left == 0 {
                 break;

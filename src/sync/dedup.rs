@@ -4,8 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::Value;
-
+use crate::amo::{AmoClient, AmoError, Entity, FieldValue, FieldValues, NewEntity};
 use crate::config::DedupKey;
 
 /// The comparable form of a phone: its digits, with a Russian trunk `8` or a bare
@@ -43,40 +42,17 @@ pub struct ContactIndex {
 }
 
 impl ContactIndex {
-    /// Adds a contact as amoCRM returns it (`custom_fields_values` with `field_code`
-    /// EMAIL / PHONE, or the ids of those fields when the code is missing).
-    pub fn add(&mut self, contact: &Value, email_field: Option<i64>, phone_field: Option<i64>) {
-        let Some(id) = contact.get("id").and_then(Value::as_i64) else {
-            return;
-        };
-        let Some(fields) = contact
-            .get("custom_fields_values")
-            .and_then(Value::as_array)
-        else {
-            return;
-        };
-        for f in fields {
-            let code = f.get("field_code").and_then(Value::as_str).unwrap_or("");
-            let fid = f.get("field_id").and_then(Value::as_i64);
-            let is_email =
-                code.eq_ignore_ascii_case("EMAIL") || (fid.is_some() && fid == email_field);
-            let is_phone =
-                code.eq_ignore_ascii_case("PHONE") || (fid.is_some() && fid == phone_field);
-            for v in f
-                .get("values")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let Some(text) = v.get("value").and_then(Value::as_str) else {
-                    continue;
-                };
-                if is_email && let Some(e) = normalize_email(text) {
-                    self.by_email.entry(e).or_insert(id);
-                }
-                if is_phone && let Some(p) = normalize_phone(text) {
-                    self.by_phone.entry(p).or_insert(id);
-                }
+    /// Adds a contact as amoCRM holds it: its EMAIL and PHONE fields, by code or, when
+    /// the code is missing, by the ids of those fields.
+    pub fn add(&mut self, contact: &Entity, email_field: Option<i64>, phone_field: Option<i64>) {
+        for v in contact.values_of(email_field, "EMAIL") {
+            if let Some(e) = v.text().and_then(normalize_email) {
+                self.by_email.entry(e).or_insert(contact.id);
+            }
+        }
+        for v in contact.values_of(phone_field, "PHONE") {
+            if let Some(p) = v.text().and_then(normalize_phone) {
+                self.by_phone.entry(p).or_insert(contact.id);
             }
         }
     }
@@ -102,12 +78,85 @@ impl ContactIndex {
     }
 }
 
+/// Finds the existing contact of an unlinked client: one search per client when a few
+/// are new, and for a large run every contact read once, page by page, and matched here.
+#[derive(Debug, Default)]
+pub struct Finder {
+    index: ContactIndex,
+    full_scan: bool,
+    loaded: bool,
+}
+
+/// What a client is looked for by.
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted<'a> {
+    pub email: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    /// The ids of the contacts' EMAIL and PHONE fields.
+    pub email_field: Option<i64>,
+    pub phone_field: Option<i64>,
+}
+
+impl Finder {
+    pub fn new(full_scan: bool) -> Finder {
+        Finder {
+            full_scan,
+            ..Finder::default()
+        }
+    }
+
+    /// The amoCRM contact with this e-mail or phone, trying the keys in the admin's order.
+    pub fn find(
+        &mut self,
+        amo: &mut AmoClient,
+        keys: &[DedupKey],
+        w: Wanted,
+    ) -> Result<Option<i64>, AmoError> {
+        if self.full_scan {
+            self.load_all(amo, w)?;
+        } else {
+            self.search(amo, w)?;
+        }
+        Ok(self.index.find(keys, w.email, w.phone))
+    }
+
+    fn load_all(&mut self, amo: &mut AmoClient, w: Wanted) -> Result<(), AmoError> {
+        if self.loaded {
+            return Ok(());
+        }
+        let (index, mut n) = (&mut self.index, 0usize);
+        amo.for_each_page("contacts", "", &mut |page| {
+            n += page.len();
+            for c in &page {
+                index.add(c, w.email_field, w.phone_field);
+            }
+        })?;
+        log::info!("read {n} existing amoCRM contacts to match clients against");
+        self.loaded = true;
+        Ok(())
+    }
+
+    fn search(&mut self, amo: &mut AmoClient, w: Wanted) -> Result<(), AmoError> {
+        let mut queries = Vec::new();
+        queries.extend(w.email.and_then(normalize_email));
+        if let Some(ph) = w.phone.and_then(normalize_phone) {
+            // The last ten digits: the part every written form of the number shares.
+            queries.push(ph[ph.len().saturating_sub(10)..].to_string());
+        }
+        for q in queries {
+            for c in amo.search("contacts", &q)? {
+                self.index.add(&c, w.email_field, w.phone_field);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// An entity a create may have made: what it was sent as.
 #[derive(Debug, Clone)]
 pub struct Sent {
     pub billmgr_id: i64,
-    /// The create's body (`name`, `custom_fields_values`, a lead's `_embedded.contacts`).
-    pub body: Value,
+    pub entity: NewEntity,
 }
 
 /// Pairs entities sent in a create with amoCRM entities that are them: the same name;
@@ -118,32 +167,21 @@ pub struct Sent {
 /// contacts' EMAIL field. Returns `(billmgr_id, amoCRM id)`, by panel id.
 pub fn match_made(
     sent: &[Sent],
-    found: &[Value],
+    found: &[Entity],
     email_field: Option<i64>,
     free: &mut dyn FnMut(i64, i64) -> bool,
 ) -> Vec<(i64, i64)> {
-    let mut by_name: HashMap<String, Vec<&Value>> = HashMap::new();
+    let mut by_name: HashMap<&str, Vec<&Entity>> = HashMap::new();
     for f in found {
-        if let Some(name) = f.get("name").and_then(Value::as_str) {
-            by_name.entry(name.trim().to_string()).or_default().push(f);
-        }
+        by_name.entry(f.name.trim()).or_default().push(f);
     }
-    let mut pairs: Vec<(i64, i64, i64, i64)> = Vec::new();
+    let mut pairs: Vec<(usize, i64, i64, i64)> = Vec::new();
     for s in sent {
-        let name = s
-            .body
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .trim();
-        for f in by_name.get(name).into_iter().flatten() {
-            let Some(id) = f.get("id").and_then(Value::as_i64) else {
-                continue;
-            };
-            if !fits(&s.body, f, email_field) || !free(s.billmgr_id, id) {
-                continue;
+        for f in by_name.get(s.entity.name.trim()).into_iter().flatten() {
+            if fits(&s.entity, f, email_field) && free(s.billmgr_id, f.id) {
+                let evidence = shared_values(&s.entity, f);
+                pairs.push((evidence, s.billmgr_id, f.id, f.created_at.unwrap_or(0)));
             }
-            pairs.push((shared_values(&s.body, f), s.billmgr_id, id, created_at(f)));
         }
     }
     // Best evidence first; among equals, the oldest amoCRM entity (made first).
@@ -161,105 +199,52 @@ pub fn match_made(
     out
 }
 
-fn created_at(v: &Value) -> i64 {
-    v.get("created_at").and_then(Value::as_i64).unwrap_or(0)
-}
-
-/// The ids of `_embedded.<what>` (`contacts`, `companies`).
-fn embedded_ids(v: &Value, what: &str) -> Vec<i64> {
-    v.pointer(&format!("/_embedded/{what}"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c.get("id").and_then(Value::as_i64))
-        .collect()
-}
-
-/// One value of a custom field: the field's id and code (either may be missing), the text.
-struct FieldValue {
-    id: Option<i64>,
-    code: Option<String>,
-    text: String,
-}
-
-impl FieldValue {
-    fn same_field(&self, other: &FieldValue) -> bool {
-        (self.id.is_some() && self.id == other.id)
-            || (self.code.is_some() && self.code == other.code)
-    }
-    fn is_email(&self, email_field: Option<i64>) -> bool {
-        self.code.as_deref() == Some("EMAIL") || (self.id.is_some() && self.id == email_field)
-    }
-}
-
-fn field_values(v: &Value) -> Vec<FieldValue> {
-    let mut out = Vec::new();
-    for f in v
-        .get("custom_fields_values")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let id = f.get("field_id").and_then(Value::as_i64);
-        let code = f
-            .get("field_code")
-            .and_then(Value::as_str)
-            .filter(|c| !c.is_empty())
-            .map(str::to_uppercase);
-        for x in f
-            .get("values")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let text = match x.get("value") {
-                Some(Value::String(t)) => t.trim().to_string(),
-                Some(Value::Null) | None => continue,
-                Some(other) => other.to_string(),
-            };
-            out.push(FieldValue {
-                id,
-                code: code.clone(),
-                text,
-            });
-        }
-    }
-    out
-}
-
 /// What rules a candidate out: a lead of another main contact, a contact whose e-mails
 /// are all others.
-fn fits(body: &Value, found: &Value, email_field: Option<i64>) -> bool {
-    let want = embedded_ids(body, "contacts");
-    if !want.is_empty() {
-        let have = embedded_ids(found, "contacts");
-        if !have.is_empty() && !want.iter().all(|c| have.contains(c)) {
-            return false;
-        }
+fn fits(sent: &NewEntity, found: &Entity, email_field: Option<i64>) -> bool {
+    if let Some(c) = sent.contact
+        && !found.contacts.is_empty()
+        && !found.contacts.contains(&c)
+    {
+        return false;
     }
-    let emails = |v: &Value| -> Vec<String> {
-        field_values(v)
-            .into_iter()
-            .filter(|f| f.is_email(email_field))
-            .filter_map(|f| normalize_email(&f.text))
+    let emails = |fields: &[FieldValues]| -> Vec<String> {
+        fields
+            .iter()
+            .filter(|f| f.is(email_field, "EMAIL"))
+            .flat_map(|f| f.values.iter())
+            .filter_map(|v| v.text().and_then(normalize_email))
             .collect()
     };
-    let (want, have) = (emails(body), emails(found));
+    let (want, have) = (emails(&sent.fields), emails(&found.fields));
     want.is_empty() || have.is_empty() || want.iter().any(|e| have.contains(e))
 }
 
-/// How many of the sent field values the found entity has.
-fn shared_values(body: &Value, found: &Value) -> i64 {
-    let have = field_values(found);
-    field_values(body)
-        .iter()
-        .filter(|w| have.iter().any(|h| h.text == w.text && h.same_field(w)))
-        .count() as i64
+/// How many of the sent field values the found entity has, in the same field.
+fn shared_values(sent: &NewEntity, found: &Entity) -> usize {
+    let same_field = |a: &FieldValues, b: &FieldValues| {
+        (a.field_id.is_some() && a.field_id == b.field_id)
+            || (a.field_code.is_some() && b.is(None, a.field_code.as_deref().unwrap_or("")))
+    };
+    let text = |v: &FieldValue| v.value.as_ref().and(v.comparable());
+    let mut n = 0;
+    for want in &sent.fields {
+        for w in want.values.iter().filter_map(text) {
+            let found_it = found
+                .fields
+                .iter()
+                .filter(|h| same_field(want, h))
+                .any(|h| h.values.iter().filter_map(text).any(|t| t == w));
+            n += usize::from(found_it);
+        }
+    }
+    n
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::amo::Scalar;
     use serde_json::json;
 
     #[test]
@@ -296,14 +281,20 @@ mod tests {
     fn index_matches_by_configured_keys() {
         let mut idx = ContactIndex::default();
         idx.add(
-            &json!({"id": 5, "custom_fields_values": [
+            &entity(json!({"id": 5, "custom_fields_values": [
                 {"field_code": "EMAIL", "values": [{"value": "A@B.ru"}]},
                 {"field_id": 77, "values": [{"value": "+7 912 345-67-89"}]}
-            ]}),
+            ]})),
             None,
             Some(77),
         );
-        idx.add(&json!({"id": 6, "custom_fields_values": [{"field_code": "EMAIL", "values": [{"value": "a@b.ru"}]}]}), None, None);
+        idx.add(
+            &entity(
+                json!({"id": 6, "custom_fields_values": [{"field_code": "EMAIL", "values": [{"value": "a@b.ru"}]}]}),
+            ),
+            None,
+            None,
+        );
         let both = [DedupKey::Email, DedupKey::Phone];
         assert_eq!(idx.find(&both, Some("a@b.RU"), None), Some(5));
         assert_eq!(idx.find(&both, None, Some("89123456789")), Some(5));
@@ -313,21 +304,39 @@ mod tests {
         );
         assert_eq!(idx.find(&[], Some("a@b.ru"), None), None);
     }
-    fn item(id: i64, body: Value) -> Sent {
+
+    fn entity(v: serde_json::Value) -> Entity {
+        Entity::from_json(&v).expect("entity")
+    }
+
+    /// What was sent for panel entity `id`: a name, a main contact, text field values.
+    fn sent(id: i64, name: &str, contact: Option<i64>, fields: &[(i64, &str)]) -> Sent {
+        let fields = fields
+            .iter()
+            .map(|(field, text)| FieldValues {
+                field_id: Some(*field),
+                values: vec![FieldValue::of(Scalar::Text(text.to_string()))],
+                ..FieldValues::default()
+            })
+            .collect();
         Sent {
             billmgr_id: id,
-            body,
+            entity: NewEntity {
+                name: name.into(),
+                contact,
+                fields,
+                ..NewEntity::default()
+            },
         }
     }
 
-    fn lead(id: i64, name: &str, contact: i64, created_at: i64) -> Value {
-        json!({"id": id, "name": name, "created_at": created_at,
-               "_embedded": {"contacts": [{"id": contact, "is_main": true}]}})
+    fn lead(id: i64, name: &str, contact: i64, created_at: i64) -> Entity {
+        entity(json!({"id": id, "name": name, "created_at": created_at,
+               "_embedded": {"contacts": [{"id": contact, "is_main": true}]}}))
     }
 
     #[test]
     fn what_a_lost_create_made_is_found_by_name_and_contact_once() {
-        let body = |name: &str, contact: i64| json!({"name": name, "_embedded": {"contacts": [{"id": contact, "is_main": true}]}});
         let found = [
             lead(501, "vps — VDS-Start", 77, 100),
             lead(502, "vps — VDS-Start", 78, 101),
@@ -335,10 +344,10 @@ mod tests {
             lead(504, "vps — VDS-Start", 77, 103),
         ];
         let sent = [
-            item(1001, body("vps — VDS-Start", 77)),
-            item(1002, body("vps — VDS-Start", 77)),
-            item(1003, body("vps — VDS-Start", 77)),
-            item(1004, body("other — Host", 77)),
+            sent(1001, "vps — VDS-Start", Some(77), &[]),
+            sent(1002, "vps — VDS-Start", Some(77), &[]),
+            sent(1003, "vps — VDS-Start", Some(77), &[]),
+            sent(1004, "other — Host", Some(77), &[]),
         ];
         // 502 is another contact's; 503 another name; two of the three fit, oldest first.
         let got = match_made(&sent, &found, None, &mut |_, _| true);
@@ -351,36 +360,30 @@ mod tests {
     #[test]
     fn a_contact_of_another_email_is_not_what_was_made() {
         let contact = |id: i64, email: &str, phone: &str| {
-            json!({"id": id, "name": "Иванов Иван", "created_at": 5, "custom_fields_values": [
+            entity(
+                json!({"id": id, "name": "Иванов Иван", "created_at": 5, "custom_fields_values": [
                 {"field_id": 1, "field_code": "EMAIL", "values": [{"value": email}]},
-                {"field_id": 2, "field_code": "PHONE", "values": [{"value": phone}]}]})
-        };
-        let body = |email: &str, phone: &str| {
-            json!({"name": "Иванов Иван", "custom_fields_values": [
-                {"field_id": 1, "values": [{"value": email}]},
-                {"field_id": 2, "values": [{"value": phone}]}]})
+                {"field_id": 2, "field_code": "PHONE", "values": [{"value": phone}]}]}),
+            )
         };
         let found = [
             contact(11, "a@x.ru", "+7 912 000-00-01"),
             contact(12, "B@X.ru", "+7 912 000-00-02"),
         ];
-        let sent = [
-            item(3, body("b@x.ru", "+7 912 000-00-09")),
-            item(4, body("c@x.ru", "+7 912 000-00-01")),
+        let name = "Иванов Иван";
+        let both = [
+            sent(3, name, None, &[(1, "b@x.ru"), (2, "+7 912 000-00-09")]),
+            sent(4, name, None, &[(1, "c@x.ru"), (2, "+7 912 000-00-01")]),
         ];
         // 3 is 12 by its e-mail; 4's e-mail is nobody's, so neither is it.
         assert_eq!(
-            match_made(&sent, &found, Some(1), &mut |_, _| true),
+            match_made(&both, &found, Some(1), &mut |_, _| true),
             vec![(3, 12)]
         );
         // Without e-mails, the one that shares more sent values wins.
-        let sent = [item(
-            5,
-            json!({"name": "Иванов Иван", "custom_fields_values": [
-            {"field_id": 2, "values": [{"value": "+7 912 000-00-02"}]}]}),
-        )];
+        let phone_only = [sent(5, name, None, &[(2, "+7 912 000-00-02")])];
         assert_eq!(
-            match_made(&sent, &found, Some(1), &mut |_, _| true),
+            match_made(&phone_only, &found, Some(1), &mut |_, _| true),
             vec![(5, 12)]
         );
     }

@@ -1,14 +1,28 @@
 //! The worker (`amocrm task`): claims queued jobs, reads the entities, applies the
 //! admin's rules, creates or updates contacts, companies and leads in amoCRM in batches,
 //! records the links and marks the jobs done. One worker runs at a time.
+//!
+//! Data moves through named stages, each a room of its own: claim and the passes over the
+//! kinds (`drain`), resolve and merge (`target`), read (`read`), admit and hang on what
+//! it needs (`prepare`, `depends`), plan (`plan`, pure, with what differs by kind in
+//! `kinds`), send (`send`, with lost creates in `recover`), record (`record`).
 
 pub mod dedup;
+mod depends;
+mod drain;
 pub mod dry_run;
 pub mod export;
 pub mod fields;
+mod kinds;
 pub mod lock;
 pub mod plan;
+mod prepare;
+mod read;
+mod record;
+mod recover;
+mod send;
 pub mod state;
+mod target;
 pub mod worker;
 
 pub use worker::{RunError, RunReport, run};

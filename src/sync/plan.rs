@@ -1,13 +1,17 @@
 //! What the module wants an amoCRM entity to look like, from a panel record and the
 //! admin's rules; and the smallest change that gets an existing entity there without
-//! overwriting what managers typed (unless the admin chose `overwrite`).
+//! overwriting what managers typed (unless the admin chose `overwrite`). Pure: rules and
+//! records in, typed requests of `crate::amo` out.
 
 use std::collections::BTreeSet;
 
-use serde_json::{Value as Json, json};
+use serde::Serialize;
 
 use super::fields::{Meta, render};
+use super::kinds;
+use crate::amo::{Entity, EntityPatch, FieldValues, NewEntity};
 use crate::config::UpdateMode;
+use crate::db::Link;
 use crate::model::{EntityKind, Record};
 use crate::rules::{Rules, Stage};
 
@@ -16,17 +20,10 @@ use crate::rules::{Rules, Stage};
 pub struct Plan {
     pub kind: EntityKind,
     pub billmgr_id: i64,
-    pub name: String,
-    /// Leads only: the service's cost, whole units (amoCRM prices are integers).
-    pub price: Option<i64>,
-    /// Rendered `custom_fields_values` entries.
-    pub fields: Vec<Json>,
-    /// Tags whose condition holds.
-    pub tags: Vec<String>,
+    /// What a create sends, but the links a new lead is made with.
+    pub entity: NewEntity,
     /// Every tag the rules of this kind manage (removed in `overwrite` mode when false).
     pub managed_tags: Vec<String>,
-    /// Leads: where a new lead goes.
-    pub stage_new: Option<Stage>,
     /// Leads: where an existing lead moves, when a rule names the service's state.
     pub stage_move: Option<Stage>,
     /// Values that could not be written (the admin reads them in the task log).
@@ -40,25 +37,84 @@ pub struct Plan {
     pub state: Option<i64>,
 }
 
-/// Why an entity never goes to amoCRM whatever the rules say: an individual payer is not a
-/// company, and the panel's own staff accounts (level 28 and up, the provider's account 1
-/// among them) are not clients.
-pub fn never_synced(kind: EntityKind, rec: &Record) -> Option<&'static str> {
-    match kind {
-        EntityKind::Profile if rec.int("profile.profiletype") == Some(1) => {
-            Some("an individual payer does not become a company")
-        }
-        EntityKind::Account if rec.int("account.level").is_some_and(|l| l >= 28) => {
-            Some("the provider's own or a staff account is not a client")
-        }
-        _ => None,
+/// Whether an entity goes to amoCRM at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    In,
+    /// Gone from the panel: nothing will ever be made for it again.
+    Gone,
+    /// Kept out, and why.
+    Out(String),
+}
+
+/// Decides from the record alone: gone, never synced (an individual payer, a staff
+/// account), its sync condition false, or a payer or service of no client.
+pub fn admit(kind: EntityKind, rec: Option<&Record>, rules: &Rules) -> Admission {
+    let Some(rec) = rec else {
+        return Admission::Gone;
+    };
+    if let Some(why) = never_synced(kind, rec) {
+        return Admission::Out(why.into());
     }
+    if !rules.should_sync(kind, rec) {
+        return Admission::Out("its sync condition does not hold".into());
+    }
+    if kinds::of(kind).needs().contact && rec.int("account.id").is_none() {
+        return Admission::Out("it belongs to no client".into());
+    }
+    Admission::In
+}
+
+/// Why an entity never goes to amoCRM whatever the rules say.
+pub fn never_synced(kind: EntityKind, rec: &Record) -> Option<&'static str> {
+    kinds::of(kind).never_synced(rec)
+}
+
+/// The name an entity gets in amoCRM (and in the panel's lists of the module).
+pub fn entity_name(kind: EntityKind, rec: &Record) -> Option<String> {
+    kinds::of(kind).name(rec)
 }
 
 pub fn plan(kind: EntityKind, billmgr_id: i64, rec: &Record, rules: &Rules, meta: &Meta) -> Plan {
+    let k = kinds::of(kind);
+    let (fields, mut warnings) = field_values(kind, rec, rules, meta);
+    let extras = k.extras(rec, rules, meta);
+    warnings.extend(extras.warnings);
+    let name = k
+        .name(rec)
+        .unwrap_or_else(|| format!("{} {billmgr_id}", kind.as_str()));
+    Plan {
+        kind,
+        billmgr_id,
+        entity: NewEntity {
+            name,
+            price: extras.price,
+            pipeline_id: extras.stage_new.map(|s| s.pipeline_id),
+            status_id: extras.stage_new.map(|s| s.status_id),
+            fields,
+            tags: rules.tags_for(kind, rec),
+            contact: None,
+            company: None,
+        },
+        managed_tags: rules.tags.get(kind).iter().map(|t| t.tag.clone()).collect(),
+        stage_move: extras.stage_move,
+        warnings,
+        email: rec.text("user.email").map(str::to_string),
+        phone: rec.text("user.phone").map(str::to_string),
+        account_id: rec.int("account.id"),
+        state: extras.state,
+    }
+}
+
+/// The custom field values the rules give, and what could not be written.
+fn field_values(
+    kind: EntityKind,
+    rec: &Record,
+    rules: &Rules,
+    meta: &Meta,
+) -> (Vec<FieldValues>, Vec<String>) {
     let entity = kind.amo_entity();
-    let mut warnings = Vec::new();
-    let mut fields = Vec::new();
+    let (mut fields, mut warnings) = (Vec::new(), Vec::new());
     for (r, value) in rules.field_values(kind, rec) {
         let field = meta.field(entity, &r);
         if field.is_none() && !meta.offline {
@@ -70,51 +126,7 @@ pub fn plan(kind: EntityKind, billmgr_id: i64, rec: &Record, rules: &Rules, meta
             Err(why) => warnings.push(why),
         }
     }
-    let name = entity_name(kind, rec).unwrap_or_else(|| format!("{} {billmgr_id}", kind.as_str()));
-    let mut stage_new = None;
-    let mut stage_move = None;
-    if kind == EntityKind::Item {
-        stage_new = rules.stage_for_new(rec);
-        stage_move = rules.stage_move(rec);
-        for s in [stage_new, stage_move].into_iter().flatten() {
-            if !meta.has_stage(s) {
-                warnings.push(format!(
-                    "amoCRM has no status {} in pipeline {}",
-                    s.status_id, s.pipeline_id
-                ));
-            }
-        }
-        stage_new = stage_new.filter(|s| meta.has_stage(*s));
-        stage_move = stage_move.filter(|s| meta.has_stage(*s));
-    }
-    Plan {
-        kind,
-        billmgr_id,
-        name,
-        price: (kind == EntityKind::Item)
-            .then(|| {
-                rec.get("item.cost")
-                    .and_then(|c| c.trim().parse::<f64>().ok())
-                    .map(|c| c.round() as i64)
-            })
-            .flatten(),
-        fields,
-        tags: rules.tags_for(kind, rec),
-        managed_tags: rules.tags.get(kind).iter().map(|t| t.tag.clone()).collect(),
-        stage_new,
-        stage_move,
-        warnings,
-        email: rec.text("user.email").map(str::to_string),
-        phone: rec.text("user.phone").map(str::to_string),
-        account_id: rec.int("account.id"),
-        state: (kind == EntityKind::Item)
-            .then(|| rec.int("item.status"))
-            .flatten(),
-    }
-}
-
-fn first(rec: &Record, keys: &[&str]) -> Option<String> {
-    keys.iter().find_map(|k| rec.text(k)).map(str::to_string)
+    (fields, warnings)
 }
 
 fn field_name(r: &crate::rules::FieldRef) -> String {
@@ -124,17 +136,27 @@ fn field_name(r: &crate::rules::FieldRef) -> String {
     }
 }
 
+/// What a fingerprint hashes: the create, the move a rule asks for, the update mode.
+#[derive(Serialize)]
+struct Hashed<'a> {
+    m: Option<[i64; 2]>,
+    p: &'a serde_json::Value,
+    u: bool,
+}
+
 impl Plan {
     /// A stable hash of everything the module would send and of how it may update, then
     /// the service's state as synced (`3f…9a.2`): unchanged → nothing to send, and a lead
     /// moves only when the state it was synced in has changed.
     pub fn fingerprint(&self, mode: UpdateMode) -> String {
-        let body = json!({
-            "p": self.create_payload(None, None),
-            "m": self.stage_move.map(|s| [s.pipeline_id, s.status_id]),
-            "u": mode == UpdateMode::Overwrite,
-        });
-        let hash = format!("{:016x}", fnv1a(body.to_string().as_bytes()));
+        let create = self.entity.to_json();
+        let hashed = Hashed {
+            m: self.stage_move.map(|s| [s.pipeline_id, s.status_id]),
+            p: &create,
+            u: mode == UpdateMode::Overwrite,
+        };
+        let text = serde_json::to_string(&hashed).unwrap_or_default();
+        let hash = format!("{:016x}", fnv1a(text.as_bytes()));
         match self.state {
             Some(s) => format!("{hash}.{s}"),
             None => hash,
@@ -149,163 +171,100 @@ impl Plan {
         self.state.is_some() && last != self.state
     }
 
-    /// The entity to POST. Leads are linked to their contact and company as they are made.
-    pub fn create_payload(&self, contact: Option<i64>, company: Option<i64>) -> Json {
-        let mut p = json!({"name": self.name});
-        if !self.fields.is_empty() {
-            p["custom_fields_values"] = Json::Array(self.fields.clone());
-        }
-        let mut embedded = serde_json::Map::new();
-        if !self.tags.is_empty() {
-            embedded.insert(
-                "tags".into(),
-                self.tags.iter().map(|t| json!({"name": t})).collect(),
-            );
-        }
-        if self.kind == EntityKind::Item {
-            if let Some(price) = self.price {
-                p["price"] = json!(price);
-            }
-            if let Some(s) = self.stage_new {
-                p["pipeline_id"] = json!(s.pipeline_id);
-                p["status_id"] = json!(s.status_id);
-            }
-            if let Some(c) = contact {
-                embedded.insert("contacts".into(), json!([{"id": c, "is_main": true}]));
-            }
-            if let Some(c) = company {
-                embedded.insert("companies".into(), json!([{"id": c}]));
-            }
-        }
-        if !embedded.is_empty() {
-            p["_embedded"] = Json::Object(embedded);
-        }
-        p
+    /// The amoCRM id when the link's fingerprint says nothing changed since the last sync.
+    pub fn unchanged(&self, link: Option<&Link>, mode: UpdateMode) -> Option<i64> {
+        let link = link?;
+        (link.fingerprint == self.fingerprint(mode)).then_some(link.amocrm_id)
     }
 
-    /// The PATCH item that brings `current` (as amoCRM returned it) to this plan, or
-    /// `None` when nothing needs to change. `state_changed`: the service's state moved
-    /// since the last sync, so a pipeline rule that names it may move the lead.
-    pub fn update_payload(
+    /// The entity to create. A lead is linked to its contact and company as it is made.
+    pub fn create(&self, contact: Option<i64>, company: Option<i64>) -> NewEntity {
+        let linked = kinds::of(self.kind).made_linked();
+        NewEntity {
+            contact: contact.filter(|_| linked),
+            company: company.filter(|_| linked),
+            ..self.entity.clone()
+        }
+    }
+
+    /// What brings `current` (as amoCRM holds it) to this plan, or `None` when nothing
+    /// needs to change. `state_changed`: the service's state moved since the last sync, so
+    /// a pipeline rule that names it may move the lead.
+    pub fn patch(
         &self,
-        amo_id: i64,
-        current: &Json,
+        current: &Entity,
         mode: UpdateMode,
         state_changed: bool,
-    ) -> Option<Json> {
+    ) -> Option<EntityPatch> {
         let overwrite = mode == UpdateMode::Overwrite;
-        let mut p = serde_json::Map::new();
-        let cur_name = current
-            .get("name")
-            .and_then(Json::as_str)
-            .unwrap_or("")
-            .trim();
-        if cur_name.is_empty() || (overwrite && cur_name != self.name) {
-            p.insert("name".into(), json!(self.name));
-        }
-        let mut changed_fields = Vec::new();
-        for want in &self.fields {
-            let id = want.get("field_id").and_then(Json::as_i64);
-            let have = current_values(current, id);
-            let wanted = value_set(want.get("values"));
-            let set = if have.is_empty() {
-                true
-            } else {
-                overwrite && have != wanted
-            };
-            if set {
-                changed_fields.push(want.clone());
+        let want = &self.entity;
+        let cur_name = current.name.trim();
+        let mut p = EntityPatch {
+            id: current.id,
+            name: (cur_name.is_empty() || (overwrite && cur_name != want.name))
+                .then(|| want.name.clone()),
+            fields: self.changed_fields(current, overwrite),
+            ..EntityPatch::default()
+        };
+        self.patch_tags(&mut p, current, overwrite);
+        if let Some(price) = want.price {
+            let cur = current.price.unwrap_or(0);
+            if cur == 0 && price != 0 || overwrite && cur != price {
+                p.price = Some(price);
             }
         }
-        if !changed_fields.is_empty() {
-            p.insert("custom_fields_values".into(), Json::Array(changed_fields));
+        if let Some(s) = self.stage_move.filter(|_| state_changed)
+            && (current.pipeline_id, current.status_id) != (Some(s.pipeline_id), Some(s.status_id))
+        {
+            (p.pipeline_id, p.status_id) = (Some(s.pipeline_id), Some(s.status_id));
         }
-        let cur_tags: BTreeSet<String> = current
-            .pointer("/_embedded/tags")
-            .and_then(Json::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|t| t.get("name").and_then(Json::as_str).map(str::to_string))
-            .collect();
-        let add: Vec<Json> = self
-            .tags
+        (!p.is_empty()).then_some(p)
+    }
+
+    /// Fields empty in amoCRM; in `overwrite` mode, also those that differ.
+    fn changed_fields(&self, current: &Entity, overwrite: bool) -> Vec<FieldValues> {
+        self.entity
+            .fields
             .iter()
-            .filter(|t| !cur_tags.contains(*t))
-            .map(|t| json!({"name": t}))
+            .filter(|want| {
+                let have = current_values(current, want.field_id);
+                have.is_empty() || overwrite && have != value_set(want)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Tags added, never removed; in `overwrite` mode, rule tags that no longer hold go.
+    fn patch_tags(&self, p: &mut EntityPatch, current: &Entity, overwrite: bool) {
+        let have: BTreeSet<&str> = current.tags.iter().map(String::as_str).collect();
+        p.tags_to_add = (self.entity.tags.iter())
+            .filter(|t| !have.contains(t.as_str()))
+            .cloned()
             .collect();
-        if !add.is_empty() {
-            p.insert("tags_to_add".into(), Json::Array(add));
-        }
         if overwrite {
-            let del: Vec<Json> = self
-                .managed_tags
-                .iter()
-                .filter(|t| cur_tags.contains(*t) && !self.tags.contains(t))
-                .map(|t| json!({"name": t}))
+            p.tags_to_delete = (self.managed_tags.iter())
+                .filter(|t| have.contains(t.as_str()) && !self.entity.tags.contains(t))
+                .cloned()
                 .collect();
-            if !del.is_empty() {
-                p.insert("tags_to_delete".into(), Json::Array(del));
-            }
         }
-        if self.kind == EntityKind::Item {
-            if let Some(price) = self.price {
-                let cur = current.get("price").and_then(Json::as_i64).unwrap_or(0);
-                if cur == 0 && price != 0 || overwrite && cur != price {
-                    p.insert("price".into(), json!(price));
-                }
-            }
-            if let Some(s) = self.stage_move.filter(|_| state_changed) {
-                let cur = (
-                    current.get("pipeline_id").and_then(Json::as_i64),
-                    current.get("status_id").and_then(Json::as_i64),
-                );
-                if cur != (Some(s.pipeline_id), Some(s.status_id)) {
-                    p.insert("pipeline_id".into(), json!(s.pipeline_id));
-                    p.insert("status_id".into(), json!(s.status_id));
-                }
-            }
-        }
-        if p.is_empty() {
-            return None;
-        }
-        p.insert("id".into(), json!(amo_id));
-        Some(Json::Object(p))
     }
 }
 
 /// The values a field holds now, as comparable text.
-fn current_values(current: &Json, field_id: Option<i64>) -> BTreeSet<String> {
+fn current_values(current: &Entity, field_id: Option<i64>) -> BTreeSet<String> {
     let Some(id) = field_id else {
         return BTreeSet::new();
     };
     current
-        .get("custom_fields_values")
-        .and_then(Json::as_array)
-        .into_iter()
-        .flatten()
-        .find(|f| f.get("field_id").and_then(Json::as_i64) == Some(id))
-        .map(|f| value_set(f.get("values")))
+        .fields
+        .iter()
+        .find(|f| f.field_id == Some(id))
+        .map(value_set)
         .unwrap_or_default()
 }
 
-fn value_set(values: Option<&Json>) -> BTreeSet<String> {
-    values
-        .and_then(Json::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|v| {
-            let x = v
-                .get("enum_id")
-                .filter(|_| v.get("value").is_none())
-                .or_else(|| v.get("value"))?;
-            let s = match x {
-                Json::String(s) => s.trim().to_string(),
-                Json::Null => return None,
-                other => other.to_string(),
-            };
-            (!s.is_empty()).then_some(s)
-        })
-        .collect()
+fn value_set(f: &FieldValues) -> BTreeSet<String> {
+    f.values.iter().filter_map(|v| v.comparable()).collect()
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -317,42 +276,31 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
-/// The name an entity gets in amoCRM (and in the panel's lists of the module).
-pub fn entity_name(kind: EntityKind, rec: &Record) -> Option<String> {
-    match kind {
-        EntityKind::Account => first(
-            rec,
-            &["user.realname", "account.name", "user.email", "user.name"],
-        ),
-        EntityKind::Profile => first(rec, &["profile.name", "profile.person"]),
-        EntityKind::Item => {
-            let service = first(rec, &["item.name", "itemparam.domain"]);
-            let tariff = first(rec, &["pricelist.name", "pricelist.name_ru"]);
-            match (service, tariff) {
-                (Some(s), Some(t)) => Some(format!("{s} — {t}")),
-                (s, t) => s.or(t),
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::amo::{FieldValue, Scalar};
+    use serde_json::json;
 
     fn lead() -> Plan {
         Plan {
             kind: EntityKind::Item,
             billmgr_id: 1001,
-            name: "vps — VDS-Start".into(),
-            price: Some(590),
-            fields: vec![json!({"field_id": 816001, "values": [{"value": "VDS-Start"}]})],
-            tags: vec!["vds".into()],
+            entity: NewEntity {
+                name: "vps — VDS-Start".into(),
+                price: Some(590),
+                pipeline_id: Some(1),
+                status_id: Some(10),
+                fields: vec![FieldValues {
+                    field_id: Some(816001),
+                    values: vec![FieldValue::of(Scalar::Text("VDS-Start".into()))],
+                    ..FieldValues::default()
+                }],
+                tags: vec!["vds".into()],
+                contact: None,
+                company: None,
+            },
             managed_tags: vec!["vds".into(), "trial".into()],
-            stage_new: Some(Stage {
-                pipeline_id: 1,
-                status_id: 10,
-            }),
             stage_move: Some(Stage {
                 pipeline_id: 1,
                 status_id: 143,
@@ -365,23 +313,36 @@ mod tests {
         }
     }
 
+    fn current(v: serde_json::Value) -> Entity {
+        Entity::from_json(&v).expect("entity")
+    }
+
     #[test]
-    fn individuals_and_the_provider_are_never_synced() {
+    fn gone_kept_out_and_orphans_are_not_admitted() {
+        let rules = Rules::default();
+        assert_eq!(admit(EntityKind::Item, None, &rules), Admission::Gone);
         let mut r = Record::default();
         r.set("profile.profiletype", "1");
-        assert!(never_synced(EntityKind::Profile, &r).is_some());
+        assert!(matches!(
+            admit(EntityKind::Profile, Some(&r), &rules),
+            Admission::Out(_)
+        ));
         r.set("profile.profiletype", "2");
-        assert!(never_synced(EntityKind::Profile, &r).is_none());
-        r.set("account.level", "29");
-        assert!(never_synced(EntityKind::Account, &r).is_some());
-        r.set("account.level", "16");
-        assert!(never_synced(EntityKind::Account, &r).is_none());
-        assert!(never_synced(EntityKind::Account, &Record::default()).is_none());
+        assert_eq!(
+            admit(EntityKind::Profile, Some(&r), &rules),
+            Admission::Out("it belongs to no client".into())
+        );
+        r.set("account.id", "2");
+        assert_eq!(admit(EntityKind::Profile, Some(&r), &rules), Admission::In);
+        assert_eq!(
+            admit(EntityKind::Account, Some(&Record::default()), &rules),
+            Admission::In
+        );
     }
 
     #[test]
     fn a_new_lead_carries_its_stage_links_and_tags() {
-        let p = lead().create_payload(Some(7), Some(8));
+        let p = lead().create(Some(7), Some(8)).to_json();
         assert_eq!(p["status_id"], 10);
         assert_eq!(
             p["_embedded"]["contacts"],
@@ -390,30 +351,40 @@ mod tests {
         assert_eq!(p["_embedded"]["companies"], json!([{"id": 8}]));
         assert_eq!(p["_embedded"]["tags"], json!([{"name": "vds"}]));
         assert_eq!(p["price"], 590);
+        let company = Plan {
+            kind: EntityKind::Profile,
+            ..lead()
+        };
+        assert_eq!(company.create(Some(7), None).contact, None, "made unlinked");
     }
 
     #[test]
     fn fill_empty_fills_only_what_is_empty() {
-        let current = json!({"id": 5, "name": "Manager's name", "price": 0, "pipeline_id": 1, "status_id": 10,
+        let current = current(
+            json!({"id": 5, "name": "Manager's name", "price": 0, "pipeline_id": 1, "status_id": 10,
             "custom_fields_values": [{"field_id": 816001, "values": [{"value": "typed by a manager"}]}],
-            "_embedded": {"tags": [{"name": "trial"}]}});
+            "_embedded": {"tags": [{"name": "trial"}]}}),
+        );
         let patch = lead()
-            .update_payload(5, &current, UpdateMode::FillEmpty, false)
+            .patch(&current, UpdateMode::FillEmpty, false)
             .unwrap();
         assert_eq!(
-            patch,
+            patch.to_json(),
             json!({"id": 5, "price": 590, "tags_to_add": [{"name": "vds"}]})
         );
     }
 
     #[test]
     fn overwrite_replaces_and_removes_rule_tags_that_no_longer_hold() {
-        let current = json!({"id": 5, "name": "Manager's name", "price": 100, "pipeline_id": 1, "status_id": 10,
+        let current = current(
+            json!({"id": 5, "name": "Manager's name", "price": 100, "pipeline_id": 1, "status_id": 10,
             "custom_fields_values": [{"field_id": 816001, "values": [{"value": "old"}]}],
-            "_embedded": {"tags": [{"name": "trial"}, {"name": "manual"}]}});
+            "_embedded": {"tags": [{"name": "trial"}, {"name": "manual"}]}}),
+        );
         let patch = lead()
-            .update_payload(5, &current, UpdateMode::Overwrite, false)
-            .unwrap();
+            .patch(&current, UpdateMode::Overwrite, false)
+            .unwrap()
+            .to_json();
         assert_eq!(patch["name"], "vps — VDS-Start");
         assert_eq!(patch["price"], 590);
         assert_eq!(
@@ -442,24 +413,24 @@ mod tests {
             p.state_changed(""),
             "a link made before states were recorded"
         );
-        let current = json!({"id": 5, "name": "x", "price": 590, "pipeline_id": 1, "status_id": 10,
+        let current = current(
+            json!({"id": 5, "name": "x", "price": 590, "pipeline_id": 1, "status_id": 10,
             "_embedded": {"tags": [{"name": "vds"}]},
-            "custom_fields_values": [{"field_id": 816001, "values": [{"value": "VDS-Start"}]}]});
-        let patch = p
-            .update_payload(5, &current, UpdateMode::FillEmpty, true)
-            .unwrap();
-        assert_eq!(patch, json!({"id": 5, "pipeline_id": 1, "status_id": 143}));
-        assert_eq!(
-            p.update_payload(5, &current, UpdateMode::FillEmpty, false),
-            None
+            "custom_fields_values": [{"field_id": 816001, "values": [{"value": "VDS-Start"}]}]}),
         );
+        let patch = p.patch(&current, UpdateMode::FillEmpty, true).unwrap();
+        assert_eq!(
+            patch.to_json(),
+            json!({"id": 5, "pipeline_id": 1, "status_id": 143})
+        );
+        assert_eq!(p.patch(&current, UpdateMode::FillEmpty, false), None);
     }
 
     #[test]
     fn the_fingerprint_follows_content_and_mode() {
         let a = lead();
         let mut b = lead();
-        b.price = Some(600);
+        b.entity.price = Some(600);
         assert_ne!(
             a.fingerprint(UpdateMode::FillEmpty),
             b.fingerprint(UpdateMode::FillEmpty)
@@ -468,9 +439,30 @@ mod tests {
             a.fingerprint(UpdateMode::FillEmpty),
             a.fingerprint(UpdateMode::Overwrite)
         );
-        assert_eq!(
-            a.fingerprint(UpdateMode::FillEmpty),
-            lead().fingerprint(UpdateMode::FillEmpty)
-        );
+        let link = Link {
+            id: 1,
+            billmgr_id: 1001,
+            amocrm_id: 77,
+            synced_at: 0,
+            fingerprint: a.fingerprint(UpdateMode::FillEmpty),
+        };
+        assert_eq!(a.unchanged(Some(&link), UpdateMode::FillEmpty), Some(77));
+        assert_eq!(b.unchanged(Some(&link), UpdateMode::FillEmpty), None);
+        assert_eq!(a.unchanged(None, UpdateMode::FillEmpty), None);
+    }
+
+    #[test]
+    fn fingerprints_recorded_by_earlier_versions_still_match() {
+        // Links saved before hold the hash of this JSON text: an unchanged entity must
+        // stay unchanged after an upgrade, not be read back from amoCRM.
+        let earlier = json!({
+            "p": {"name": "vps — VDS-Start", "price": 590, "pipeline_id": 1, "status_id": 10,
+                  "custom_fields_values": [{"field_id": 816001, "values": [{"value": "VDS-Start"}]}],
+                  "_embedded": {"tags": [{"name": "vds"}]}},
+            "m": [1, 143],
+            "u": false,
+        });
+        let hash = format!("{:016x}.4", fnv1a(earlier.to_string().as_bytes()));
+        assert_eq!(lead().fingerprint(UpdateMode::FillEmpty), hash);
     }
 }

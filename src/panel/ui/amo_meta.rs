@@ -3,18 +3,11 @@
 //! a few minutes, so that opening a form again costs no request. The functions here are
 //! the only ones of the panel screens that talk to amoCRM.
 
-use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-use crate::amo::{AmoClient, ClientOptions};
+use crate::amo::{AccountMeta, AmoClient, ClientOptions, CustomField, Pipeline};
 use crate::paths::Paths;
-
-/// How long what was read stays good for the forms.
-pub const FRESH_SECS: i64 = 300;
 
 /// A form waits at most this long to learn that amoCRM cannot be reached, instead of
 /// trying each request again.
@@ -23,54 +16,31 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Each amoCRM request of a form: short, the admin is waiting.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Field {
-    pub id: i64,
-    pub name: String,
-    #[serde(default)]
-    pub code: Option<String>,
-}
+/// The account's fields and pipelines as the forms look them up: by the rules' entity
+/// names (`contact`, `company`, `lead`) and by a `[fields.*]` key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Meta(pub AccountMeta);
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Status {
-    pub id: i64,
-    pub name: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pipeline {
-    pub id: i64,
-    pub name: String,
-    #[serde(default)]
-    pub is_main: bool,
-    pub statuses: Vec<Status>,
-}
-
-/// What was read from one account, and when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Meta {
-    pub fetched_at: i64,
-    /// `[auth] url` it was read from: another account's names are never shown.
-    pub url: String,
-    pub contact: Vec<Field>,
-    pub company: Vec<Field>,
-    pub lead: Vec<Field>,
-    pub pipelines: Vec<Pipeline>,
+impl std::ops::Deref for Meta {
+    type Target = AccountMeta;
+    fn deref(&self) -> &AccountMeta {
+        &self.0
+    }
 }
 
 impl Meta {
     /// The custom fields of `entity` (`contact`, `company`, `lead`).
-    pub fn fields(&self, entity: &str) -> &[Field] {
+    pub fn fields(&self, entity: &str) -> &[CustomField] {
         match entity {
-            "contact" => &self.contact,
-            "company" => &self.company,
-            "lead" => &self.lead,
+            "contact" => self.0.fields_of("contacts"),
+            "company" => self.0.fields_of("companies"),
+            "lead" => self.0.fields_of("leads"),
             _ => &[],
         }
     }
 
     /// The field a `[fields.*]` key names: a numeric id, or a code such as `EMAIL`.
-    pub fn field(&self, entity: &str, key: &str) -> Option<&Field> {
+    pub fn field(&self, entity: &str, key: &str) -> Option<&CustomField> {
         let fields = self.fields(entity);
         match key.parse::<i64>() {
             Ok(id) => fields.iter().find(|f| f.id == id),
@@ -95,10 +65,6 @@ pub struct Loaded {
     pub problem: Option<String>,
 }
 
-fn cache_file(paths: &Paths) -> PathBuf {
-    paths.var_dir().join("amocrm_meta.json")
-}
-
 /// The account's address as amocrm.conf names it now.
 fn current_url(paths: &Paths) -> Option<String> {
     crate::config::load_auth(paths)
@@ -106,54 +72,43 @@ fn current_url(paths: &Paths) -> Option<String> {
         .map(|(auth, _)| auth.url)
 }
 
-fn read_cache(paths: &Paths) -> Option<Meta> {
-    let text = std::fs::read_to_string(cache_file(paths)).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
 /// The names last read from this account, however old; no request. For the list, which
 /// only labels ids with them.
 pub fn cached(paths: &Paths) -> Option<Meta> {
-    let url = current_url(paths)?;
-    read_cache(paths).filter(|m| m.url == url)
+    AccountMeta::kept(paths, &current_url(paths)?).map(Meta)
 }
 
-/// The names for a form: from the cache when read less than [`FRESH_SECS`] ago, else
-/// from amoCRM now (and cached). When amoCRM cannot be read, older names of the same
-/// account if there are any, and the reason.
+/// The names for a form: as kept when read less than five minutes ago (by a form or by
+/// the worker), else from amoCRM now (and kept). When amoCRM cannot be read, older names
+/// of the same account if there are any, and the reason.
 pub fn load(paths: &Paths) -> Loaded {
     let now = crate::log::now();
-    let url = current_url(paths);
-    let cached = read_cache(paths).filter(|m| Some(&m.url) == url.as_ref());
-    if let Some(m) = &cached
-        && (0..FRESH_SECS).contains(&(now - m.fetched_at))
-    {
+    let kept = current_url(paths).and_then(|url| AccountMeta::kept(paths, &url));
+    if let Some(m) = kept.as_ref().filter(|m| m.is_fresh(now)) {
         return Loaded {
-            meta: cached,
+            meta: Some(Meta(m.clone())),
             problem: None,
         };
     }
     match fetch(paths, now) {
         Ok(meta) => {
-            if let Err(e) = store(paths, &meta) {
-                log::warn!("cannot write {}: {e}", cache_file(paths).display());
-            }
+            meta.keep(paths);
             Loaded {
-                meta: Some(meta),
+                meta: Some(Meta(meta)),
                 problem: None,
             }
         }
         Err(why) => {
             log::warn!("amoCRM fields and pipelines could not be read: {why}");
             Loaded {
-                meta: cached,
+                meta: kept.map(Meta),
                 problem: Some(why),
             }
         }
     }
 }
 
-fn fetch(paths: &Paths, now: i64) -> Result<Meta, String> {
+fn fetch(paths: &Paths, now: i64) -> Result<AccountMeta, String> {
     let (auth, rate) = crate::config::load_auth(paths).map_err(|p| p.to_string())?;
     probe(&auth.url)?;
     let opts = ClientOptions {
@@ -163,47 +118,7 @@ fn fetch(paths: &Paths, now: i64) -> Result<Meta, String> {
     let mut client = AmoClient::new(&auth, opts, paths).map_err(|e| e.to_string())?;
     // One retry: the admin is waiting at the form, which works without the names.
     client.set_attempts(2);
-    let mut fields = |entity: &str| -> Result<Vec<Field>, String> {
-        Ok(client
-            .custom_fields(entity)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|f| Field {
-                id: f.id,
-                name: f.name,
-                code: f.code,
-            })
-            .collect())
-    };
-    let contact = fields("contacts")?;
-    let company = fields("companies")?;
-    let lead = fields("leads")?;
-    let pipelines = client
-        .pipelines()
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .map(|p| Pipeline {
-            id: p.id,
-            name: p.name,
-            is_main: p.is_main,
-            statuses: p
-                .statuses
-                .into_iter()
-                .map(|s| Status {
-                    id: s.id,
-                    name: s.name,
-                })
-                .collect(),
-        })
-        .collect();
-    Ok(Meta {
-        fetched_at: now,
-        url: auth.url,
-        contact,
-        company,
-        lead,
-        pipelines,
-    })
+    AccountMeta::fetch(&mut client, &auth.url, now).map_err(|e| e.to_string())
 }
 
 /// One TCP connection to the account's host, so that a form learns within seconds that
@@ -239,55 +154,41 @@ fn probe(url: &str) -> Result<(), String> {
     Err(last)
 }
 
-/// Written beside the cache and renamed over it: a reader never sees half a file.
-fn store(paths: &Paths, meta: &Meta) -> std::io::Result<()> {
-    let file = cache_file(paths);
-    let dir = paths.var_dir();
-    std::fs::create_dir_all(&dir)?;
-    let tmp = dir.join(format!(".amocrm_meta.json.{}.tmp", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(serde_json::to_string(meta)?.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &file)
-    };
-    write().inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use crate::amo::PipelineStatus;
+
+    fn field(id: i64, name: &str, code: Option<&str>) -> CustomField {
+        CustomField {
+            id,
+            name: name.into(),
+            code: code.map(str::to_string),
+            field_type: "text".into(),
+            enums: vec![],
+        }
+    }
+
     fn meta() -> Meta {
-        Meta {
+        let contacts = vec![
+            field(810002, "Email", Some("EMAIL")),
+            field(812345, "client id", None),
+        ];
+        Meta(AccountMeta {
             fetched_at: 1,
             url: "http://127.0.0.1:1".into(),
-            contact: vec![
-                Field {
-                    id: 810002,
-                    name: "Email".into(),
-                    code: Some("EMAIL".into()),
-                },
-                Field {
-                    id: 812345,
-                    name: "client id".into(),
-                    code: None,
-                },
-            ],
-            company: vec![],
-            lead: vec![],
+            fields: [("contacts".to_string(), contacts)].into(),
             pipelines: vec![Pipeline {
                 id: 7,
                 name: "Sales".into(),
                 is_main: true,
-                statuses: vec![Status {
+                statuses: vec![PipelineStatus {
                     id: 70,
                     name: "New".into(),
                 }],
             }],
-        }
+        })
     }
 
     #[test]
@@ -301,19 +202,6 @@ mod tests {
         assert_eq!(m.field("lead", "812345"), None);
         assert_eq!(m.field("deal", "1"), None);
         assert_eq!(m.pipeline(7).map(|p| p.statuses.len()), Some(1));
-    }
-
-    #[test]
-    fn the_cache_is_replaced_whole_and_read_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let paths = Paths::new(dir.path());
-        store(&paths, &meta()).unwrap();
-        assert_eq!(read_cache(&paths), Some(meta()));
-        let names: Vec<_> = std::fs::read_dir(paths.var_dir())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        assert_eq!(names, vec!["amocrm_meta.json".to_string()]);
     }
 
     #[test]

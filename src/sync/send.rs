@@ -1,0 +1,312 @@
+//! The send stage: one batch of one kind to amoCRM in as few requests as it allows —
+//! linked entities read back and changed as `update` allows, unlinked ones matched to
+//! what exists or made — with what each came to handed to the record stage.
+
+use std::collections::{HashMap, HashSet};
+
+use super::dedup::Wanted;
+use super::drain::{Stop, Worker};
+use super::kinds;
+use super::target::{Ready, Target};
+use crate::amo::{AmoError, Entity, EntityPatch, LinkRequest};
+use crate::model::EntityKind;
+
+/// How many sends of one create batch whose answers were lost, each followed by a look
+/// for what it made, before the run stops and leaves the rest to the next one.
+const CREATE_ROUNDS: usize = 3;
+
+/// An existing amoCRM entity the target is to become.
+pub(super) struct Update {
+    pub ready: Ready,
+    pub amo_id: i64,
+    /// Why, for the log.
+    pub what: &'static str,
+    /// The fingerprint of the last sync (empty when never synced to this entity).
+    pub last: String,
+}
+
+impl Worker<'_> {
+    /// Sends one batch of one kind and records what each entity came to.
+    pub(super) fn send(&mut self, kind: EntityKind, batch: Vec<Ready>) -> Result<(), Stop> {
+        let (mut updates, creates) = self.sort_out(kind, batch)?;
+        let (found, mut creates) = self.recover_marked(kind, creates)?;
+        updates.extend(found);
+        for mut again in self.update(kind, updates)? {
+            self.keep_contact(&creates, &mut again)?;
+            creates.push(again);
+        }
+        self.create(kind, creates)?;
+        // Recorded first: a company link is sent only for a company linked in the panel.
+        self.flush()?;
+        self.send_full_company_links()
+    }
+
+    /// Linked entities are updated; an unlinked client matching an existing contact is
+    /// linked to it; the rest are created.
+    fn sort_out(
+        &mut self,
+        kind: EntityKind,
+        batch: Vec<Ready>,
+    ) -> Result<(Vec<Update>, Vec<Ready>), Stop> {
+        let (mut updates, mut creates) = (Vec::<Update>::new(), Vec::new());
+        for mut ready in batch {
+            if let Some(link) = ready.link.take() {
+                let (amo_id, last) = (link.amocrm_id, link.fingerprint);
+                updates.push(Update {
+                    ready,
+                    amo_id,
+                    what: "updated",
+                    last,
+                });
+                continue;
+            }
+            let taken: HashSet<i64> = updates.iter().map(|u| u.amo_id).collect();
+            if kinds::of(kind).matches_existing()
+                && let Some(amo_id) = self.find_existing(&ready, &taken)?
+            {
+                let what = "linked to the existing contact";
+                updates.push(Update {
+                    ready,
+                    amo_id,
+                    what,
+                    last: String::new(),
+                });
+                continue;
+            }
+            self.keep_contact(&creates, &mut ready)?;
+            creates.push(ready);
+        }
+        Ok((updates, creates))
+    }
+
+    /// An existing contact that is this client (same e-mail or phone), unless another
+    /// panel client has it already or another of this batch took it: two clients
+    /// sharing a phone (a family, a company's switchboard) stay two contacts.
+    fn find_existing(&mut self, r: &Ready, taken: &HashSet<i64>) -> Result<Option<i64>, Stop> {
+        let p = &r.plan;
+        if self.cfg.sync.dedup.is_empty() || (p.email.is_none() && p.phone.is_none()) {
+            return Ok(None);
+        }
+        let meta = self.meta()?;
+        let wanted = Wanted {
+            email: p.email.as_deref(),
+            phone: p.phone.as_deref(),
+            email_field: meta.field_id_by_code("contacts", "EMAIL"),
+            phone_field: meta.field_id_by_code("contacts", "PHONE"),
+        };
+        let keys = &self.cfg.sync.dedup;
+        let Some(found) = self
+            .finder
+            .find(&mut self.amo, keys, wanted)
+            .map_err(Stop::Amo)?
+        else {
+            return Ok(None);
+        };
+        let owner = self.db.linked_to(EntityKind::Account, found)?;
+        if taken.contains(&found) || owner.is_some_and(|o| o != p.billmgr_id) {
+            let whose = owner.map_or("another client of this batch".into(), |o| {
+                format!("account {o}")
+            });
+            log::info!(
+                "account {}: contact {found} matches but belongs to {whose}; creating a new one",
+                p.billmgr_id
+            );
+            return Ok(None);
+        }
+        Ok(Some(found))
+    }
+
+    /// amoCRM keeps one company per contact, and a link to a second moves the contact:
+    /// only the client's first company takes it, whether made in an earlier batch or
+    /// earlier in this one.
+    pub(super) fn keep_contact(&mut self, earlier: &[Ready], r: &mut Ready) -> Result<(), Stop> {
+        if !kinds::of(r.target.kind).takes_contact() || r.contact.is_none() {
+            return Ok(());
+        }
+        if earlier.iter().any(|c| c.contact == r.contact)
+            || self.client_has_company(r.plan.account_id, r.target.id)?
+        {
+            r.contact = None;
+        }
+        Ok(())
+    }
+
+    /// Whether another payer of the client is linked to a company already.
+    fn client_has_company(&mut self, account: Option<i64>, payer: i64) -> Result<bool, Stop> {
+        let Some(account) = account else {
+            return Ok(false);
+        };
+        let others: Vec<i64> = (self.db.profiles_of_account(account)?.into_iter())
+            .filter(|p| *p != payer)
+            .collect();
+        Ok(!self.db.links_of(EntityKind::Profile, &others)?.is_empty())
+    }
+
+    /// Reads the entities back and sends what `update` allows; returns those gone from
+    /// amoCRM (a manager deleted them), to be made again.
+    fn update(&mut self, kind: EntityKind, updates: Vec<Update>) -> Result<Vec<Ready>, Stop> {
+        if updates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = updates.iter().map(|u| u.amo_id).collect();
+        let current = match self.amo.get_by_ids(kind.amo_entity(), &ids, "") {
+            Ok(v) => v,
+            Err(e) => {
+                let targets: Vec<&Target> = updates.iter().map(|u| &u.ready.target).collect();
+                return self.batch_failed(e, &targets).map(|()| Vec::new());
+            }
+        };
+        let by_id: HashMap<i64, Entity> = current.into_iter().map(|e| (e.id, e)).collect();
+        let (mut gone, mut patches) = (Vec::new(), Vec::new());
+        for u in updates {
+            let Some(cur) = by_id.get(&u.amo_id) else {
+                let (id, amo_id) = (u.ready.target.id, u.amo_id);
+                log::warn!(
+                    "{kind} {id}: {} {amo_id} is gone from amoCRM; creating it again",
+                    kind.amo_entity()
+                );
+                gone.push(u.ready);
+                continue;
+            };
+            let p = &u.ready.plan;
+            match p.patch(cur, self.cfg.sync.update, p.state_changed(&u.last)) {
+                Some(patch) => patches.push((u, patch)),
+                None => {
+                    self.ledger.report.unchanged += 1;
+                    let what = format!("{}, nothing to change", u.what);
+                    self.linked(&u.ready, u.amo_id, &what);
+                }
+            }
+        }
+        self.patch(kind, patches)?;
+        Ok(gone)
+    }
+
+    fn patch(&mut self, kind: EntityKind, patches: Vec<(Update, EntityPatch)>) -> Result<(), Stop> {
+        if patches.is_empty() {
+            return Ok(());
+        }
+        let bodies: Vec<EntityPatch> = patches.iter().map(|(_, p)| p.clone()).collect();
+        match self.amo.update(kind.amo_entity(), &bodies) {
+            Ok(answers) => {
+                for ((u, _), answer) in patches.into_iter().zip(answers) {
+                    match answer {
+                        Ok(()) => {
+                            self.ledger.report.sent += 1;
+                            self.linked(&u.ready, u.amo_id, u.what);
+                        }
+                        Err(msg) => {
+                            self.forget_meta();
+                            let error = format!("amoCRM rejected the update: {msg}");
+                            self.ledger.failed(&u.ready.target, &error);
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let targets: Vec<&Target> = patches.iter().map(|(u, _)| &u.ready.target).collect();
+                self.batch_failed(e, &targets)
+            }
+        }
+    }
+
+    /// Creates, in one request each round. Each entity is marked as being created
+    /// before the request leaves: if its answer is lost, or this process dies before the
+    /// links are saved, the next attempt looks before creating.
+    fn create(&mut self, kind: EntityKind, mut creates: Vec<Ready>) -> Result<(), Stop> {
+        for round in 1..=CREATE_ROUNDS {
+            if creates.is_empty() {
+                break;
+            }
+            let ids: Vec<i64> = creates.iter().map(|r| r.target.id).collect();
+            self.db.mark_creating(kind, &ids, crate::log::now())?;
+            let bodies: Vec<_> = creates
+                .iter()
+                .map(|r| r.plan.create(r.contact, r.company))
+                .collect();
+            match self.amo.create(kind.amo_entity(), &bodies) {
+                Ok(answers) => return self.created(kind, creates, answers),
+                Err(AmoError::MaybeApplied(why)) if round < CREATE_ROUNDS => {
+                    log::warn!("{why}; looking for what it made before sending it again");
+                    creates = self.after_lost(kind, creates)?;
+                }
+                Err(e) => {
+                    let targets: Vec<&Target> = creates.iter().map(|r| &r.target).collect();
+                    return self.batch_failed(e, &targets);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What a create's answer said of each entity: made, or rejected (nothing was
+    /// made, so there is nothing to look for later).
+    fn created(
+        &mut self,
+        kind: EntityKind,
+        creates: Vec<Ready>,
+        answers: Vec<Result<i64, String>>,
+    ) -> Result<(), Stop> {
+        let mut rejected = Vec::new();
+        for (r, answer) in creates.into_iter().zip(answers) {
+            match answer {
+                Ok(amo_id) => self.made(&r, amo_id, "created"),
+                Err(msg) => {
+                    rejected.push(r.target.id);
+                    self.forget_meta();
+                    self.ledger
+                        .failed(&r.target, &format!("amoCRM rejected it: {msg}"));
+                }
+            }
+        }
+        self.db.clear_creating(kind, &rejected)?;
+        Ok(())
+    }
+
+    /// A new entity (or one a lost create made): linked, and a company hung on its
+    /// contact.
+    pub(super) fn made(&mut self, r: &Ready, amo_id: i64, what: &str) {
+        self.ledger.report.sent += 1;
+        self.linked(r, amo_id, what);
+        self.hang_company(r, amo_id);
+    }
+
+    /// A new company (or one a lost create made) is hung on its contact, when it takes it.
+    pub(super) fn hang_company(&mut self, r: &Ready, amo_id: i64) {
+        if kinds::of(r.target.kind).takes_contact()
+            && let Some(contact) = r.contact
+        {
+            self.company_links.push(LinkRequest {
+                entity_id: amo_id,
+                to_entity_type: "contacts".into(),
+                to_entity_id: contact,
+                is_main: false,
+            });
+        }
+    }
+
+    /// Records that the target is (now) the amoCRM entity, and ends its jobs.
+    pub(super) fn linked(&mut self, r: &Ready, amo_id: i64, what: &str) {
+        let fingerprint = r.plan.fingerprint(self.cfg.sync.update);
+        self.ledger.linked(&r.target, amo_id, fingerprint, what);
+    }
+
+    /// A whole request failed: stop the run if amoCRM refuses or is gone, else fail the
+    /// targets with the reason and go on.
+    pub(super) fn batch_failed(&mut self, e: AmoError, targets: &[&Target]) -> Result<(), Stop> {
+        match e {
+            AmoError::Refused { .. } | AmoError::Unavailable(_) | AmoError::MaybeApplied(_) => {
+                Err(Stop::Amo(e))
+            }
+            other => {
+                self.forget_meta();
+                let msg = other.to_string();
+                for t in targets {
+                    self.ledger.failed(t, &msg);
+                }
+                Ok(())
+            }
+        }
+    }
+}
