@@ -6,7 +6,7 @@ mod one_run;
 mod support;
 mod workers;
 
-use one_run::{Event, event};
+use one_run::{Event, drain, event, run_task};
 use serde_json::Value;
 use support::{MysqlDb, Panel, Sandbox};
 
@@ -29,34 +29,6 @@ fn send_sample_events(p: &Panel) {
     }
     p.event("vhost.suspend", "1003, 1009", &[]);
     p.event("service.postclose", "1008", &[]);
-}
-
-fn run_task(p: &Panel) -> std::process::Output {
-    let out = p.amocrm(&["task"]);
-    assert!(
-        out.status.success(),
-        "task failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        p.read("var/amocrm_task.log")
-    );
-    out
-}
-
-/// Waits for the worker the handler started, then runs one more to be sure the queue is
-/// drained (a second worker exits at once while the first runs).
-fn drain(p: &Panel) {
-    for _ in 0..600 {
-        run_task(p);
-        let s = p.db().queue_summary(i64::MAX / 2).expect("summary");
-        if s.pending == 0 && s.taken == 0 {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!(
-        "the queue did not drain:\n{}",
-        p.read("var/amocrm_task.log")
-    );
 }
 
 fn entities<'a>(state: &'a Value, kind: &str) -> &'a Vec<Value> {

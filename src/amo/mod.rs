@@ -1,8 +1,10 @@
 //! amoCRM API v4: OAuth with token files under a lock, one rate-limited, retrying HTTP
-//! client, and the calls the worker needs.
+//! client, and the calls the worker needs. The API's JSON is made and read here only.
 //!
-//! Hands out [`AmoClient`] (the calls), [`ClientOptions`], [`AmoError`], [`TokenStatus`] and
-//! the models the calls return ([`CustomField`], [`Pipeline`], [`LinkRequest`]).
+//! Hands out [`AmoClient`] (the calls), [`ClientOptions`], [`AmoError`], [`TokenStatus`],
+//! the typed requests and answers ([`NewEntity`], [`EntityPatch`], [`Entity`] with their
+//! [`FieldValues`], [`CustomField`], [`Pipeline`], [`LinkRequest`]) and [`AccountMeta`],
+//! the account's fields and pipelines as every process of the module shares them.
 
 mod batch;
 mod client;
@@ -30,6 +32,7 @@ pub use tokens::TokenStatus;
 pub mod fuzz_entry {
     use serde_json::Value;
 
+    use super::entity::Entity;
     use super::models::{CustomField, Pipeline};
     use super::{jwt, problem, tokens};
     use crate::secret::Secret;
@@ -61,8 +64,21 @@ pub mod fuzz_entry {
                     }
                 }
             }
+            // The lists of entities the worker reads back.
+            for key in ["contacts", "companies", "leads"] {
+                if let Some(Value::Array(items)) = json.get("_embedded").and_then(|e| e.get(key)) {
+                    for item in items {
+                        if let Some(e) = Entity::from_json(item) {
+                            for v in e.fields.iter().flat_map(|f| &f.values) {
+                                let _ = v.comparable();
+                            }
+                        }
+                    }
+                }
+            }
             let _ = CustomField::from_json(&json);
             let _ = Pipeline::from_json(&json);
+            let _ = Entity::from_json(&json);
         }
         for t in [&*body, token] {
             let _ = jwt::claims(t);

@@ -69,33 +69,8 @@ pub fn payer_added_by(login: &str) -> Event {
 /// Sends the event through the handler as the panel does and checks that the document
 /// comes back unchanged.
 pub fn send(p: &Panel, e: &Event) {
-    let id = e
-        .new_id
-        .as_ref()
-        .map(|i| format!("<id>{i}</id>"))
-        .unwrap_or_default();
-    let (func, elid) = (e.func.as_str(), e.elid.as_str());
-    let doc = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc lang=\"ru\" func=\"{func}\"><ok/>{id}<tparams><func>{func}</func><elid>{elid}</elid><sok>ok</sok></tparams></doc>"
-    );
-    let mut env = vec![
-        ("EVENT_TYPE", "after"),
-        ("ACTION_NAME", func),
-        ("AUTH_USER", "admin"),
-        ("AUTH_LEVEL", "29"),
-        ("PARAM_func", func),
-        ("PARAM_elid", elid),
-        ("PARAM_sok", "ok"),
-    ];
-    // Later variables replace the defaults.
-    env.extend(e.env.iter().map(|(k, v)| (*k, v.as_str())));
-    let out = p.handler(&env, doc.as_bytes());
-    assert!(out.status.success(), "handler exit for {e:?}");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        doc,
-        "handler must pass the document through"
-    );
+    let env: Vec<(&str, &str)> = e.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    p.event_answering(&e.func, &e.elid, e.new_id.as_deref(), &env);
 }
 
 /// Sends the events while the test holds the worker lock (the worker each handler would
@@ -122,21 +97,27 @@ pub fn queue_while_the_worker_waits(p: &Panel, events: &[Event]) -> Vec<String> 
     keys
 }
 
-/// Runs `amocrm task` until nothing is due or taken.
+/// `amocrm task`, which must succeed.
+pub fn run_task(p: &Panel) -> std::process::Output {
+    let out = p.amocrm(&["task"]);
+    assert!(
+        out.status.success(),
+        "task failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        p.read("var/amocrm_task.log")
+    );
+    out
+}
+
+/// Runs `amocrm task` until nothing waits or is taken (a worker the handler started may
+/// hold the lock: a second one exits at once, and the next try follows it).
 pub fn drain(p: &Panel) {
     for _ in 0..600 {
-        let out = p.amocrm(&["task"]);
-        assert!(
-            out.status.success(),
-            "task failed: {}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            p.read("var/amocrm_task.log")
-        );
+        run_task(p);
         let s = p.db().queue_summary(i64::MAX / 2).expect("summary");
-        if s.due == 0 && s.taken == 0 {
+        if s.pending == 0 && s.taken == 0 {
             return;
         }
-        // A worker started elsewhere holds the lock: this one left at once.
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     panic!(

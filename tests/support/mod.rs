@@ -331,8 +331,21 @@ impl Panel {
     /// Sends one panel event through the handler as BILLmanager does and checks that the
     /// document comes back unchanged.
     pub fn event(&self, func: &str, elid: &str, extra: &[(&str, &str)]) {
+        self.event_answering(func, elid, None, extra);
+    }
+
+    /// [`Panel::event`] whose answer document carries the new object's `<id>`, as after a
+    /// create. Variables in `extra` replace the defaults (an admin at level 29).
+    pub fn event_answering(
+        &self,
+        func: &str,
+        elid: &str,
+        new_id: Option<&str>,
+        extra: &[(&str, &str)],
+    ) {
+        let id = new_id.map(|i| format!("<id>{i}</id>")).unwrap_or_default();
         let doc = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc lang=\"ru\" func=\"{func}\"><ok/><tparams><func>{func}</func><elid>{elid}</elid><sok>ok</sok></tparams></doc>"
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc lang=\"ru\" func=\"{func}\"><ok/>{id}<tparams><func>{func}</func><elid>{elid}</elid><sok>ok</sok></tparams></doc>"
         );
         let mut env = vec![
             ("EVENT_TYPE", "after"),
