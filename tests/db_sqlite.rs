@@ -55,6 +55,8 @@ suite!(
     profiles_read_with_their_client,
     items_read_with_tariff_type_currency_client_and_parameters,
     lookups_find_clients_and_payers,
+    a_batch_reads_as_its_entities_one_by_one,
+    claims_of_one_kind_leave_the_others,
     ids_page_through_each_table,
 );
 

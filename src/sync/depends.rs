@@ -151,3 +151,73 @@ fn unique(values: impl Iterator<Item = i64>) -> Vec<i64> {
     let mut seen = std::collections::HashSet::new();
     values.filter(|v| seen.insert(*v)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::stand::Stand;
+    use super::*;
+
+    #[test]
+    fn what_services_hang_on_is_made_first_and_once() {
+        let stand = Stand::sample("dedup =");
+        let mut w = stand.worker();
+        // Services 1002 and 1004 of client 3, whose payers 22 and 23 are companies.
+        let items = [1002, 1004].map(|id| Target::dependency(EntityKind::Item, id));
+        let ready = w
+            .prepare(EntityKind::Item, items.to_vec())
+            .expect("prepared");
+        assert_eq!(stand.count("POST /api/v4/contacts"), 1);
+        assert_eq!(stand.count("POST /api/v4/companies"), 1);
+        let mut db = stand.db();
+        let contact = db
+            .link(EntityKind::Account, 3)
+            .unwrap()
+            .expect("client")
+            .amocrm_id;
+        let company = db
+            .link(EntityKind::Profile, 22)
+            .unwrap()
+            .expect("payer")
+            .amocrm_id;
+        assert!(
+            db.link(EntityKind::Profile, 23).unwrap().is_none(),
+            "only the first"
+        );
+        for r in &ready {
+            assert_eq!((r.contact, r.company), (Some(contact), Some(company)));
+        }
+        // Asked again: found, not made again.
+        let again = w.prepare(
+            EntityKind::Item,
+            vec![Target::dependency(EntityKind::Item, 1003)],
+        );
+        assert_eq!(again.expect("prepared")[0].company, Some(company));
+        assert_eq!(stand.count("POST /api/v4/contacts"), 1);
+        assert_eq!(stand.count("POST /api/v4/companies"), 1);
+    }
+
+    #[test]
+    fn a_service_of_a_client_kept_out_is_skipped_and_the_client_remembered() {
+        let stand = Stand::new("dedup =", |rules| {
+            rules.replace(
+                "; account = account.project = 1",
+                "account = account.project = 1",
+            )
+        });
+        let mut w = stand.worker();
+        // Client 4 is of project 2: services 1005 and 1008 (client 6, project 2) too.
+        let items = [1005, 1008].map(|id| Target::dependency(EntityKind::Item, id));
+        let ready = w
+            .prepare(EntityKind::Item, items.to_vec())
+            .expect("prepared");
+        assert!(ready.is_empty());
+        assert_eq!(
+            w.ledger.not_synced(EntityKind::Account, 4),
+            Some(NotSynced::KeptOut)
+        );
+        assert!(
+            stand.calls().iter().all(|c| c.starts_with("GET ")),
+            "nothing made"
+        );
+    }
+}

@@ -286,3 +286,66 @@ impl<'a> Worker<'a> {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::stand::Stand;
+    use super::*;
+    use crate::db::NewJob;
+
+    #[test]
+    fn excluded_and_unchanged_entities_take_no_place_in_a_batch() {
+        // Four of the six clients are of project 1; two a request.
+        let stand = Stand::new("dedup =\nbatch_size = 2", |rules| {
+            rules.replace(
+                "; account = account.project = 1",
+                "account = account.project = 1",
+            )
+        });
+        let all: Vec<NewJob> = (2..=7)
+            .map(|id| NewJob::for_id(EntityKind::Account, id, "sync"))
+            .collect();
+        let mut w = stand.worker();
+        w.db.enqueue(&all, 1).unwrap();
+        w.drain().expect("drained");
+        assert_eq!(
+            stand.count("POST /api/v4/contacts"),
+            2,
+            "{:?}",
+            stand.calls()
+        );
+        assert_eq!((w.ledger.report.sent, w.ledger.report.skipped), (4, 2));
+        // Everything again: nothing changed, nothing is sent or read back.
+        let calls = stand.calls().len();
+        w.db.enqueue(&all, 2).unwrap();
+        w.drain().expect("drained");
+        assert_eq!(stand.calls().len(), calls);
+        assert_eq!(w.ledger.report.unchanged, 4);
+        let s = w.db.queue_summary(i64::MAX / 2).unwrap();
+        assert_eq!((s.pending, s.taken, s.done, s.skipped), (0, 0, 4, 2));
+    }
+
+    #[test]
+    fn jobs_naming_one_client_in_different_claims_make_one_contact() {
+        let stand = Stand::sample("dedup =\nbatch_size = 1");
+        let mut w = stand.worker();
+        let login = crate::db::Lookup::Login("petrov@romashka.example".into());
+        w.db.enqueue(
+            &[
+                NewJob::for_id(EntityKind::Account, 3, "account.edit"),
+                NewJob::for_lookup(
+                    EntityKind::Account,
+                    crate::db::Lookup::User(13),
+                    "user.edit",
+                ),
+                NewJob::for_lookup(EntityKind::Account, login, "register"),
+            ],
+            1,
+        )
+        .unwrap();
+        w.drain().expect("drained");
+        assert_eq!(stand.count("POST /api/v4/contacts"), 1);
+        let s = w.db.queue_summary(i64::MAX / 2).unwrap();
+        assert_eq!((s.pending, s.done), (0, 3));
+    }
+}

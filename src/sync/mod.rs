@@ -21,6 +21,8 @@ mod read;
 mod record;
 mod recover;
 mod send;
+#[cfg(test)]
+mod stand;
 pub mod state;
 mod target;
 pub mod worker;

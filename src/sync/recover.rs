@@ -158,3 +158,66 @@ impl Worker<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::stand::Stand;
+    use super::*;
+
+    #[test]
+    fn what_a_create_made_before_its_answer_was_lost_is_linked_not_made_again() {
+        let stand = Stand::sample("dedup =");
+        let mut w = stand.worker();
+        let targets = [2, 3].map(|id| Target::dependency(EntityKind::Account, id));
+        let ready = w
+            .prepare(EntityKind::Account, targets.to_vec())
+            .expect("prepared");
+        let before = stand.held("contacts").len();
+        stand.faults(serde_json::json!({"lost_next": 1}));
+        w.send(EntityKind::Account, ready).expect("sent");
+        assert_eq!(
+            stand.count("POST /api/v4/contacts"),
+            1,
+            "{:?}",
+            stand.calls()
+        );
+        assert_eq!(stand.held("contacts").len(), before + 2);
+        let mut db = stand.db();
+        assert!(
+            db.creating(EntityKind::Account).unwrap().is_empty(),
+            "marks cleared"
+        );
+        assert_eq!(db.links_of(EntityKind::Account, &[2, 3]).unwrap().len(), 2);
+
+        // A mark a stopped run left: looked up before anything is created.
+        let fp = db
+            .link(EntityKind::Account, 2)
+            .unwrap()
+            .expect("linked")
+            .fingerprint;
+        let amo_id = db
+            .link(EntityKind::Account, 2)
+            .unwrap()
+            .expect("linked")
+            .amocrm_id;
+        assert_eq!(db.unlink(EntityKind::Account, 2).unwrap(), 1);
+        db.mark_creating(EntityKind::Account, &[2], crate::log::now())
+            .unwrap();
+        let ready = w.prepare(
+            EntityKind::Account,
+            vec![Target::dependency(EntityKind::Account, 2)],
+        );
+        w.send(EntityKind::Account, ready.expect("prepared"))
+            .expect("sent");
+        let link = db
+            .link(EntityKind::Account, 2)
+            .unwrap()
+            .expect("linked again");
+        assert_eq!((link.amocrm_id, link.fingerprint), (amo_id, fp));
+        assert_eq!(
+            stand.count("POST /api/v4/contacts"),
+            1,
+            "nothing made again"
+        );
+    }
+}

@@ -310,3 +310,95 @@ impl Worker<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::stand::Stand;
+    use super::*;
+
+    fn targets(kind: EntityKind, ids: &[i64]) -> Vec<Target> {
+        ids.iter().map(|id| Target::dependency(kind, *id)).collect()
+    }
+
+    fn sql(stand: &Stand, statement: &str) {
+        let path = stand.paths.resolve("var/panel.db");
+        let conn = rusqlite::Connection::open(path).expect("panel database");
+        conn.execute_batch(statement).expect("statement");
+    }
+
+    #[test]
+    fn a_batch_of_new_contacts_is_one_create_and_each_is_linked() {
+        let stand = Stand::sample("dedup =");
+        let before = stand.held("contacts").len();
+        let mut w = stand.worker();
+        let ids = [2, 3, 4, 5, 6, 7];
+        let ready = w.prepare(EntityKind::Account, targets(EntityKind::Account, &ids));
+        let ready = ready.expect("prepared");
+        assert_eq!(ready.len(), 6);
+        w.send(EntityKind::Account, ready).expect("sent");
+        assert_eq!(stand.count("POST /api/v4/contacts"), 1);
+        assert_eq!(stand.held("contacts").len(), before + 6);
+        let links = stand.db().links_of(EntityKind::Account, &ids).unwrap();
+        let mut amo: Vec<i64> = links.values().map(|l| l.amocrm_id).collect();
+        amo.sort_unstable();
+        amo.dedup();
+        assert_eq!(amo.len(), 6, "six contacts, each linked once");
+        assert_eq!(w.ledger.report.sent, 6);
+    }
+
+    #[test]
+    fn a_changed_entity_is_read_back_and_patched_and_a_deleted_one_made_again() {
+        let stand = Stand::sample("dedup =\nupdate = overwrite");
+        let mut w = stand.worker();
+        let ready = w.prepare(EntityKind::Account, targets(EntityKind::Account, &[2, 3]));
+        w.send(EntityKind::Account, ready.expect("prepared"))
+            .expect("sent");
+        let first = stand
+            .db()
+            .link(EntityKind::Account, 3)
+            .unwrap()
+            .expect("linked");
+        sql(
+            &stand,
+            "UPDATE user SET realname = 'Петров Пётр' WHERE id = 12",
+        );
+        // A manager deleted client 2's contact: its link names what amoCRM no longer has.
+        let fp = stand
+            .db()
+            .link(EntityKind::Account, 2)
+            .unwrap()
+            .expect("linked")
+            .fingerprint;
+        stand
+            .db()
+            .save_link(EntityKind::Account, 2, 999_999, &fp, 1)
+            .unwrap();
+        let ready = w.prepare(EntityKind::Account, targets(EntityKind::Account, &[2, 3]));
+        let ready = ready.expect("prepared");
+        assert_eq!(ready.len(), 1, "client 2 is unchanged in the panel");
+        w.send(EntityKind::Account, ready).expect("sent");
+        assert_eq!(stand.count("PATCH /api/v4/contacts"), 1);
+        let renamed = stand.held("contacts");
+        let three = renamed
+            .iter()
+            .find(|c| c["id"] == first.amocrm_id)
+            .expect("contact");
+        assert_eq!(three["name"], "Петров Пётр");
+
+        // Unchanged in the panel, so found only when asked with a new fingerprint.
+        stand
+            .db()
+            .save_link(EntityKind::Account, 2, 999_999, "old", 1)
+            .unwrap();
+        let ready = w.prepare(EntityKind::Account, targets(EntityKind::Account, &[2]));
+        w.send(EntityKind::Account, ready.expect("prepared"))
+            .expect("sent");
+        let again = stand
+            .db()
+            .link(EntityKind::Account, 2)
+            .unwrap()
+            .expect("linked");
+        assert_ne!(again.amocrm_id, 999_999, "made again");
+        assert_eq!(stand.count("POST /api/v4/contacts"), 2);
+    }
+}

@@ -1021,6 +1021,62 @@ pub fn items_read_with_tariff_type_currency_client_and_parameters(db: &mut dyn P
     assert_eq!(db.read_item(1011).expect("read"), None);
 }
 
+pub fn a_batch_reads_as_its_entities_one_by_one(db: &mut dyn PanelDb) {
+    for kind in EntityKind::ALL {
+        let mut ids = db.ids(kind, 0, 100).expect("ids");
+        ids.push(999_999);
+        let batch = db.read_many(kind, &ids).expect("batch");
+        assert_eq!(
+            batch.len(),
+            ids.len() - 1,
+            "{kind}: the unknown id is missing"
+        );
+        for id in &ids[..ids.len() - 1] {
+            let one = db.read(kind, *id).expect("one").expect("known");
+            assert_eq!(batch.get(id), Some(&one), "{kind} {id}");
+        }
+    }
+    assert!(
+        db.read_many(EntityKind::Item, &[])
+            .expect("none")
+            .is_empty()
+    );
+    db.save_link(EntityKind::Profile, 22, 7001, "a", T0)
+        .expect("link");
+    db.save_link(EntityKind::Profile, 24, 7002, "b", T0)
+        .expect("link");
+    let links = db
+        .links_of(EntityKind::Profile, &[21, 22, 24])
+        .expect("links");
+    let mut got: Vec<(i64, i64)> = links
+        .values()
+        .map(|l| (l.billmgr_id, l.amocrm_id))
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got, [(22, 7001), (24, 7002)]);
+    assert_eq!(
+        db.profiles_of_accounts(&[3, 2, 7]).expect("payers"),
+        [(2, 21), (3, 22), (3, 23)]
+    );
+}
+
+pub fn claims_of_one_kind_leave_the_others(db: &mut dyn PanelDb) {
+    db.enqueue(&[account(2), item(1001), profile(22), account(3)], T0)
+        .expect("enqueue");
+    let items = db.claim_of(EntityKind::Item, T0, 10).expect("claim");
+    assert_eq!(
+        items.iter().map(|j| j.billmgr_id).collect::<Vec<_>>(),
+        [Some(1001)]
+    );
+    let accounts = db.claim_of(EntityKind::Account, T0, 1).expect("claim");
+    assert_eq!(
+        accounts.iter().map(|j| j.billmgr_id).collect::<Vec<_>>(),
+        [Some(2)]
+    );
+    let s = db.queue_summary(T0).expect("summary");
+    assert_eq!((s.taken, s.pending), (2, 2));
+}
+
 pub fn lookups_find_clients_and_payers(db: &mut dyn PanelDb) {
     assert_eq!(
         db.account_by_login("ivan.ivanov@example.ru")
