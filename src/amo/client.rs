@@ -69,7 +69,7 @@ impl AmoClient {
             crate::log::register_secret(code.expose());
         }
         Ok(AmoClient {
-            transport: Transport::new(base, opts.rate_limit, opts.timeout),
+            transport: Transport::new(base, opts.rate_limit, opts.timeout, paths.rate_budget()),
             auth: auth.clone(),
             files: TokenFiles::new(paths),
             access: None,

@@ -1,16 +1,18 @@
-//! amoCRM API v4: OAuth with token files under a lock, one rate-limited, retrying HTTP
-//! client, and the calls the worker needs.
+//! amoCRM API v4: OAuth with token files under a lock, a retrying HTTP client within one
+//! rate budget for every process of the module, and the calls the worker needs.
 //!
 //! Hands out [`AmoClient`] (the calls), [`ClientOptions`], [`AmoError`], [`TokenStatus`] and
 //! the models the calls return ([`CustomField`], [`Pipeline`], [`LinkRequest`]).
 
 mod batch;
 mod client;
+mod clock;
 mod error;
 mod jwt;
 mod models;
 mod problem;
 mod rate;
+mod rate_state;
 mod retry;
 mod tokens;
 mod transport;
