@@ -535,4 +535,40 @@ mod tests {
             b.finished(t);
         }
     }
+
+    /// The budget's cost to each request, printed: `cargo test --release --lib
+    /// amo::rate::tests::the_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn the_cost_of_the_budget_to_a_request() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let b = Budget::new(budget_file(&dir), 7.0);
+        b.finished(b.acquire());
+        // Back to back, on times 200 ms apart so that nothing waits.
+        let n = 20_000u32;
+        let started = Instant::now();
+        let mut now = Mono::now();
+        for _ in 0..n {
+            now = now + Duration::from_millis(200);
+            let id = next_id();
+            let (at, _) = b.change(|s| s.window.reserve_for(id, now, 7.0));
+            b.change(|s| s.window.finish(id, at + Duration::from_millis(30)));
+        }
+        let hot = started.elapsed() / n;
+        // As a worker makes them: a request now and then, caches cold in between.
+        let b = Budget::new(dir.path().join("var/amocrm_rate.2"), 7.0);
+        b.finished(b.acquire());
+        let mut spent = Duration::ZERO;
+        for _ in 0..20 {
+            std::thread::sleep(Duration::from_millis(150));
+            let started = Instant::now();
+            b.finished(b.acquire());
+            spent += started.elapsed();
+        }
+        eprintln!(
+            "reserve + finish on the state file: {} µs back to back, {} µs a request 150 ms apart",
+            hot.as_micros(),
+            (spent / 20).as_micros()
+        );
+    }
 }

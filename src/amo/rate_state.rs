@@ -2,8 +2,9 @@
 //! hold after a 429, read, changed and written back under an exclusive lock on the file,
 //! so every process of the module counts the others' requests as its own.
 //!
-//! A few lines of text, rewritten in place (no sync: the state only matters for a second
-//! or two, and a torn or unreadable file is read as an empty one):
+//! A few lines of text, numbers right-aligned at a fixed width, rewritten in place (no
+//! sync: the state only matters for a second or two, and a torn or unreadable file is
+//! read as an empty one):
 //!
 //! ```text
 //! boot 6f1c…            the boot the times belong to (CLOCK_MONOTONIC restarts at boot)
@@ -77,13 +78,19 @@ impl StateFile {
         Ok(r)
     }
 
+    /// Reads the whole file; a read that stops short of the buffer has reached its end,
+    /// so the usual small file costs one call.
     fn read(&mut self) -> io::Result<()> {
         self.buf.clear();
         let mut chunk = [0u8; 4096];
         loop {
             match self.file.read_at(&mut chunk, self.buf.len() as u64) {
-                Ok(0) => return Ok(()),
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    if n < chunk.len() {
+                        return Ok(());
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
@@ -125,14 +132,14 @@ fn mono(text: &str) -> Option<Mono> {
     text.parse().ok().map(Mono::from_nanos)
 }
 
+/// Numbers are written at a fixed width, so that the file keeps its length from one
+/// request to the next and is rewritten in place, with no call to shorten it.
 fn render(state: &State, boot: &str) -> String {
-    let mut text = format!("boot {boot}\nhold {}\n", state.hold.nanos());
+    let mut text = format!("boot {boot}\nhold {:>20}\n", state.hold.nanos());
     for s in state.window.slots() {
+        let end = s.end.map_or("-".to_string(), |e| e.nanos().to_string());
         // Writing to a String cannot fail.
-        let _ = match s.end {
-            Some(end) => writeln!(text, "slot {} {} {}", s.id, s.start.nanos(), end.nanos()),
-            None => writeln!(text, "slot {} {} -", s.id, s.start.nanos()),
-        };
+        let _ = writeln!(text, "slot {:>20} {:>20} {end:>20}", s.id, s.start.nanos());
     }
     text
 }
@@ -156,10 +163,22 @@ mod tests {
             window: Window::from_slots([slot(1 << 32 | 7, 100, Some(250)), slot(9, 300, None)]),
         };
         let text = render(&state, "b-1");
+        let words: Vec<Vec<&str>> = text
+            .lines()
+            .map(|l| l.split_ascii_whitespace().collect())
+            .collect();
         assert_eq!(
-            text,
-            "boot b-1\nhold 900\nslot 4294967303 100 250\nslot 9 300 -\n"
+            words,
+            [
+                vec!["boot", "b-1"],
+                vec!["hold", "900"],
+                vec!["slot", "4294967303", "100", "250"],
+                vec!["slot", "9", "300", "-"],
+            ]
         );
+        // Slots under way and answered take the same room: the file keeps its length.
+        let lines: Vec<usize> = text.lines().skip(1).map(str::len).collect();
+        assert_eq!(lines, [25, 67, 67]);
         let back = parse(&text, "b-1");
         assert_eq!(back.hold, state.hold);
         assert!(back.window.slots().eq(state.window.slots()));
