@@ -61,6 +61,10 @@ impl Paths {
     pub fn spool(&self) -> PathBuf {
         self.var_dir().join("amocrm_spool")
     }
+    /// The rate budget every process of the module draws from: its recent requests.
+    pub fn rate_budget(&self) -> PathBuf {
+        self.var_dir().join("amocrm_rate")
+    }
     /// Held by the one running worker.
     pub fn worker_lock(&self) -> PathBuf {
         self.var_dir().join("amocrm_task.lock")

@@ -25,7 +25,7 @@ const IDS_PER_REQUEST: usize = 50;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientOptions {
-    /// Requests a second for the whole process; zero or less: no limit.
+    /// Requests a second for every process of the module together; zero or less: no limit.
     pub rate_limit: f64,
     /// For one HTTP request, from connecting to the end of the answer.
     pub timeout: Duration,
@@ -70,7 +70,7 @@ impl AmoClient {
             crate::log::register_secret(code.expose());
         }
         Ok(AmoClient {
-            transport: Transport::new(base, opts.rate_limit, opts.timeout),
+            transport: Transport::new(base, opts.rate_limit, opts.timeout, paths.rate_budget()),
             auth: auth.clone(),
             files: TokenFiles::new(paths),
             access: None,

@@ -1,5 +1,6 @@
-//! amoCRM API v4: OAuth with token files under a lock, one rate-limited, retrying HTTP
-//! client, and the calls the worker needs. The API's JSON is made and read here only.
+//! amoCRM API v4: OAuth with token files under a lock, a retrying HTTP client within one
+//! rate budget for every process of the module, and the calls the worker needs. The API's
+//! JSON is made and read here only.
 //!
 //! Hands out [`AmoClient`] (the calls), [`ClientOptions`], [`AmoError`], [`TokenStatus`],
 //! the typed requests and answers ([`NewEntity`], [`EntityPatch`], [`Entity`] with their
@@ -8,6 +9,7 @@
 
 mod batch;
 mod client;
+mod clock;
 mod entity;
 mod error;
 mod jwt;
@@ -15,6 +17,7 @@ mod meta;
 mod models;
 mod problem;
 mod rate;
+mod rate_state;
 mod retry;
 mod tokens;
 mod transport;

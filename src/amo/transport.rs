@@ -1,13 +1,16 @@
-//! HTTP to the account: one keep-alive agent, the process-wide rate limit, and retries
-//! with backoff on what is worth retrying (5xx, 429, connection errors, timeouts).
+//! HTTP to the account: one keep-alive agent, the rate budget every process of the module
+//! shares, and retries with backoff on what is worth retrying (5xx, 429, connection
+//! errors, timeouts).
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::error::AmoError;
 use super::{problem, rate, retry, tokens};
 use crate::secret::Secret;
 
-/// The longest wait after a 429 for a caller allowed a single attempt.
+/// The longest wait after a 429 for a caller allowed a single attempt; also how long every
+/// other process of the module holds off after one.
 const SHORT_429_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +55,7 @@ pub(crate) struct Answer {
 pub(crate) struct Transport {
     agent: ureq::Agent,
     base: String,
-    rate: f64,
+    budget: rate::Budget,
     /// Attempts for one request, the first included.
     attempts: u32,
 }
@@ -70,7 +73,9 @@ enum Attempt {
 }
 
 impl Transport {
-    pub fn new(base: String, rate: f64, timeout: Duration) -> Transport {
+    /// `rate` requests a second, drawn from the budget kept in `budget_file` with every
+    /// other process of the module.
+    pub fn new(base: String, rate: f64, timeout: Duration, budget_file: PathBuf) -> Transport {
         let timeout = if timeout.is_zero() {
             Duration::from_secs(30)
         } else {
@@ -91,7 +96,7 @@ impl Transport {
         Transport {
             agent: config.into(),
             base,
-            rate,
+            budget: rate::Budget::new(budget_file, rate),
             attempts: retry::MAX_ATTEMPTS,
         }
     }
@@ -110,10 +115,10 @@ impl Transport {
         let mut attempt = 0;
         while attempt < attempts {
             attempt += 1;
-            let ticket = rate::acquire(self.rate);
+            let ticket = self.budget.acquire();
             let started = Instant::now();
             let outcome = self.once(req);
-            rate::finished(ticket);
+            self.budget.finished(ticket);
             let ms = started.elapsed().as_millis();
             let pause = match outcome {
                 Attempt::Answered {
@@ -127,17 +132,14 @@ impl Transport {
                     }
                     last = problem::describe(status, &body);
                     if status == 429 {
-                        let pause = match retry::retry_after(&body, retry_after.as_deref()) {
-                            Some(secs) if secs > retry::LONGEST_RETRY_AFTER => {
-                                return Err(AmoError::Unavailable(format!(
-                                    "amoCRM rate-limited {method} {shown} and asks to wait {secs} s; \
-                                     retry after {}",
-                                    clock_in(secs)
-                                )));
-                            }
-                            Some(secs) => Duration::from_secs(secs).max(retry::backoff(attempt)),
-                            None => retry::backoff(attempt),
-                        };
+                        let asked = retry::retry_after(&body, retry_after.as_deref());
+                        let pause = self.pause_after_429(asked, attempt).map_err(|secs| {
+                            AmoError::Unavailable(format!(
+                                "amoCRM rate-limited {method} {shown} and asks to wait {secs} s; \
+                                 retry after {}",
+                                clock_in(secs)
+                            ))
+                        })?;
                         // A 429 is amoCRM answering, busy with this integration's other
                         // processes (the worker, a screen): even a caller allowed one attempt
                         // gets a second after a short wait.
@@ -177,6 +179,22 @@ impl Transport {
             1 => format!("{method} {shown}: {last}"),
             n => format!("{method} {shown}: {last} ({n} attempts)"),
         }))
+    }
+
+    /// The pause after a 429 (`asked`: the seconds amoCRM asked for), or the seconds asked
+    /// when they are more than a run waits. Every other process of the module holds off
+    /// too, as briefly as a caller allowed one attempt waits: amoCRM counts their requests
+    /// with this one's.
+    fn pause_after_429(&self, asked: Option<u64>, attempt: u32) -> Result<Duration, u64> {
+        let pause = match asked {
+            Some(secs) => Duration::from_secs(secs).max(retry::backoff(attempt)),
+            None => retry::backoff(attempt),
+        };
+        self.budget.hold(pause.min(SHORT_429_WAIT));
+        match asked {
+            Some(secs) if secs > retry::LONGEST_RETRY_AFTER => Err(secs),
+            _ => Ok(pause),
+        }
     }
 
     fn once(&self, req: &Request) -> Attempt {
@@ -320,6 +338,11 @@ mod tests {
         (url, handle)
     }
 
+    /// The budget file of a transport without a rate limit: never opened.
+    fn no_budget() -> PathBuf {
+        PathBuf::from("/nonexistent/amocrm_rate")
+    }
+
     fn http(status: &str, body: &str) -> String {
         format!(
             "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -345,7 +368,7 @@ mod tests {
             http("429 Too Many Requests", "<html>slow down</html>"),
             http("200 OK", r#"{"id":1}"#),
         ]);
-        let t = Transport::new(url, 0.0, Duration::from_secs(5));
+        let t = Transport::new(url, 0.0, Duration::from_secs(5), no_budget());
         let started = Instant::now();
         let answer = t.send(&get("/api/v4/account", &[])).expect("answer");
         assert_eq!((answer.status, answer.body.as_str()), (200, r#"{"id":1}"#));
@@ -364,7 +387,7 @@ mod tests {
             "429 Too Many Requests",
             r#"{"status":429,"retry_after":300}"#,
         )]);
-        let t = Transport::new(url, 0.0, Duration::from_secs(5));
+        let t = Transport::new(url, 0.0, Duration::from_secs(5), no_budget());
         match t.send(&get("/api/v4/leads?query=secret%40mail", &[])) {
             Err(AmoError::Unavailable(m)) => {
                 assert!(m.contains("300 s") && m.contains("UTC"), "{m}");
@@ -384,7 +407,7 @@ mod tests {
             http("504 Gateway Timeout", ""),
             http("400 Bad Request", "{}"),
         ]);
-        let t = Transport::new(url, 0.0, Duration::from_secs(5));
+        let t = Transport::new(url, 0.0, Duration::from_secs(5), no_budget());
         assert_eq!(t.send(&get("/a", &[504])).expect("504").status, 504);
         assert_eq!(t.send(&get("/b", &[])).expect("400").status, 400);
         assert_eq!(server.join().expect("server").len(), 2);
@@ -402,6 +425,7 @@ mod tests {
             format!("http://127.0.0.1:{port}"),
             0.0,
             Duration::from_secs(2),
+            no_budget(),
         );
         let started = Instant::now();
         match t.send(&get("/api/v4/account", &[])) {
@@ -417,7 +441,7 @@ mod tests {
             http("429 Too Many Requests", "<html>slow down</html>"),
             http("200 OK", "{}"),
         ]);
-        let mut t = Transport::new(url, 0.0, Duration::from_secs(2));
+        let mut t = Transport::new(url, 0.0, Duration::from_secs(2), no_budget());
         t.set_attempts(1);
         let answer = t.send(&get("/api/v4/account", &[])).expect("answered");
         assert_eq!(answer.status, 200);
@@ -435,6 +459,7 @@ mod tests {
             format!("http://127.0.0.1:{port}"),
             0.0,
             Duration::from_secs(2),
+            no_budget(),
         );
         t.set_attempts(2);
         let started = Instant::now();
@@ -458,7 +483,7 @@ mod tests {
     #[test]
     fn a_lost_answer_is_retried_only_when_repeating_is_harmless() {
         let (url, server) = serve(vec![String::new(), http("200 OK", "{}"), String::new()]);
-        let t = Transport::new(url, 0.0, Duration::from_secs(5));
+        let t = Transport::new(url, 0.0, Duration::from_secs(5), no_budget());
         assert_eq!(
             t.send(&get("/api/v4/account", &[]))
                 .expect("retried")
@@ -485,5 +510,34 @@ mod tests {
                 "POST /api/v4/leads HTTP/1.1"
             ]
         );
+    }
+
+    #[test]
+    fn a_429_holds_off_the_other_processes_briefly() {
+        let (url, server) = serve(vec![
+            http(
+                "429 Too Many Requests",
+                r#"{"status":429,"retry_after":300}"#,
+            ),
+            http("200 OK", "{}"),
+        ]);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("var/amocrm_rate");
+        let timeout = Duration::from_secs(5);
+        // Two processes' clients, drawing from one budget.
+        let a = Transport::new(url.clone(), 7.0, timeout, file.clone());
+        let b = Transport::new(url, 7.0, timeout, file);
+        assert!(matches!(
+            a.send(&get("/a", &[])),
+            Err(AmoError::Unavailable(_))
+        ));
+        let started = Instant::now();
+        assert_eq!(b.send(&get("/b", &[])).expect("answer").status, 200);
+        let waited = started.elapsed();
+        assert!(
+            waited >= SHORT_429_WAIT - Duration::from_millis(200) && waited < SHORT_429_WAIT * 2,
+            "{waited:?}"
+        );
+        assert_eq!(server.join().expect("server").len(), 2);
     }
 }
