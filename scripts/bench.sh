@@ -16,7 +16,7 @@
 #   --only    the parts to run, comma-separated (default: all); export-excluded is the
 #             export with a third kept out by [conditions] (3,000 : 3,000 : 9,000 generated,
 #             --quick 600 : 600 : 1,800)
-# A full run takes about 10 minutes, most of it the export held to 7 requests a second.
+# A full run takes about 11 minutes, most of it the exports held to 7 requests a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

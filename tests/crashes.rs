@@ -58,15 +58,23 @@ fn in_flight(p: &Panel) -> usize {
         .sum()
 }
 
+/// Whether an export has queued every entity (its progress file says queueing ended).
+fn export_queued(p: &Panel) -> bool {
+    let paths = billmgr_amocrm::paths::Paths::new(p.root());
+    billmgr_amocrm::sync::export::ExportProgress::load(&paths).is_some_and(|e| !e.queueing)
+}
+
 /// Kills the worker `kills` times at random moments of the export, then lets one finish.
 fn crashes_end_exact(database: &str, label: &str, generate: &str, kills: usize) {
     let want = reference(Some(generate));
     let entities = want.count("contacts") + want.count("companies") + want.count("leads");
     let sandbox = Sandbox::start(&["--rate", "0"]);
+    // Slow enough that the kills, up to 2.5 s apart, fall in the middle of the export:
+    // its batches are full, so it takes few requests.
     let p = panel(
         &sandbox,
         database,
-        "batch_size = 50\nrate_limit = 50",
+        "batch_size = 50\nrate_limit = 4",
         Some(generate),
     );
     authorize(&p);
@@ -74,17 +82,19 @@ fn crashes_end_exact(database: &str, label: &str, generate: &str, kills: usize) 
     let started = Instant::now();
     let (mut killed, mut spawned, mut marks_left, mut taken_left) = (0, 0, 0, 0);
     while killed < kills && spawned < kills * 3 {
-        // The first run queues the whole export; the next ones carry on with the queue.
-        let args: &[&str] = if spawned == 0 {
-            &["sync", "--all"]
-        } else {
+        // `sync --all` until one has queued the whole export (a kill may come before its
+        // queueing is over); then workers carry on with the queue.
+        let queued = export_queued(&p);
+        let args: &[&str] = if queued {
             &["task"]
+        } else {
+            &["sync", "--all"]
         };
         let mut child = spawn(&p, args);
         spawned += 1;
-        // The first run is killed early: a small export can finish within a second, and
-        // a first run that ends the export leaves nothing to kill.
-        let latest = if spawned == 1 { 400 } else { 2500 };
+        // The export is killed early: a small one can finish within a second, and an
+        // export that ends at once leaves nothing to kill.
+        let latest = if queued { 2500 } else { 400 };
         std::thread::sleep(Duration::from_millis(dice.between(100, latest)));
         if child.try_wait().expect("wait").is_none() {
             child.kill().expect("SIGKILL");
@@ -95,9 +105,17 @@ fn crashes_end_exact(database: &str, label: &str, generate: &str, kills: usize) 
         marks_left += usize::from(flight > 0);
         let s = p.db().queue_summary(i64::MAX / 2).expect("summary");
         taken_left += usize::from(s.taken > 0);
-        if s.pending + s.taken == 0 {
+        if export_queued(&p) && s.pending + s.taken == 0 {
             break;
         }
+    }
+    if !export_queued(&p) {
+        let out = p.amocrm(&["sync", "--all"]);
+        assert!(
+            out.status.success(),
+            "sync --all: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let finishing = run_until_drained(&p, 5);
     eprintln!(
