@@ -62,19 +62,8 @@ fn handler_thread(p: &Panel, func: &str, elid: String) -> std::thread::JoinHandl
 
 /// Runs `amocrm ARGS` in a thread of its own.
 fn amocrm_thread(p: &Panel, args: &[&str]) -> std::thread::JoinHandle<std::process::Output> {
-    let root = p.root().to_path_buf();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    std::thread::spawn(move || {
-        let mut cmd = Command::new(support::AMOCRM);
-        cmd.args(&args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("MGR_ROOT", &root)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        support::run_with_timeout(cmd, b"", Duration::from_secs(120))
-    })
+    let cmd = p.command(args);
+    std::thread::spawn(move || support::run_with_timeout(cmd, b"", Duration::from_secs(120)))
 }
 
 /// Every service queued went out once: its job is done, it has one link, the sandbox

@@ -5,7 +5,7 @@
 mod support;
 mod workers;
 
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::sync::{Arc, Barrier};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -24,18 +24,9 @@ const SYNC: &str = "batch_size = 5\nrate_limit = 7";
 
 /// Runs `amocrm ARGS` in a thread of its own once every other process is ready to start.
 fn at_once(p: &Panel, args: &[&str], go: &Arc<Barrier>) -> JoinHandle<Output> {
-    let root = p.root().to_path_buf();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let cmd = p.command(args);
     let go = Arc::clone(go);
     std::thread::spawn(move || {
-        let mut cmd = Command::new(support::AMOCRM);
-        cmd.args(&args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("MGR_ROOT", &root)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
         go.wait();
         support::run_with_timeout(cmd, b"", Duration::from_secs(120))
     })

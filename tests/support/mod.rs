@@ -119,6 +119,19 @@ impl Panel {
         std::fs::read_to_string(self.path(rel)).unwrap_or_default()
     }
 
+    /// `amocrm ARGS` under this root, with a cleared environment and piped streams.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(AMOCRM);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("MGR_ROOT", self.root())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
     /// Runs `amocrm ARGS` under this root, with a cleared environment and a timeout.
     pub fn amocrm(&self, args: &[&str]) -> Output {
         self.run(args, &[], b"")
@@ -131,14 +144,7 @@ impl Panel {
     }
 
     pub fn run(&self, args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
-        let mut cmd = Command::new(AMOCRM);
-        cmd.args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("MGR_ROOT", self.root())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut cmd = self.command(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
