@@ -18,6 +18,8 @@ fn attr(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
         .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
 }
 
+const DENIED: &str = "Access denied: only administrators may manage the amoCRM integration.";
+
 /// lang → messages name → msg names.
 fn messages() -> BTreeMap<String, BTreeMap<String, BTreeSet<String>>> {
     let mut out: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
@@ -69,9 +71,14 @@ fn used_messages() -> BTreeSet<(String, String)> {
                     b"node" if in_menu => {
                         used.insert(("desktop".into(), format!("menu_{}", name.unwrap())));
                     }
-                    b"col" | b"field" | b"page" | b"button" => {
+                    b"col" | b"field" | b"page" => {
                         if let (Some(m), Some(n)) = (&meta, name) {
                             used.insert((m.clone(), n));
+                        }
+                    }
+                    b"button" => {
+                        if let (Some(m), Some(n)) = (&meta, name) {
+                            used.insert((m.clone(), format!("msg_{n}")));
                         }
                     }
                     b"toolbtn" => {
@@ -136,6 +143,61 @@ fn description_is_well_formed_and_every_message_exists_in_ru_and_en() {
     }
 }
 
+/// (metadata, button name) of every form button the description declares.
+fn buttons() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut reader = Reader::from_str(DESCRIPTION);
+    let mut meta = String::new();
+    loop {
+        match reader.read_event().expect("well-formed") {
+            Event::Start(e) if e.local_name().as_ref() == b"metadata" => {
+                meta = attr(&e, b"name").unwrap();
+            }
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == b"button" => {
+                out.push((meta.clone(), attr(&e, b"name").unwrap()));
+            }
+            Event::Eof => return out,
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn every_button_has_its_caption_in_ru_and_en() {
+    // The panel captions a button with the message msg_<name>, as its own forms do
+    // (msg_save, msg_ok_configure); a bare <name> leaves "Test connection" blank.
+    let all = buttons();
+    assert!(
+        all.contains(&("amocrm.settings".into(), "test".into())),
+        "{all:?}"
+    );
+    let msgs = messages();
+    for (func, button) in all {
+        for lang in ["ru", "en"] {
+            let names = &msgs[lang][&func];
+            assert!(
+                names.contains(&format!("msg_{button}")),
+                "{lang}: {func} has no msg_{button}"
+            );
+            assert!(
+                !names.contains(&button),
+                "{lang}: {func}/{button} is not a caption; name it msg_{button}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_module_has_one_menu_group_of_its_own() {
+    // No public source names the panel's own groups: a group of the module's own shows
+    // once whatever they are called.
+    let menu = &DESCRIPTION[DESCRIPTION.find("<mainmenu").unwrap()..];
+    let menu = &menu[..menu.find("</mainmenu>").unwrap()];
+    assert_eq!(menu.matches("<node name=\"amocrm\">").count(), 1, "{menu}");
+    let items = menu.matches(" action=\"").count();
+    assert_eq!(items, menu.matches("<node ").count() - 1, "{menu}");
+}
+
 #[test]
 fn texts_the_module_writes_itself_exist_in_both_languages() {
     // Every `fail("x"` / `common("x"` in the panel code names a message of amocrm.common.
@@ -169,26 +231,37 @@ fn every_module_function_refuses_non_admins() {
     panel.write_conf("http://127.0.0.1:9", Panel::sqlite(), "enabled = no");
     let funcs = support::ui::declared_functions();
     assert!(funcs.len() >= 14, "{funcs:?}");
+    // 28 is a department in the panel's user table, not an administrator's login.
     for func in &funcs {
-        for level in [0, 16] {
+        for level in [0, 16, 28] {
             let a = panel.call_as(func, "client@example.com", level, "en", &[("sok", "ok")]);
-            assert_eq!(
-                a.error.as_deref(),
-                Some("Access denied: only administrators may manage the amoCRM integration."),
-                "{func} at level {level}"
-            );
+            assert_eq!(a.error.as_deref(), Some(DENIED), "{func} at level {level}");
         }
     }
     let ru = panel.call_as("amocrm.settings", "client", 16, "ru", &[]);
     assert!(ru.error.unwrap().starts_with("Доступ запрещён"));
     let log = panel.read("var/amocrm_action.log");
     assert!(log.contains("amocrm.settings: refused to client@example.com (level 16)"));
+    assert!(log.contains("amocrm.queue.drop: refused to client@example.com (level 28)"));
     // Nothing was written by the refused calls.
     assert!(
         panel
             .read("etc/amocrm/amocrm.conf")
             .contains("enabled = no")
     );
+}
+
+#[test]
+fn every_module_function_lets_admin_and_root_in() {
+    let panel = Panel::new();
+    panel.write_conf("http://127.0.0.1:9", Panel::sqlite(), "enabled = no");
+    // Opened, not submitted: a refusal is the only error that matters here.
+    for func in support::ui::declared_functions() {
+        for level in [29, 30] {
+            let a = panel.call_as(&func, "admin", level, "en", &[]);
+            assert_ne!(a.error.as_deref(), Some(DENIED), "{func} at level {level}");
+        }
+    }
 }
 
 #[test]

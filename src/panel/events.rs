@@ -84,9 +84,7 @@ pub fn decide(req: &Request, doc: &DocInfo) -> Decision {
             // A new payer without its id: the newest payer of the client who added it.
             let client = req.param("su").or_else(|| {
                 // An admin acting without `su` is not the payer's client.
-                req.auth_user
-                    .as_deref()
-                    .filter(|_| req.auth_level.is_none_or(|l| l < 28))
+                req.auth_user.as_deref().filter(|_| !req.is_admin())
             });
             login(
                 EntityKind::Profile,

@@ -4,6 +4,11 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 
+/// The lowest `AUTH_LEVEL` of the panel's administrators: 29 is an admin (the provider's
+/// staff), 30 the superuser; clients are 16. Level 28 in the panel's `user` table is a
+/// department, not a login (see the project's FIELD-NOTES, access levels).
+pub const ADMIN_LEVEL: u32 = 29;
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Request {
     /// `PARAM_func`, else `ACTION_NAME`.
@@ -60,6 +65,11 @@ impl Request {
             .get(name)
             .map(|v| v.trim())
             .filter(|v| !v.is_empty())
+    }
+
+    /// The caller is one of the panel's administrators; no `AUTH_LEVEL` is no one's.
+    pub fn is_admin(&self) -> bool {
+        self.auth_level.is_some_and(|l| l >= ADMIN_LEVEL)
     }
 
     /// A form was submitted (`sok` set), not merely opened.
@@ -127,6 +137,14 @@ mod tests {
         assert_eq!(r.auth_user.as_deref(), Some("admin"));
         assert_eq!(r.event_type.as_deref(), Some("after"));
         assert!(!r.submitted());
+    }
+
+    #[test]
+    fn administrators_are_levels_29_and_30() {
+        for (level, admin) in [("16", false), ("28", false), ("29", true), ("30", true)] {
+            assert_eq!(req(&[("AUTH_LEVEL", level)]).is_admin(), admin, "{level}");
+        }
+        assert!(!req(&[]).is_admin());
     }
 
     #[test]

@@ -33,6 +33,12 @@ fn parse_key(s: &str) -> Option<(EntityKind, i64)> {
     Some((EntityKind::parse(kind)?, id))
 }
 
+/// The values of the list's `type="msg"` columns (a test checks each has its texts).
+#[cfg(test)]
+pub(super) fn msg_cells() -> Vec<(&'static str, Vec<&'static str>)> {
+    vec![("kind", EntityKind::ALL.map(EntityKind::as_str).to_vec())]
+}
+
 pub fn list(ctx: &Ctx<'_>) -> UiResult {
     let filter = current_filter(ctx)?;
     let kinds: Vec<EntityKind> = match filter {

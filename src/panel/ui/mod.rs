@@ -22,11 +22,6 @@ use crate::paths::Paths;
 pub use page::{FormPage, ListPage, Paging};
 pub use text::Lang;
 
-/// Access levels of the panel's administrators: 28 (an admin, including department
-/// staff, whose rights the panel itself narrows), 29 (admin) and 30 (root). Clients
-/// are 16. The meaning of 28 is inferred from public plugins.
-pub const ADMIN_LEVEL: u32 = 28;
-
 /// A failure shown to the admin as the panel's error document, already in their language.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UiError(pub String);
@@ -208,7 +203,7 @@ fn doc_lang(input: &[u8]) -> Option<String> {
 /// error document and a line in the action log.
 pub fn run(paths: &Paths, req: &Request, input: &[u8]) -> String {
     let ctx = Ctx::new(paths, req, input);
-    if req.auth_level.is_none_or(|l| l < ADMIN_LEVEL) {
+    if !req.is_admin() {
         log::warn!("{}: refused to {}", display(&ctx), ctx.who());
         return ctx.error_doc(&ctx.common("denied", &[]));
     }
@@ -276,6 +271,65 @@ mod tests {
         }
         let declared = text::DESCRIPTION.matches("<func name=").count();
         assert_eq!(declared, FUNCTIONS.len());
+    }
+
+    /// (metadata, column) of every `type="msg"` list column the description declares.
+    fn msg_columns() -> std::collections::BTreeSet<(String, String)> {
+        use quick_xml::events::Event;
+        let attr = |e: &quick_xml::events::BytesStart<'_>, name: &[u8]| {
+            e.attributes()
+                .flatten()
+                .find(|a| a.key.as_ref() == name)
+                .map(|a| String::from_utf8_lossy(&a.value).into_owned())
+        };
+        let mut reader = quick_xml::Reader::from_str(text::DESCRIPTION);
+        let (mut meta, mut out) = (String::new(), std::collections::BTreeSet::new());
+        loop {
+            match reader.read_event().expect("well-formed") {
+                Event::Start(e) if e.local_name().as_ref() == b"metadata" => {
+                    meta = attr(&e, b"name").unwrap_or_default();
+                }
+                Event::Empty(e) | Event::Start(e)
+                    if e.local_name().as_ref() == b"col"
+                        && attr(&e, b"type").as_deref() == Some("msg") =>
+                {
+                    out.insert((meta.clone(), attr(&e, b"name").unwrap_or_default()));
+                }
+                Event::Eof => return out,
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn every_msg_cell_value_has_both_message_names() {
+        let cells = [
+            ("amocrm.bindings", bindings::msg_cells()),
+            ("amocrm.queue", queue::msg_cells()),
+            ("amocrm.rules", rules::msg_cells()),
+        ];
+        let known: std::collections::BTreeSet<(String, String)> = cells
+            .iter()
+            .flat_map(|(f, cols)| cols.iter().map(|(c, _)| (f.to_string(), c.to_string())))
+            .collect();
+        assert_eq!(
+            msg_columns(),
+            known,
+            "msg columns and the code's values differ"
+        );
+        let texts = text::parse(text::DESCRIPTION);
+        for (func, cols) in &cells {
+            for (col, values) in cols {
+                for v in values {
+                    for name in [v.to_string(), format!("{col}_{v}")] {
+                        for lang in ["ru", "en"] {
+                            let key = (lang.to_string(), func.to_string(), name.clone());
+                            assert!(texts.contains_key(&key), "{lang}: {func}/{name}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -9,6 +9,15 @@ use crate::model::EntityKind;
 /// The states the list shows; done and skipped jobs are history, not work.
 const SHOWN: &[&str] = &["pending", "failed", "taken"];
 
+/// The values of the list's `type="msg"` columns (a test checks each has its texts).
+#[cfg(test)]
+pub(super) fn msg_cells() -> Vec<(&'static str, Vec<&'static str>)> {
+    vec![
+        ("kind", EntityKind::ALL.map(EntityKind::as_str).to_vec()),
+        ("state", SHOWN.to_vec()),
+    ]
+}
+
 pub fn list(ctx: &Ctx<'_>) -> UiResult {
     let mut db = ctx.db()?;
     let paging = ctx.paging();

@@ -137,6 +137,15 @@ fn shown_name(line: &RuleLine, ty: RuleType, entity: &str, meta: Option<&Meta>) 
     }
 }
 
+/// The values of the list's `type="msg"` columns (a test checks each has its texts).
+#[cfg(test)]
+pub(super) fn msg_cells() -> Vec<(&'static str, Vec<&'static str>)> {
+    vec![
+        ("type", RuleType::ALL.map(RuleType::as_str).to_vec()),
+        ("entity", ENTITIES.to_vec()),
+    ]
+}
+
 pub fn list(ctx: &Ctx<'_>) -> UiResult {
     let text = read_conf(ctx)?;
     let lines = config::rule_lines(&text);
