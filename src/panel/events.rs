@@ -16,9 +16,13 @@ pub enum Decision {
     Ignore(&'static str),
 }
 
-/// Service actions whose result the module follows, as `<itemtype>.<action>`.
-const SERVICE_ACTIONS: [&str; 5] = ["open", "prolong", "suspend", "resume", "delete"];
-/// Completion callbacks of processing modules, `service.<name>`.
+/// Per-type service functions, `<itemtype>.<action>` (BILLmanager 6 API documentation,
+/// "List of API functions": `dnshost.open`, `dnshost.edit`, …). `open` and `edit` are forms.
+const ITEM_FORMS: [&str; 2] = ["open", "edit"];
+/// Group actions on the selected services: they act when called, with no `sok`.
+const ITEM_ACTIONS: [&str; 3] = ["suspend", "resume", "delete"];
+/// Completion callbacks of processing modules, `service.<name>`; some modules call them
+/// without `sok`.
 const SERVICE_CALLBACKS: [&str; 6] = [
     "postopen",
     "postprolong",
@@ -27,83 +31,157 @@ const SERVICE_CALLBACKS: [&str; 6] = [
     "postclose",
     "postsetparam",
 ];
+/// The renewal form: it opens without `sok`, and its submit orders the renewal (paid at
+/// once, or put in the cart), which the lead is refreshed after.
+const RENEWAL: &str = "service.prolong";
 /// Prefixes that are not item types.
 const NOT_ITEM_TYPES: [&str; 6] = [
     "account", "profile", "user", "amocrm", "service", "register",
 ];
 
+/// The events the module follows, by what they are about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Followed {
+    Registration,
+    Client,
+    User,
+    Payer,
+    /// A service's form: the renewal, a type's `open` and `edit`.
+    ServiceForm,
+    /// A service's callback or group action.
+    ServiceAction,
+}
+
+impl Followed {
+    fn of(func: &str) -> Option<Followed> {
+        let (prefix, action) = func.split_once('.').unwrap_or((func, ""));
+        // Any item type, the provider's own included: the description declares which.
+        let item_type = !prefix.is_empty() && !NOT_ITEM_TYPES.contains(&prefix);
+        Some(match func {
+            "register" => Followed::Registration,
+            "account.edit" => Followed::Client,
+            "user.edit" => Followed::User,
+            "profile.edit" | "profile.add" | "profile.add.profiledata" => Followed::Payer,
+            RENEWAL => Followed::ServiceForm,
+            _ if prefix == "service" && SERVICE_CALLBACKS.contains(&action) => {
+                Followed::ServiceAction
+            }
+            _ if item_type && ITEM_FORMS.contains(&action) => Followed::ServiceForm,
+            _ if item_type && ITEM_ACTIONS.contains(&action) => Followed::ServiceAction,
+            _ => return None,
+        })
+    }
+
+    /// Form functions run their after-handler on open too; only a submit counts.
+    fn is_form(self) -> bool {
+        self != Followed::ServiceAction
+    }
+}
+
 pub fn decide(req: &Request, doc: &DocInfo) -> Decision {
-    if let Some(t) = req.event_type.as_deref()
-        && t != "after"
-    {
-        return Decision::Ignore("not an after-event");
+    if let Some(why) = not_a_success(req, doc) {
+        return Decision::Ignore(why);
     }
-    if doc.error {
-        return Decision::Ignore("the panel's function answered with an error");
-    }
-    let func = req.func.as_str();
-    let (prefix, action) = func.split_once('.').unwrap_or((func, ""));
-    // `.suspend` names no item type: not a panel function.
-    let is_item_action = SERVICE_ACTIONS.contains(&action)
-        && !prefix.is_empty()
-        && !NOT_ITEM_TYPES.contains(&prefix);
-    let is_form = matches!(prefix, "register" | "account" | "user" | "profile")
-        || (is_item_action && action == "open");
-    if is_form && !req.submitted() {
+    let Some(followed) = Followed::of(&req.func) else {
+        return Decision::Ignore("not an event the module follows");
+    };
+    if followed.is_form() && !req.submitted() {
         return Decision::Ignore("form opened, not submitted");
     }
-    let ids = ids_or_new(req, doc);
-    let login = |kind, lookup: fn(String) -> Lookup, login: Option<&str>, why| match login {
-        Some(l) => Decision::Queue(vec![NewJob::for_lookup(kind, lookup(l.to_string()), func)]),
+    match followed {
+        Followed::Registration => registration(req),
+        Followed::Client => client(req, doc),
+        Followed::User => user(req, doc),
+        Followed::Payer => payer(req, doc),
+        Followed::ServiceForm | Followed::ServiceAction => services(req),
+    }
+}
+
+/// Why an event is no success the module follows: another stage, or the panel's error.
+fn not_a_success(req: &Request, doc: &DocInfo) -> Option<&'static str> {
+    if req.event_type.as_deref().is_some_and(|t| t != "after") {
+        return Some("not an after-event");
+    }
+    doc.error
+        .then_some("the panel's function answered with an error")
+}
+
+/// A job found by a login, or why there is none.
+fn by_login(
+    req: &Request,
+    kind: EntityKind,
+    lookup: fn(String) -> Lookup,
+    login: Option<&str>,
+    why: &'static str,
+) -> Decision {
+    match login {
+        Some(l) => Decision::Queue(vec![NewJob::for_lookup(
+            kind,
+            lookup(l.to_string()),
+            &req.func,
+        )]),
         None => Decision::Ignore(why),
-    };
-    match func {
-        "register" => login(
-            EntityKind::Account,
-            Lookup::Login,
-            req.param("email"),
-            "registration without an e-mail",
-        ),
-        "account.edit" if !ids.is_empty() => by_ids(EntityKind::Account, ids, func),
-        "account.edit" => login(
+    }
+}
+
+fn registration(req: &Request) -> Decision {
+    by_login(
+        req,
+        EntityKind::Account,
+        Lookup::Login,
+        req.param("email"),
+        "registration without an e-mail",
+    )
+}
+
+fn client(req: &Request, doc: &DocInfo) -> Decision {
+    match ids_or_new(req, doc) {
+        ids if !ids.is_empty() => by_ids(EntityKind::Account, ids, &req.func),
+        _ => by_login(
+            req,
             EntityKind::Account,
             Lookup::Login,
             req.param("email"),
             "client saved without an id or e-mail",
         ),
-        "user.edit" if ids.is_empty() => Decision::Ignore("user saved without an id"),
-        "user.edit" => Decision::Queue(
+    }
+}
+
+fn user(req: &Request, doc: &DocInfo) -> Decision {
+    match ids_or_new(req, doc) {
+        ids if ids.is_empty() => Decision::Ignore("user saved without an id"),
+        ids => Decision::Queue(
             ids.into_iter()
-                .map(|id| NewJob::for_lookup(EntityKind::Account, Lookup::User(id), func))
+                .map(|id| NewJob::for_lookup(EntityKind::Account, Lookup::User(id), &req.func))
                 .collect(),
         ),
-        "profile.edit" | "profile.add" | "profile.add.profiledata" if !ids.is_empty() => {
-            by_ids(EntityKind::Profile, ids, func)
-        }
-        "profile.edit" | "profile.add" | "profile.add.profiledata" => {
-            // A new payer without its id: the newest payer of the client who added it.
-            let client = req.param("su").or_else(|| {
-                // An admin acting without `su` is not the payer's client.
-                req.auth_user.as_deref().filter(|_| !req.is_admin())
-            });
-            login(
-                EntityKind::Profile,
-                Lookup::NewestProfileOfLogin,
-                client,
-                "payer saved without an id or its client's login",
-            )
-        }
-        _ if (prefix == "service"
-            && (SERVICE_CALLBACKS.contains(&action) || SERVICE_ACTIONS.contains(&action)))
-            || is_item_action =>
-        {
-            // Services take `elid` only: group actions name several.
-            match req.elids() {
-                ids if ids.is_empty() => Decision::Ignore("service event without an elid"),
-                ids => by_ids(EntityKind::Item, ids, func),
-            }
-        }
-        _ => Decision::Ignore("not an event the module follows"),
+    }
+}
+
+fn payer(req: &Request, doc: &DocInfo) -> Decision {
+    let ids = ids_or_new(req, doc);
+    if !ids.is_empty() {
+        return by_ids(EntityKind::Profile, ids, &req.func);
+    }
+    // A new payer without its id: the newest payer of the client who added it. An admin
+    // acting without `su` is not the payer's client.
+    let client = req
+        .param("su")
+        .or_else(|| req.auth_user.as_deref().filter(|_| !req.is_admin()));
+    by_login(
+        req,
+        EntityKind::Profile,
+        Lookup::NewestProfileOfLogin,
+        client,
+        "payer saved without an id or its client's login",
+    )
+}
+
+/// Services take `elid` only: group actions name several.
+fn services(req: &Request) -> Decision {
+    match req.elids() {
+        ids if ids.is_empty() => Decision::Ignore("service event without an elid"),
+        ids => by_ids(EntityKind::Item, ids, &req.func),
     }
 }
 
@@ -189,9 +267,85 @@ mod tests {
             "register",
             "user.edit",
             "vds.open",
+            "dnshost.edit",
+            "service.prolong",
         ] {
             let r = req(&[("PARAM_func", f), ("PARAM_elid", "3")]);
-            assert!(matches!(decide(&r, &ok()), Decision::Ignore(_)), "{f}");
+            assert_eq!(
+                decide(&r, &ok()),
+                Decision::Ignore("form opened, not submitted"),
+                "{f}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_submitted_renewal_refreshes_the_service() {
+        // The submit orders the renewal; the lead is read again (unchanged, it costs no
+        // request) and once more when a processing module reports the renewal done.
+        let r = req(&[
+            ("PARAM_func", "service.prolong"),
+            ("PARAM_elid", "1002"),
+            ("PARAM_period", "12"),
+            ("PARAM_sok", "ok"),
+        ]);
+        assert_eq!(keys(decide(&r, &ok())), vec!["item:1002"]);
+    }
+
+    /// The `<event name>`s of the module description.
+    fn declared_events() -> Vec<String> {
+        use quick_xml::events::Event;
+        let mut reader = quick_xml::Reader::from_str(crate::panel::ui::text::DESCRIPTION);
+        let mut out = Vec::new();
+        loop {
+            match reader.read_event().expect("well-formed") {
+                Event::Empty(e) | Event::Start(e) if e.local_name().as_ref() == b"event" => {
+                    let name = e.attributes().flatten().find(|a| a.key.as_ref() == b"name");
+                    out.push(String::from_utf8_lossy(&name.expect("name").value).into_owned());
+                }
+                Event::Eof => return out,
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn every_declared_event_is_followed() {
+        let events = declared_events();
+        assert!(events.len() > 40, "{events:?}");
+        for types in ["dedic", "certificate", "dnshost", "soft", "softexternal"] {
+            assert!(events.contains(&format!("{types}.open")), "{types}");
+        }
+        for func in &events {
+            let followed = Followed::of(func).unwrap_or_else(|| panic!("{func} is not followed"));
+            let vars = |sok: bool| {
+                let mut v = vec![
+                    ("PARAM_func", func.as_str()),
+                    ("PARAM_elid", "7"),
+                    ("PARAM_email", "c7@example.ru"),
+                    ("AUTH_LEVEL", "29"),
+                    ("EVENT_TYPE", "after"),
+                ];
+                if sok {
+                    v.push(("PARAM_sok", "ok"));
+                }
+                req(&v)
+            };
+            // Submitted, each queues a job; opened, a form queues nothing.
+            assert!(
+                matches!(decide(&vars(true), &ok()), Decision::Queue(j) if !j.is_empty()),
+                "{func}"
+            );
+            let opened = decide(&vars(false), &ok());
+            if followed.is_form() {
+                assert_eq!(
+                    opened,
+                    Decision::Ignore("form opened, not submitted"),
+                    "{func}"
+                );
+            } else {
+                assert!(matches!(opened, Decision::Queue(_)), "{func}");
+            }
         }
     }
 
