@@ -764,8 +764,10 @@ fn every_sample_event() -> Vec<Event> {
         let func = format!("service.{callback}");
         events.extend((1001..=1010).map(|i| event(&func, i.to_string())));
     }
+    // The renewal form names one service; the per-type group actions several.
+    events.extend((1001..=1010).map(|i| event("service.prolong", i.to_string())));
     for (itemtype, group) in SERVICES_BY_TYPE {
-        for action in ["open", "prolong", "suspend", "resume", "delete"] {
+        for action in ["open", "edit", "suspend", "resume", "delete"] {
             events.push(event(format!("{itemtype}.{action}"), group));
         }
     }
