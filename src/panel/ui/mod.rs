@@ -161,13 +161,8 @@ impl<'a> Ctx<'a> {
 /// How a panel entity is shown in the module's lists: its name and id, or just the id
 /// when it is gone from the panel.
 pub fn entity_label(db: &mut dyn PanelDb, kind: crate::model::EntityKind, id: i64) -> String {
-    use crate::model::EntityKind;
-    let record = match kind {
-        EntityKind::Account => db.read_account(id),
-        EntityKind::Profile => db.read_profile(id),
-        EntityKind::Item => db.read_item(id),
-    };
-    match record
+    match db
+        .read(kind, id)
         .ok()
         .flatten()
         .and_then(|r| crate::sync::plan::entity_name(kind, &r))
