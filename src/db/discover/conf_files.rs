@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::params::{NAMES, PanelParams};
+use super::params::{self, PanelParams};
 use crate::db::{DbError, DbResult};
 use crate::paths::Paths;
 
@@ -54,7 +54,7 @@ impl Files {
     fn add(&mut self, file: PathBuf, params: PanelParams) {
         if params.is_empty() {
             self.looked
-                .push(format!("{}: no {}", file.display(), NAMES.join(", ")));
+                .push(format!("{}: no {}", file.display(), params::names_or()));
         } else {
             self.params.merge(params);
             self.used.push(file);

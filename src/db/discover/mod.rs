@@ -79,7 +79,9 @@ pub fn resolve(settings: &DatabaseSettings, paths: &Paths) -> DbResult<Resolved>
             });
         }
         FromConf::Panel { must, note } => {
-            looked.push(format!("{}: {note}", paths.conf().display()));
+            let conf = paths.conf();
+            let note = if conf.exists() { note } else { "not found" };
+            looked.push(format!("{}: {note}", conf.display()));
             must
         }
     };
@@ -164,7 +166,7 @@ fn from_panel(paths: &Paths, looked: &mut Vec<String>) -> DbResult<Option<(Panel
         let answer = mgrctl::paramlist(&mgrctl, &paths.root).and_then(|xml| paramlist::parse(&xml));
         match answer {
             Ok(p) if !p.is_empty() => return Ok(Some((p, Source::Paramlist))),
-            Ok(_) => looked.push(format!("{asked}: no {}", params::NAMES.join(", "))),
+            Ok(_) => looked.push(format!("{asked}: no {}", params::names_or())),
             Err(why) => looked.push(format!("{asked}: {why}")),
         }
     }
@@ -241,7 +243,7 @@ mod tests {
         std::fs::create_dir_all(paths.billmgr_conf_dir()).expect("mkdir");
         let e = resolve(&none, &paths).expect_err("a panel without settings");
         let e = e.to_string();
-        assert!(e.contains("amocrm.conf: no [database] url or path"), "{e}");
+        assert!(e.contains("amocrm/amocrm.conf: not found"), "{e}");
         assert!(e.contains("sbin/mgrctl: not found"), "{e}");
         assert!(e.contains("billmgr.conf.d/*.conf: none"), "{e}");
         assert!(e.contains("etc/billmgr.conf: not found"), "{e}");

@@ -12,6 +12,11 @@ use crate::secret::Secret;
 /// The parameter names, as the panel spells them.
 pub const NAMES: [&str; 5] = ["DBHost", "DBUser", "DBPassword", "DBName", "DBSocket"];
 
+/// `DBHost, DBUser, DBPassword, DBName or DBSocket`, for messages.
+pub fn names_or() -> String {
+    format!("{} or {}", NAMES[..4].join(", "), NAMES[4])
+}
+
 /// Defaults for what a source leaves out: those of ISPsystem's PHP helper
 /// (`processing/registrar/processing/pmregistrar.php` `GetConnection`: localhost, root,
 /// an empty password, billmgr). ISPsystem's C++ helper defaults the name to `billmgr5`
