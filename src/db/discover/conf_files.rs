@@ -3,9 +3,12 @@
 //! Each line is `Name value` (`DBHost localhost`): what BILLmanager installs write to
 //! `etc/billmgr.conf.d/db.conf` (zaqwer101/docker_billmgr `billmgr/install.sh`, with
 //! spaces around lines at times) and what pulivilizator/billmgr-addon
-//! `billmgr_addon/db/db.py` `DBConfig.from_panel_config` reads there. `#` starts a comment
-//! line (as in the panel's own files; inferred for these). The value runs to the end of
-//! the line, trimmed: a password may hold spaces, not leading or trailing ones.
+//! `billmgr_addon/db/db.py` `DBConfig.from_panel_config` reads there (`^(\w+) (\w+)`).
+//! The value runs to the end of the line, trimmed, quotes and all: a password may hold
+//! spaces, not leading or trailing ones. Inferred, for want of a source: that `#` starts a
+//! comment line and that values are never quoted; a real `db.conf` with a comment, or a
+//! password with spaces or quotes, would confirm it. Hidden files (an editor's leftovers)
+//! are skipped.
 //!
 //! Order, inferred (no public source says how the panel merges them): `billmgr.conf`
 //! first, then the `.d` files in name order, each file's parameters overriding the same
@@ -62,8 +65,7 @@ impl Files {
     }
 }
 
-/// The `*.conf` files of the directory, by name; none if it does not exist. Hidden files
-/// (an editor's leftovers) are not settings.
+/// The `*.conf` files of the directory, by name; none if it does not exist.
 fn list(dir: &Path) -> DbResult<Vec<PathBuf>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,

@@ -15,8 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-/// Long enough for a panel that starts on the call (mgrctl starts it), short enough that
-/// a stuck panel does not hold up a command for long.
+/// Ample for a list of settings from a busy panel, short enough that a stuck panel does
+/// not hold up a command (or the panel's screen that asked) for long.
 pub const DEADLINE: Duration = Duration::from_secs(5);
 
 /// More than any settings list; an answer this long is not one.

@@ -3,7 +3,9 @@
 //! In order, the first that names a database wins:
 //! 1. `[database]` in amocrm.conf (a url, or SQLite);
 //! 2. the panel's answer to `sbin/mgrctl -m billmgr paramlist` (how ISPsystem's own
-//!    modules find it), when mgrctl is there and answers in time;
+//!    modules find it), when mgrctl is there and answers in time. An answer naming none
+//!    of the database parameters counts as none: ISPsystem's code would fall back on its
+//!    defaults, this reads the files next, and failing them says so;
 //! 3. the panel's files, `etc/billmgr.conf` and `etc/billmgr.conf.d/*.conf`;
 //! 4. only where no panel is installed (no `sbin/mgrctl`, no `etc/billmgr.conf*`): the
 //!    embedded SQLite file. On a panel, nothing found is an error that says where it
