@@ -1,5 +1,5 @@
 //! Asking the panel: `sbin/mgrctl -m billmgr paramlist out=xml`, run from `MGR_ROOT` as
-//! ISPsystem's Python helper runs it (ea0hw33/billmgr `billmgr/misc.py` `MgrctlXml`:
+//! ISPsystem's Python library runs it (ea0hw33/billmgr `billmgr/misc.py` `MgrctlXml`:
 //! `sbin/mgrctl -m billmgr <func> out=xml` with the panel's root as the working
 //! directory; a non-zero exit is a failed call).
 //!

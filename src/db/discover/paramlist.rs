@@ -10,9 +10,9 @@
 //! each node of `/doc/elem` its first child's name and text), and
 //! `processing/registrar/processing/pmregistrar.php` `GetConnection` (lines 43–53:
 //! `LocalQuery("paramlist")`, whose `mgrctl -m billmgr -o xml` answer it reads as
-//! `//elem/*`); ISPsystem's Python helper takes the same list as one-key objects (ea0hw33/billmgr
+//! `//elem/*`); ISPsystem's Python library takes the same list as one-key objects (ea0hw33/billmgr
 //! `billmgr/config.py`, `out=bjson`). An `<error>` under `doc` is a failed call, as
-//! that helper reads it (`billmgr/misc.py` `MgrctlXml`).
+//! that library reads it (`billmgr/misc.py` `MgrctlXml`).
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesRef, Event};

@@ -17,16 +17,16 @@ pub fn names_or() -> String {
     format!("{} or {}", NAMES[..4].join(", "), NAMES[4])
 }
 
-/// Defaults for what a source leaves out: those of ISPsystem's PHP helper
+/// Defaults for what a source leaves out: those of ISPsystem's PHP registrar module
 /// (`processing/registrar/processing/pmregistrar.php` `GetConnection`: localhost, root,
-/// an empty password, billmgr). ISPsystem's C++ helper defaults the name to `billmgr5`
-/// (`sslstore/defines.h`); `billmgr` is the one the installers and helpers write.
+/// an empty password, billmgr). ISPsystem's C++ certificate module defaults the name to
+/// `billmgr5` (`sslstore/defines.h`); `billmgr` is the one the install scripts write.
 const DEFAULT_HOST: &str = "localhost";
 const DEFAULT_USER: &str = "root";
 const DEFAULT_NAME: &str = "billmgr";
 
 /// Where MySQL/MariaDB put their socket on the systems BILLmanager runs on: Debian and
-/// Ubuntu (`/run/mysqld`), AlmaLinux/Rocky (`/var/lib/mysql`). ISPsystem's Python helper
+/// Ubuntu (`/run/mysqld`), AlmaLinux/Rocky (`/var/lib/mysql`). ISPsystem's Python library
 /// looks in the last three for `localhost` (ea0hw33/billmgr `billmgr/db.py`).
 const SOCKETS: [&str; 4] = [
     "/run/mysqld/mysqld.sock",
