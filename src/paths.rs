@@ -79,7 +79,7 @@ impl Paths {
     pub fn action_log(&self) -> PathBuf {
         self.var_dir().join("amocrm_action.log")
     }
-    /// Default embedded panel database when no MySQL is configured or found.
+    /// The embedded panel database where no panel is installed, or where the settings name it.
     pub fn default_sqlite(&self) -> PathBuf {
         self.var_dir().join("amocrm.db")
     }
@@ -87,9 +87,17 @@ impl Paths {
     pub fn debug_conf(&self) -> PathBuf {
         self.root.join("etc/debug.conf")
     }
-    /// The panel's own settings, where its database parameters live.
+    /// The panel's main settings file; its database parameters may be here.
     pub fn billmgr_conf(&self) -> PathBuf {
         self.root.join("etc/billmgr.conf")
+    }
+    /// The panel's further settings files (`*.conf`), `db.conf` with the database's.
+    pub fn billmgr_conf_dir(&self) -> PathBuf {
+        self.root.join("etc/billmgr.conf.d")
+    }
+    /// The panel's command-line client: calls its functions, restarts it.
+    pub fn mgrctl(&self) -> PathBuf {
+        self.root.join("sbin/mgrctl")
     }
     pub fn addon_binary(&self) -> PathBuf {
         self.root.join("addon/amocrm")

@@ -1,6 +1,6 @@
 //! The panel database suite on an SQLite file in a temporary directory, plus what only the
 //! embedded backend and the settings resolution have: many writers on one file, and
-//! which database `[database]` and the panel's `etc/billmgr.conf` point to.
+//! which database `[database]` and the panel's settings files point to.
 
 mod db_suite;
 mod support;
@@ -225,18 +225,26 @@ fn target_finds_the_panels_own_database() {
         Target::Sqlite(paths.default_sqlite())
     );
 
-    // Only a password: the other parameters take the panel's defaults.
+    // Only a password: the other parameters take the panel's defaults (localhost: the
+    // server's unix socket where there is one, else TCP).
     panel.write("etc/billmgr.conf", "DBPassword secret\n");
     let t = target(&settings(None, None, None), &paths).expect("defaults");
-    assert_eq!(t.describe(), "mysql://root@localhost:3306/billmgr");
-    assert_eq!(mysql_url(t), "mysql://root:secret@localhost:3306/billmgr");
-
-    // A billmgr.conf without database parameters: the embedded file.
-    panel.write("etc/billmgr.conf", "# nothing here\nLicense abc\n");
-    assert_eq!(
-        target(&settings(None, None, None), &paths).expect("no db params"),
-        Target::Sqlite(paths.default_sqlite())
+    let shown = t.describe();
+    assert!(
+        shown == "mysql://root@localhost:3306/billmgr"
+            || shown.starts_with("mysql://root@localhost/billmgr?socket=/"),
+        "{shown}"
     );
+    assert!(mysql_url(t).starts_with("mysql://root:secret@localhost"));
+
+    // A panel's billmgr.conf without database parameters: an error naming what was read,
+    // never a private SQLite file.
+    panel.write("etc/billmgr.conf", "# nothing here\nLicense abc\n");
+    let err = target(&settings(None, None, None), &paths).expect_err("no db params");
+    let err = err.to_string();
+    assert!(err.contains("etc/billmgr.conf: no DBHost"), "{err}");
+    assert!(err.contains("[database] url = mysql://"), "{err}");
+    assert!(!paths.default_sqlite().exists());
 }
 
 #[test]

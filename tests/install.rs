@@ -150,19 +150,23 @@ fn sqlite_tables(db: &Path) -> Vec<String> {
 }
 
 #[test]
-fn install_twice_leaves_the_same_tree_with_the_tables() {
+fn install_twice_leaves_the_same_tree() {
     let m = Machine::new();
     m.write("var/.xmlcache/billmgr/billmgr.ru.xml", "<cached/>");
 
+    // A panel whose database settings are nowhere to be found (its mgrctl answers
+    // nothing): init says where it looked and what to set, and the install goes on,
+    // making no database file of its own.
     let first = m.install();
-    let (stdout, _) = text(&first);
+    let (_, stderr) = text(&first);
     assert!(
-        stdout.contains(&format!(
-            "tables ready in sqlite:{}",
-            m.path("var/amocrm.db").display()
-        )),
-        "init reports where the tables are:\n{stdout}"
+        stderr.contains("no settings name the panel's database")
+            && stderr.contains("sbin/mgrctl -m billmgr paramlist")
+            && stderr.contains("set [database] url = mysql://")
+            && stderr.contains("warning: the tables were not created now"),
+        "init says why there are no tables:\n{stderr}"
     );
+    assert!(!m.path("var/amocrm.db").exists());
     assert!(
         !m.path("var/.xmlcache/billmgr").exists(),
         "the panel's XML cache is cleared"
@@ -173,8 +177,8 @@ fn install_twice_leaves_the_same_tree_with_the_tables() {
     );
     assert_eq!(
         m.mgrctl_calls(),
-        ["-m billmgr exit"],
-        "the panel is restarted"
+        ["-m billmgr paramlist out=xml", "-m billmgr exit"],
+        "the panel is asked for its settings, and restarted"
     );
 
     // The layout, modes and contents.
@@ -214,14 +218,6 @@ fn install_twice_leaves_the_same_tree_with_the_tables() {
         )
     );
 
-    let tables = sqlite_tables(&m.path("var/amocrm.db"));
-    for t in MODULE_TABLES {
-        assert!(
-            tables.iter().any(|n| n == t),
-            "{t} exists after install: {tables:?}"
-        );
-    }
-
     let before = m.tree();
     m.install();
     let after = m.tree();
@@ -238,7 +234,28 @@ fn install_twice_leaves_the_same_tree_with_the_tables() {
             "content of {path} changed on the second run"
         );
     }
-    assert_eq!(m.mgrctl_calls().len(), 2);
+    assert_eq!(m.mgrctl_calls().len(), 4);
+}
+
+#[test]
+fn install_without_a_panel_makes_the_tables_in_the_default_file() {
+    let m = Machine::new();
+    std::fs::remove_file(m.root().join("sbin/mgrctl")).unwrap();
+    let (stdout, _) = text(&m.install());
+    assert!(
+        stdout.contains(&format!(
+            "tables ready in sqlite:{}",
+            m.path("var/amocrm.db").display()
+        )),
+        "init reports where the tables are:\n{stdout}"
+    );
+    let tables = sqlite_tables(&m.path("var/amocrm.db"));
+    for t in MODULE_TABLES {
+        assert!(
+            tables.iter().any(|n| n == t),
+            "{t} exists after install: {tables:?}"
+        );
+    }
 }
 
 #[test]
@@ -436,7 +453,9 @@ fn uninstall_keeps_what_the_admin_owns_and_purge_removes_it() {
 
 #[test]
 fn purge_removes_the_default_database_file() {
+    // The default file is made only where no panel is installed.
     let m = Machine::new();
+    std::fs::remove_file(m.root().join("sbin/mgrctl")).unwrap();
     m.install();
     assert!(m.path("var/amocrm.db").exists());
     m.write("var/amocrm_action.log", "a line\n");
@@ -459,6 +478,50 @@ fn drop_tables_asks_for_yes() {
         "{stderr}"
     );
     assert!(!panel.path("var/amocrm.db").exists(), "nothing was opened");
+}
+
+#[test]
+fn install_on_a_panel_makes_the_tables_in_the_database_db_conf_names() {
+    let Some(server) = support::skip_without_mysql(
+        "install_on_a_panel_makes_the_tables_in_the_database_db_conf_names",
+    ) else {
+        return;
+    };
+    let opts = mysql::Opts::from_url(&server).unwrap();
+    if opts.get_tcp_port() != 3306 {
+        eprintln!("skipped: the panel's settings name port 3306 only");
+        return;
+    }
+    let db = support::MysqlDb::create(&server);
+    let m = Machine::new();
+    let password = opts
+        .get_pass()
+        .map(|p| format!("DBPassword {p}\n"))
+        .unwrap_or_default();
+    m.write(
+        "etc/billmgr.conf.d/db.conf",
+        &format!(
+            "DBHost {}\nDBUser {}\n{password}DBName {}\n",
+            opts.get_ip_or_hostname(),
+            opts.get_user().unwrap_or("root"),
+            db.name
+        ),
+    );
+    let (stdout, _) = text(&m.install());
+    assert!(
+        stdout.contains("tables ready in mysql://") && stdout.contains(&db.name),
+        "{stdout}"
+    );
+    assert!(!m.path("var/amocrm.db").exists());
+    use mysql::prelude::Queryable;
+    let mut conn = mysql::Conn::new(opts).unwrap();
+    let n: Option<i64> = conn
+        .exec_first(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND table_name LIKE 'amocrm\\_%'",
+            (db.name.as_str(),),
+        )
+        .unwrap();
+    assert_eq!(n, Some(MODULE_TABLES.len() as i64));
 }
 
 #[test]

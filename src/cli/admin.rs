@@ -205,17 +205,36 @@ pub fn auth(paths: &Paths, code: &str) -> i32 {
     }
 }
 
-/// `amocrm check`.
+/// `amocrm check`: the configuration's problems, and which database the settings name and
+/// where they were read (no connection is made).
 pub fn check(paths: &Paths) -> i32 {
     let problems = config::check(paths);
+    let database = config::load_light(paths)
+        .ok()
+        .map(|l| db::discover::resolve(&l.database, paths));
+    let mut count = problems.len();
     if problems.is_empty() {
         println!("configuration ok");
-        return 0;
     }
     for p in &problems {
         eprintln!("{p}");
     }
-    eprintln!("{} problem(s)", problems.len());
+    match database {
+        Some(Ok(r)) => println!(
+            "database: {} (settings from {})",
+            r.target.describe(),
+            r.source
+        ),
+        Some(Err(e)) => {
+            count += 1;
+            eprintln!("database: {e}");
+        }
+        None => {}
+    }
+    if count == 0 {
+        return 0;
+    }
+    eprintln!("{count} problem(s)");
     1
 }
 

@@ -108,38 +108,40 @@ fn gather(paths: &Paths) -> Value {
         }
     }
     let mut spool = json!({});
-    match settings.map(|s| db::target(&s, paths).and_then(|t| db::open(&t))) {
-        Some(Ok(mut d)) => {
-            let _ = d.ensure_schema();
-            out["database"] = json!(d.describe());
-            if let Err(e) = db::spool::fold(paths, d.as_mut()) {
-                ok = false;
-                spool["error"] = json!(e.to_string());
-            }
-            match d.queue_summary(now()) {
-                Ok(q) => out["queue"] = json!(q),
-                Err(e) => {
-                    ok = false;
-                    out["queue"] = json!({"error": e.to_string()});
-                }
-            }
-            if let Ok(failed) = d.list_jobs(&["failed"], 10) {
-                out["failures"] = json!(failed);
-            }
-            let mut links = serde_json::Map::new();
-            for k in EntityKind::ALL {
-                links.insert(
-                    k.amo_entity().to_string(),
-                    json!(d.link_count(k).unwrap_or(0)),
-                );
-            }
-            out["links"] = Value::Object(links);
-        }
-        Some(Err(e)) => {
+    let (database, opened) = match settings {
+        Some(s) => open_database(&s, paths),
+        None => (Value::Null, None),
+    };
+    if database["error"].is_string() {
+        ok = false;
+    }
+    if !database.is_null() {
+        out["database"] = database;
+    }
+    if let Some(mut d) = opened {
+        let _ = d.ensure_schema();
+        if let Err(e) = db::spool::fold(paths, d.as_mut()) {
             ok = false;
-            out["database"] = json!({"error": e.to_string()});
+            spool["error"] = json!(e.to_string());
         }
-        None => {}
+        match d.queue_summary(now()) {
+            Ok(q) => out["queue"] = json!(q),
+            Err(e) => {
+                ok = false;
+                out["queue"] = json!({"error": e.to_string()});
+            }
+        }
+        if let Ok(failed) = d.list_jobs(&["failed"], 10) {
+            out["failures"] = json!(failed);
+        }
+        let mut links = serde_json::Map::new();
+        for k in EntityKind::ALL {
+            links.insert(
+                k.amo_entity().to_string(),
+                json!(d.link_count(k).unwrap_or(0)),
+            );
+        }
+        out["links"] = Value::Object(links);
     }
     // Jobs the panel hook left that could not be moved into the queue yet.
     let waiting = db::spool::waiting(paths);
@@ -154,7 +156,8 @@ fn gather(paths: &Paths) -> Value {
         let resolved = s.result == "stopped"
             && s.stopped_by_access
             && out["amocrm"]["connected"] == json!(true)
-            && out["database"].is_string();
+            && out["database"].is_object()
+            && out["database"]["error"].is_null();
         if (s.result == "stopped" && !resolved) || s.result == "config" {
             ok = false;
         }
@@ -172,6 +175,28 @@ fn gather(paths: &Paths) -> Value {
     }
     out["ok"] = json!(ok);
     out
+}
+
+/// The `database` part of the report: where the database is and where its settings were
+/// read (`url`, `source`), and `error` when it cannot be found or opened; and the
+/// database, when it opens.
+fn open_database(
+    settings: &config::DatabaseSettings,
+    paths: &Paths,
+) -> (Value, Option<Box<dyn db::PanelDb>>) {
+    let resolved = match db::discover::resolve(settings, paths) {
+        Ok(r) => r,
+        Err(e) => return (json!({"error": e.to_string()}), None),
+    };
+    let mut part =
+        json!({"url": resolved.target.describe(), "source": resolved.source.to_string()});
+    match db::open(&resolved.target) {
+        Ok(d) => (part, Some(d)),
+        Err(e) => {
+            part["error"] = json!(e.to_string());
+            (part, None)
+        }
+    }
 }
 
 /// How long the live check waits for amoCRM's answer.
@@ -266,10 +291,19 @@ fn print_text(r: &Value) {
             None => println!("token:      none"),
         }
     }
-    if let Some(db) = r["database"].as_str() {
-        println!("database:   {db}");
-    } else if r["database"].is_object() {
-        println!("database:   ERROR {}", s(&r["database"]["error"]));
+    let d = &r["database"];
+    let from = d["source"]
+        .as_str()
+        .map(|src| format!(" (settings from {src})"))
+        .unwrap_or_default();
+    if let Some(e) = d["error"].as_str() {
+        let at = d["url"]
+            .as_str()
+            .map(|u| format!("{u}{from}: "))
+            .unwrap_or_default();
+        println!("database:   ERROR {at}{e}");
+    } else if let Some(url) = d["url"].as_str() {
+        println!("database:   {url}{from}");
     }
     if let Some(n) = r["spool"]["waiting"].as_u64() {
         let why = r["spool"]["error"]

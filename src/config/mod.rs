@@ -76,7 +76,8 @@ pub struct AuthConfig {
 /// `[database]` as written; [`crate::db::target`] turns it into a connection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DatabaseSettings {
-    /// `mysql` | `sqlite`; `None`: the panel's MySQL if its settings are found, else SQLite.
+    /// `mysql` | `sqlite`; `None`: the url or path given, else the panel's own database
+    /// (SQLite only where no panel is installed).
     pub driver: Option<String>,
     pub url: Option<Secret>,
     /// For SQLite; relative to `MGR_ROOT`.

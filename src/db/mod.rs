@@ -4,13 +4,14 @@
 //! and owns only the module's tables (the three link tables, the queue and the creates in
 //! flight), created on first use; it never alters the panel's own tables.
 //!
-//! Hands out [`target`] (which database the settings name), [`open`] (a [`PanelDb`] on it)
-//! and [`sample`] (the sample panel for the demo and tests). Inside: `sql` is what each
+//! Hands out [`target`] (which database the settings name; [`discover`] says where they
+//! were found), [`open`] (a [`PanelDb`] on it) and [`sample`] (the sample panel for the demo and tests). Inside: `sql` is what each
 //! driver (`sqlite`, `mysql`) provides, and the queue, links, entity reads and the
 //! module's schema are written once over it (`backend`).
 
 mod backend;
 mod creating;
+pub mod discover;
 mod entities;
 mod links;
 mod mysql;

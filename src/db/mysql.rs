@@ -54,15 +54,18 @@ fn parse(url: &Secret) -> DbResult<Parsed> {
     })
 }
 
-/// `mysql://user@host:port/db`: how the database is named in messages.
+/// `mysql://user@host:port/db`, or `mysql://user@host/db?socket=/path` over a unix
+/// socket: how the database is named in messages.
 fn shown(opts: &Opts) -> String {
-    format!(
-        "mysql://{}@{}:{}/{}",
+    let (user, db) = (
         opts.get_user().unwrap_or(""),
-        opts.get_ip_or_hostname(),
-        opts.get_tcp_port(),
-        opts.get_db_name().unwrap_or("")
-    )
+        opts.get_db_name().unwrap_or(""),
+    );
+    let host = opts.get_ip_or_hostname();
+    match opts.get_socket() {
+        Some(socket) => format!("mysql://{user}@{host}/{db}?socket={socket}"),
+        None => format!("mysql://{user}@{host}:{}/{db}", opts.get_tcp_port()),
+    }
 }
 
 /// The url as shown in messages, or a placeholder if it does not parse.
@@ -89,8 +92,8 @@ impl MysqlDriver {
         let p = parse(url)?;
         let conn = connect(p.opts, true).map_err(|e| {
             DbError::Open(format!(
-                "{}: {}; check that the server runs and the user, password and database in \
-                 [database] url (or the panel's etc/billmgr.conf) are right",
+                "{}: {}; check that the server runs and that the user, password and database \
+                 of the settings are right (`amocrm status` says where they were read)",
                 p.shown,
                 scrub(&e.to_string(), p.password.as_deref())
             ))
@@ -311,6 +314,11 @@ mod tests {
         );
         let p = parse(&url).expect("parses");
         assert_eq!(p.password.as_deref(), Some("s3cr@t"));
+        let socket = Secret::new("mysql://root:s3cr%40t@localhost/billmgr?socket=%2Frun%2Fmy.sock");
+        assert_eq!(
+            describe_url(&socket),
+            "mysql://root@localhost/billmgr?socket=/run/my.sock"
+        );
         assert_eq!(scrub("denied for s3cr@t", Some("s3cr@t")), "denied for ***");
     }
 

@@ -113,7 +113,15 @@ fn enqueue(paths: &Paths, jobs: &[NewJob]) -> Result<bool, Box<dyn std::error::E
     };
     let now = crate::log::now();
     match db::spool::append(paths, jobs, now) {
-        Ok(Appended::Spooled) => return Ok(enabled),
+        Ok(Appended::Spooled) => {
+            // The spool keeps the jobs until a reader opens the database: say so now if
+            // none can, when that is certain without asking the panel, which is waiting
+            // on this hook (the worker asks it, and says so in the task log).
+            if let Some(e) = db::discover::missing_settings(&settings, paths) {
+                log::error!("the jobs wait in {}: {e}", paths.spool().display());
+            }
+            return Ok(enabled);
+        }
         // A reader is moving the spool into the queue this moment.
         Ok(Appended::Busy) => {}
         Err(e) => log::warn!(

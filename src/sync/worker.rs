@@ -92,7 +92,9 @@ fn config(paths: &Paths, total: &RunReport) -> Result<Config, RunError> {
 /// The panel database with the queue ready: jobs a dead worker left taken are pending
 /// again, and finished jobs older than a month are gone.
 fn open_queue(cfg: &Config, paths: &Paths) -> Result<Box<dyn PanelDb>, RunError> {
-    let mut db = db::open_panel(&cfg.database, paths)?;
+    // Said in the task log too: a worker the panel hook woke has no terminal.
+    let mut db = db::open_panel(&cfg.database, paths)
+        .inspect_err(|e| log::error!("the worker cannot start: {e}"))?;
     let reset = db.reset_taken()?;
     if reset > 0 {
         log::warn!("{reset} job(s) left taken by a worker that stopped are pending again");

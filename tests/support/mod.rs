@@ -174,8 +174,8 @@ impl Drop for Panel {
 pub const SHORTEST_SECRET: usize = 8;
 
 /// The secrets a panel root holds or the tests use: the test integration's secret and
-/// code, amocrm.conf's `client_secret` and `code` and the database password, the token
-/// files (and a JWT's signature on its own).
+/// code, amocrm.conf's `client_secret` and `code` and the database password, the panel's
+/// `DBPassword`, the token files (and a JWT's signature on its own).
 pub fn known_secrets(root: &Path) -> Vec<String> {
     let mut secrets = vec![CLIENT_SECRET.to_string(), AUTH_CODE.to_string()];
     let paths = billmgr_amocrm::paths::Paths::new(root);
@@ -190,6 +190,19 @@ pub fn known_secrets(root: &Path) -> Vec<String> {
         {
             secrets.push(password.to_string());
         }
+    }
+    // The panel's own database password (`DBPassword value` lines).
+    let mut panel_files = vec![paths.billmgr_conf()];
+    if let Ok(dir) = std::fs::read_dir(paths.billmgr_conf_dir()) {
+        panel_files.extend(dir.flatten().map(|e| e.path()));
+    }
+    for file in panel_files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        secrets.extend(text.lines().filter_map(|l| {
+            let rest = l.trim().strip_prefix("DBPassword")?;
+            rest.starts_with(char::is_whitespace)
+                .then(|| rest.trim().to_string())
+        }));
     }
     for file in [paths.access_token(), paths.refresh_token()] {
         let token = std::fs::read_to_string(file).unwrap_or_default();
