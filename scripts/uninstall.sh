@@ -11,7 +11,8 @@ usage: scripts/uninstall.sh [--purge [--binary PATH]]
   --purge         also remove etc/amocrm (settings, presets.custom, tokens), the module's
                   var files (var/amocrm_*, var/amocrm.db) and drop the module's tables
   --binary PATH   the amocrm binary that drops the tables when addon/amocrm is already
-                  gone (default: target/release/amocrm of this repository, if built)
+                  gone (default: target/x86_64-unknown-linux-gnu/release/amocrm of this
+                  repository, if built)
 
 Environment: MGR_ROOT (default /usr/local/mgr5); CRON_DIR (default /etc/cron.d).
 EOF
@@ -53,8 +54,11 @@ EOF
   # uninstall the installed binary is gone, and another build of it does the same.
   step "dropping the module's tables (amocrm drop-tables)"
   if [ -z "$DROPPER" ]; then
+    # Never another module's binary under the same name.
     DROPPER="$BIN"
-    [ -x "$DROPPER" ] || DROPPER="$REPO/target/release/amocrm"
+    if [ ! -x "$DROPPER" ] || ! is_ours "$DROPPER"; then
+      DROPPER="$REPO/target/x86_64-unknown-linux-gnu/release/amocrm"
+    fi
   fi
   if [ -x "$DROPPER" ]; then
     if ! "$DROPPER" drop-tables --yes; then
@@ -73,9 +77,19 @@ remove() {
   fi
 }
 
+# Removes the module's description or binary only if it is this module's: ISPsystem's own
+# amoCRM module uses the same names.
+remove_ours() {
+  if { [ -e "$1" ] || [ -L "$1" ]; } && ! is_ours "$1"; then
+    warn "kept $1: it is not this module's (ISPsystem's amoCRM module?)"
+    return
+  fi
+  remove "$1"
+}
+
 step "removing the binary, the module description, the shipped presets and the cron entry"
-remove "$BIN"
-remove "$MGR_ROOT/etc/xml/billmgr_mod_amocrm.xml"
+remove_ours "$BIN"
+remove_ours "$MGR_ROOT/etc/xml/billmgr_mod_amocrm.xml"
 remove "$MGR_ROOT/etc/amocrm/presets.default"
 remove "$CRON_DIR/billmgr-amocrm"
 
