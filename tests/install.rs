@@ -940,6 +940,7 @@ fn the_deb_installs_the_tree_install_sh_makes() {
                 "the .rpm's files and modes = install.sh's tree"
             );
             rpm_pre_is_the_debs_preinst(&rpm, &ctrl_dir.join("preinst"));
+            rpm_requires_glibc_at_most_the_floor(&rpm);
         }
         _ => eprintln!("rpm is not installed: the .rpm's file list was not checked"),
     }
@@ -967,18 +968,29 @@ fn assert_libc_depends_at_most_the_floor(control: &str) {
 }
 
 /// Runs a maintainer script of a package against a scratch tree: its /usr/local/mgr5 is
-/// the machine's root; `replace` sets AMOCRM_REPLACE=1.
-fn run_preinst(script: &Path, m: &Machine, arg: &str, replace: bool) -> Output {
+/// the machine's root; `replace` sets AMOCRM_REPLACE=1; `stubs` come first in PATH.
+fn run_preinst(
+    script: &Path,
+    m: &Machine,
+    arg: &str,
+    replace: bool,
+    stubs: Option<&Path>,
+) -> Output {
     let text = std::fs::read_to_string(script)
         .unwrap()
         .replace("/usr/local/mgr5", &m.root().display().to_string());
     let copy = m.dir.path().join("preinst");
     std::fs::write(&copy, text).unwrap();
+    let path = std::env::var("PATH").unwrap_or_default();
+    let path = match stubs {
+        Some(dir) => format!("{}:{path}", dir.display()),
+        None => path,
+    };
     let mut cmd = Command::new("sh");
     cmd.arg(&copy)
         .arg(arg)
         .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PATH", path)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -994,7 +1006,7 @@ fn preinst_guards_the_official_module(preinst: &Path) {
     let m = Machine::new();
     m.plant_official_module();
     let before = m.tree();
-    let out = run_preinst(preinst, &m, "install", false);
+    let out = run_preinst(preinst, &m, "install", false, None);
     let (_, stderr) = text(&out);
     assert!(!out.status.success(), "refused:\n{stderr}");
     assert!(
@@ -1003,7 +1015,18 @@ fn preinst_guards_the_official_module(preinst: &Path) {
     );
     assert!(m.tree() == before, "nothing changed");
 
-    let out = run_preinst(preinst, &m, "install", true);
+    // While ISPsystem's package is installed, not even with AMOCRM_REPLACE=1.
+    let stubs = official_package_stub();
+    let out = run_preinst(preinst, &m, "install", true, Some(stubs.path()));
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success(), "refused:\n{stderr}");
+    assert!(
+        stderr.contains("installed as the package billmanager-plugin-amocrm"),
+        "{stderr}"
+    );
+    assert!(m.tree() == before, "nothing changed");
+
+    let out = run_preinst(preinst, &m, "install", true, None);
     assert!(out.status.success(), "{}", text(&out).1);
     for name in [
         "billmgr_mod_amocrm.xml",
@@ -1025,12 +1048,38 @@ fn preinst_guards_the_official_module(preinst: &Path) {
     ours.install();
     let before = ours.tree();
     for arg in ["install", "upgrade"] {
-        let out = run_preinst(preinst, &ours, arg, false);
+        let out = run_preinst(preinst, &ours, arg, false, None);
         assert!(out.status.success(), "{arg}: {}", text(&out).1);
     }
     assert!(
         ours.tree() == before,
         "this module's own tree is left as it is"
+    );
+}
+
+/// The .rpm's requirements, which rpm reads from its binary's symbol versions
+/// (`libc.so.6(GLIBC_2.17)(64bit)`), ask for no glibc newer than 2.17.
+fn rpm_requires_glibc_at_most_the_floor(rpm: &Path) {
+    let out = Command::new("rpm")
+        .args(["-qp", "--requires"])
+        .arg(rpm)
+        .output()
+        .expect("rpm --requires");
+    let requires = String::from_utf8_lossy(&out.stdout);
+    let newest = requires
+        .lines()
+        .filter_map(|l| l.split("(GLIBC_").nth(1))
+        .filter_map(|v| v.split(')').next())
+        .map(|v| {
+            v.split('.')
+                .map(|n| n.parse().unwrap_or(0))
+                .collect::<Vec<u32>>()
+        })
+        .max()
+        .expect("the .rpm requires glibc symbol versions");
+    assert!(
+        newest.as_slice() <= GLIBC_FLOOR.as_slice(),
+        "the .rpm requires glibc {newest:?}:\n{requires}"
     );
 }
 
