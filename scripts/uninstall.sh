@@ -43,6 +43,21 @@ BIN="$MGR_ROOT/addon/amocrm"
 
 step "removing the amoCRM module from $MGR_ROOT"
 
+# Another module's description or binary here (ISPsystem's amoCRM module uses the same
+# names): the settings directory, the var files and the link tables are its too.
+FOREIGN="$(foreign_module_files)"
+if [ -n "$FOREIGN" ] && [ "$PURGE" = yes ]; then
+  {
+    echo "uninstall.sh: another amoCRM module (ISPsystem's own?) is installed in $MGR_ROOT:"
+    while IFS= read -r f; do
+      echo "  $f is not this module's"
+    done <<<"$FOREIGN"
+    echo "--purge would delete its settings, tokens and logs and drop the link tables it uses."
+    echo "Nothing was changed."
+  } >&2
+  exit 1
+fi
+
 if [ "$PURGE" = yes ]; then
   cat >&2 <<'EOF'
 WARNING: --purge drops the tables amocrm_account2contact, amocrm_profile2company,
@@ -90,7 +105,11 @@ remove_ours() {
 step "removing the binary, the module description, the shipped presets and the cron entry"
 remove_ours "$BIN"
 remove_ours "$MGR_ROOT/etc/xml/billmgr_mod_amocrm.xml"
-remove "$MGR_ROOT/etc/amocrm/presets.default"
+if [ -n "$FOREIGN" ]; then
+  warn "kept $MGR_ROOT/etc/amocrm/presets.default: the other module's"
+else
+  remove "$MGR_ROOT/etc/amocrm/presets.default"
+fi
 remove "$CRON_DIR/billmgr-amocrm"
 
 if [ "$PURGE" = yes ]; then

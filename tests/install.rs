@@ -730,6 +730,18 @@ fn uninstall_leaves_the_official_modules_files_alone() {
         std::fs::read_to_string(m.path("addon/amocrm")).unwrap(),
         OFFICIAL_BIN
     );
+    assert!(m.path("etc/amocrm/presets.default").exists());
+
+    // --purge would take the other module's settings and links: refused.
+    let before = m.tree();
+    let out = m.try_script("uninstall.sh", &["--purge", "--binary", AMOCRM], None);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Nothing was changed"), "{stderr}");
+    assert!(
+        m.tree() == before,
+        "nothing changed, the database file with the links neither"
+    );
 }
 
 /// The newest glibc symbol version a binary needs, from `objdump -T` (binutils), as

@@ -55,7 +55,8 @@ panel_roots() {
 OFFICIAL_PACKAGE=billmanager-plugin-amocrm
 
 # Whether FILE is this module's description or binary: every release of both names the
-# project (the description's first lines, the binary's user agent). A symlink never is.
+# project (the description's marker line and first comment; the binary embeds the
+# description and sends the name as its user agent). A symlink never is.
 is_ours() {
   [ ! -L "$1" ] && [ -f "$1" ] && grep -qaF billmgr-amocrm "$1"
 }
