@@ -2,14 +2,20 @@
 # Installs the amoCRM module into a BILLmanager tree: MGR_ROOT (default /usr/local/mgr5).
 # Safe to run again (an upgrade): the second run leaves the same files, contents and modes.
 # The admin's amocrm.conf and presets.custom, the tokens, the logs and the database are kept.
+# It refuses to install over ISPsystem's own amoCRM module (the same file names) unless told
+# to with --replace.
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: scripts/install.sh [--binary PATH]
+usage: scripts/install.sh [--binary PATH] [--replace]
 
-  --binary PATH   the amocrm binary to install (default: target/release/amocrm of this
-                  repository, built with `cargo build --release` when missing)
+  --binary PATH   the amocrm binary to install (default:
+                  target/x86_64-unknown-linux-gnu/release/amocrm of this repository, built
+                  with scripts/build-release.sh when missing)
+  --replace       install in place of ISPsystem's own amoCRM module: its description and
+                  binary are replaced, its settings moved to etc/amocrm/replaced-official/,
+                  its tokens, logs and link tables kept and used
 
 Environment: MGR_ROOT (default /usr/local/mgr5); CRON_DIR (default /etc/cron.d): the cron
 entry is written there only if that directory exists.
@@ -21,6 +27,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$REPO/scripts/pkg/common.sh"
 
 BINARY=""
+REPLACE=no
 while [ $# -gt 0 ]; do
   case "$1" in
     --binary)
@@ -29,6 +36,7 @@ while [ $# -gt 0 ]; do
       shift 2
       ;;
     --binary=*) BINARY="${1#--binary=}"; shift ;;
+    --replace) REPLACE=yes; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "install.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -42,18 +50,97 @@ if [ "$(id -u)" = 0 ]; then
   OWNER=(-o root -g root)
 fi
 
+# What --replace does with the other module's files: said before refusing and when done.
+explain_replace() {
+  cat <<'TEXT'
+  replaced: etc/xml/billmgr_mod_amocrm.xml and addon/amocrm: the panel then calls this
+            module only
+  moved to etc/amocrm/replaced-official/, with the replaced description and binary (their
+            format is not this module's): etc/amocrm/amocrm.conf, presets.default,
+            presets.custom; this module's sample amocrm.conf and presets take their place
+  kept:     the tokens (etc/amocrm/access_token, refresh_token), the logs
+            (var/amocrm_*.log) and the tables: the link tables amocrm_account2contact,
+            amocrm_profile2company and amocrm_item2lead are used as they are and gain two
+            columns (synced_at, fingerprint)
+TEXT
+}
+
+# Stops before anything is changed when ISPsystem's amoCRM module is here, unless --replace
+# was given.
+check_official_module() {
+  local foreign f
+  if official_package_installed; then
+    {
+      echo "install.sh: ISPsystem's amoCRM module is installed as the package $OFFICIAL_PACKAGE;"
+      echo "it uses the same files and tables as this module. Nothing was changed. Remove the"
+      echo "package first (its tables, settings and tokens stay): apt-get remove $OFFICIAL_PACKAGE"
+      echo "or dnf remove $OFFICIAL_PACKAGE; then run install.sh --replace."
+    } >&2
+    exit 1
+  fi
+  foreign="$(foreign_module_files)"
+  if [ -n "$foreign" ] && [ "$REPLACE" != yes ]; then
+    {
+      echo "install.sh: another amoCRM module (ISPsystem's own?) is installed in $MGR_ROOT:"
+      while IFS= read -r f; do
+        echo "  $f is not this module's"
+      done <<<"$foreign"
+      echo "It uses the same files and tables as this module. Nothing was changed."
+      echo "install.sh --replace installs this module in its place:"
+      explain_replace
+    } >&2
+    exit 1
+  fi
+}
+
+# With --replace: moves the other module's description, binary and settings to
+# etc/amocrm/replaced-official/; its tokens stay where this module reads them. Settings are
+# the other module's unless this module's description is installed: after the official
+# package was removed only its settings may be left.
+replace_official_module() {
+  local keep="$MGR_ROOT/etc/amocrm/replaced-official" f moving=()
+  for f in "$MGR_ROOT/etc/xml/billmgr_mod_amocrm.xml" "$MGR_ROOT/addon/amocrm"; do
+    if { [ -e "$f" ] || [ -L "$f" ]; } && ! is_ours "$f"; then
+      moving+=("$f")
+    fi
+  done
+  if ! is_ours "$MGR_ROOT/etc/xml/billmgr_mod_amocrm.xml"; then
+    for f in amocrm.conf presets.default presets.custom; do
+      if [ -e "$MGR_ROOT/etc/amocrm/$f" ]; then
+        moving+=("$MGR_ROOT/etc/amocrm/$f")
+      fi
+    done
+  fi
+  step "installing in place of the other amoCRM module (--replace)"
+  if [ ${#moving[@]} = 0 ]; then
+    note "nothing of another module is here: an install or upgrade as without --replace"
+    return
+  fi
+  explain_replace
+  install -d -m 700 "${OWNER[@]}" "$MGR_ROOT/etc/amocrm" "$keep"
+  for f in "${moving[@]}"; do
+    mv -f "$f" "$keep/"
+    note "moved $f to $keep/"
+  done
+}
+
 step "installing the amoCRM module into $MGR_ROOT"
+check_official_module
 
 if [ -z "$BINARY" ]; then
-  BINARY="$REPO/target/release/amocrm"
+  # Linked against glibc 2.17 symbols: it runs on every system the panel supports.
+  BINARY="$REPO/target/x86_64-unknown-linux-gnu/release/amocrm"
   if [ ! -f "$BINARY" ]; then
-    step "building the release binary (cargo build --release)"
-    (cd "$REPO" && cargo build --release --bin amocrm)
+    step "building the release binary (scripts/build-release.sh)"
+    BINARY="$(bash "$REPO/scripts/build-release.sh")"
   fi
 fi
 if [ ! -f "$BINARY" ] || [ ! -x "$BINARY" ]; then
   echo "install.sh: $BINARY is not an executable file" >&2
   exit 1
+fi
+if [ "$REPLACE" = yes ]; then
+  replace_official_module
 fi
 
 # The panel's own directories keep their modes; only missing ones are created.

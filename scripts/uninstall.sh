@@ -11,7 +11,8 @@ usage: scripts/uninstall.sh [--purge [--binary PATH]]
   --purge         also remove etc/amocrm (settings, presets.custom, tokens), the module's
                   var files (var/amocrm_*, var/amocrm.db) and drop the module's tables
   --binary PATH   the amocrm binary that drops the tables when addon/amocrm is already
-                  gone (default: target/release/amocrm of this repository, if built)
+                  gone (default: target/x86_64-unknown-linux-gnu/release/amocrm of this
+                  repository, if built)
 
 Environment: MGR_ROOT (default /usr/local/mgr5); CRON_DIR (default /etc/cron.d).
 EOF
@@ -42,6 +43,21 @@ BIN="$MGR_ROOT/addon/amocrm"
 
 step "removing the amoCRM module from $MGR_ROOT"
 
+# Another module's description or binary here (ISPsystem's amoCRM module uses the same
+# names): the settings directory, the var files and the link tables are its too.
+FOREIGN="$(foreign_module_files)"
+if [ -n "$FOREIGN" ] && [ "$PURGE" = yes ]; then
+  {
+    echo "uninstall.sh: another amoCRM module (ISPsystem's own?) is installed in $MGR_ROOT:"
+    while IFS= read -r f; do
+      echo "  $f is not this module's"
+    done <<<"$FOREIGN"
+    echo "--purge would delete its settings, tokens and logs and drop the link tables it uses."
+    echo "Nothing was changed."
+  } >&2
+  exit 1
+fi
+
 if [ "$PURGE" = yes ]; then
   cat >&2 <<'EOF'
 WARNING: --purge drops the tables amocrm_account2contact, amocrm_profile2company,
@@ -53,8 +69,11 @@ EOF
   # uninstall the installed binary is gone, and another build of it does the same.
   step "dropping the module's tables (amocrm drop-tables)"
   if [ -z "$DROPPER" ]; then
+    # Never another module's binary under the same name.
     DROPPER="$BIN"
-    [ -x "$DROPPER" ] || DROPPER="$REPO/target/release/amocrm"
+    if [ ! -x "$DROPPER" ] || ! is_ours "$DROPPER"; then
+      DROPPER="$REPO/target/x86_64-unknown-linux-gnu/release/amocrm"
+    fi
   fi
   if [ -x "$DROPPER" ]; then
     if ! "$DROPPER" drop-tables --yes; then
@@ -73,10 +92,24 @@ remove() {
   fi
 }
 
+# Removes the module's description or binary only if it is this module's: ISPsystem's own
+# amoCRM module uses the same names.
+remove_ours() {
+  if { [ -e "$1" ] || [ -L "$1" ]; } && ! is_ours "$1"; then
+    warn "kept $1: it is not this module's (ISPsystem's amoCRM module?)"
+    return
+  fi
+  remove "$1"
+}
+
 step "removing the binary, the module description, the shipped presets and the cron entry"
-remove "$BIN"
-remove "$MGR_ROOT/etc/xml/billmgr_mod_amocrm.xml"
-remove "$MGR_ROOT/etc/amocrm/presets.default"
+remove_ours "$BIN"
+remove_ours "$MGR_ROOT/etc/xml/billmgr_mod_amocrm.xml"
+if [ -n "$FOREIGN" ]; then
+  warn "kept $MGR_ROOT/etc/amocrm/presets.default: the other module's"
+else
+  remove "$MGR_ROOT/etc/amocrm/presets.default"
+fi
 remove "$CRON_DIR/billmgr-amocrm"
 
 if [ "$PURGE" = yes ]; then

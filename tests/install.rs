@@ -1,6 +1,9 @@
 //! scripts/install.sh and scripts/uninstall.sh run as an admin runs them, into a temporary
-//! MGR_ROOT, and the .deb compared with the tree install.sh makes (with
-//! `AMOCRM_TEST_PACKAGES=1`: building the packages takes minutes).
+//! MGR_ROOT, beside or in place of ISPsystem's own amoCRM module; and (with
+//! `AMOCRM_TEST_PACKAGES=1`: building the release binary and the packages takes minutes)
+//! the release binary install.sh installs and the .deb checked for the glibc they need, the
+//! .deb compared with the tree install.sh makes, and its preinst run against the official
+//! module.
 
 mod support;
 
@@ -61,19 +64,30 @@ impl Machine {
             .collect()
     }
 
-    /// Runs `scripts/NAME ARGS` with this machine's MGR_ROOT and CRON_DIR; the run must succeed.
-    fn script(&self, name: &str, args: &[&str]) -> Output {
+    /// Runs `scripts/NAME ARGS` with this machine's MGR_ROOT and CRON_DIR, and the commands
+    /// of `stubs` (if given) first in PATH; the run may fail.
+    fn try_script(&self, name: &str, args: &[&str], stubs: Option<&Path>) -> Output {
+        let path = std::env::var("PATH").unwrap_or_default();
+        let path = match stubs {
+            Some(dir) => format!("{}:{path}", dir.display()),
+            None => path,
+        };
         let mut cmd = Command::new("bash");
         cmd.arg(Path::new(REPO).join("scripts").join(name))
             .args(args)
             .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PATH", path)
             .env("MGR_ROOT", self.root())
             .env("CRON_DIR", self.cron_dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let out = run_with_timeout(cmd, b"", Duration::from_secs(120));
+        run_with_timeout(cmd, b"", Duration::from_secs(120))
+    }
+
+    /// Runs `scripts/NAME ARGS` with this machine's MGR_ROOT and CRON_DIR; the run must succeed.
+    fn script(&self, name: &str, args: &[&str]) -> Output {
+        let out = self.try_script(name, args, None);
         assert!(
             out.status.success(),
             "{name} {args:?} failed:\n{}\n{}",
@@ -559,16 +573,312 @@ fn install_and_purge_on_mariadb() {
     assert!(tables().is_empty(), "the module's tables are dropped");
 }
 
+/// What ISPsystem's own amoCRM module leaves in the panel's tree, as far as its documentation
+/// names it (the settings, presets, tokens and logs under the same names as this module's,
+/// the link tables with `id`, `billmgr_id`, `amocrm_id`), plus a module description and a
+/// binary that are not this module's.
+const OFFICIAL_XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<mgrdata>\n  <plugin name=\"amocrm\"><group>integration</group></plugin>\n</mgrdata>\n";
+const OFFICIAL_BIN: &str = "#!/bin/sh\nexit 0\n";
+const OFFICIAL_CONF: &str = "<amocrm><url>https://ours.amocrm.ru</url></amocrm>\n";
+const OFFICIAL_LOG: &str = "Nov 21 19:06:00 [1] amocrm INFO the official module's line\n";
+
+impl Machine {
+    fn plant_official_module(&self) {
+        self.write("etc/xml/billmgr_mod_amocrm.xml", OFFICIAL_XML);
+        self.write("addon/amocrm", OFFICIAL_BIN);
+        std::fs::set_permissions(
+            self.path("addon/amocrm"),
+            std::fs::Permissions::from_mode(0o750),
+        )
+        .unwrap();
+        self.write("etc/amocrm/amocrm.conf", OFFICIAL_CONF);
+        self.write("etc/amocrm/presets.default", "official presets\n");
+        self.write(
+            "etc/amocrm/presets.custom",
+            "the admin's official presets\n",
+        );
+        self.write("etc/amocrm/access_token", "official-access");
+        self.write("etc/amocrm/refresh_token", "official-refresh");
+        self.write("var/amocrm_task.log", OFFICIAL_LOG);
+        // The database this module's sample amocrm.conf names (SQLite, var/amocrm.db), with
+        // a link table as the official module makes it: client 3 is contact 777.
+        rusqlite::Connection::open(self.path("var/amocrm.db"))
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE amocrm_account2contact (id INTEGER PRIMARY KEY AUTOINCREMENT, \
+                 billmgr_id INTEGER, amocrm_id INTEGER);
+                 INSERT INTO amocrm_account2contact (billmgr_id, amocrm_id) VALUES (3, 777);",
+            )
+            .unwrap();
+    }
+
+    /// The official module's link row and the columns of its table now.
+    fn official_link(&self) -> (i64, i64, i64, String) {
+        rusqlite::Connection::open(self.path("var/amocrm.db"))
+            .unwrap()
+            .query_row(
+                "SELECT billmgr_id, amocrm_id, synced_at, fingerprint FROM amocrm_account2contact",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .expect("the official link, with this module's columns")
+    }
+}
+
+/// A directory with a `dpkg-query` that reports ISPsystem's amoCRM package as installed.
+fn official_package_stub() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = dir.path().join("dpkg-query");
+    std::fs::write(
+        &stub,
+        "#!/bin/sh\nfor a; do last=$a; done\n\
+         [ \"$last\" = billmanager-plugin-amocrm ] && echo 'install ok installed' && exit 0\n\
+         exit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+#[test]
+fn install_refuses_the_official_modules_place_without_replace() {
+    let m = Machine::new();
+    m.plant_official_module();
+    let before = m.tree();
+
+    let out = m.try_script("install.sh", &["--binary", AMOCRM], None);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for said in [
+        format!(
+            "{} is not this module's",
+            m.path("etc/xml/billmgr_mod_amocrm.xml").display()
+        ),
+        format!("{} is not this module's", m.path("addon/amocrm").display()),
+        "Nothing was changed".to_string(),
+        "install.sh --replace".to_string(),
+        "moved to etc/amocrm/replaced-official/".to_string(),
+        "amocrm_account2contact".to_string(),
+    ] {
+        assert!(stderr.contains(&said), "says {said:?}:\n{stderr}");
+    }
+    assert!(m.tree() == before, "nothing in the tree changed");
+    assert!(m.mgrctl_calls().is_empty(), "the panel is not restarted");
+}
+
+#[test]
+fn install_with_replace_takes_the_official_modules_place() {
+    let m = Machine::new();
+    m.plant_official_module();
+
+    let (stdout, _) = text(&m.script("install.sh", &["--binary", AMOCRM, "--replace"]));
+    assert!(
+        stdout.contains("in place of the other amoCRM module"),
+        "{stdout}"
+    );
+    let kept =
+        |name: &str| std::fs::read_to_string(m.path("etc/amocrm/replaced-official").join(name));
+    assert_eq!(kept("billmgr_mod_amocrm.xml").unwrap(), OFFICIAL_XML);
+    assert_eq!(kept("amocrm").unwrap(), OFFICIAL_BIN);
+    assert_eq!(kept("amocrm.conf").unwrap(), OFFICIAL_CONF);
+    assert_eq!(kept("presets.default").unwrap(), "official presets\n");
+    assert_eq!(
+        kept("presets.custom").unwrap(),
+        "the admin's official presets\n"
+    );
+    assert_eq!(mode(&m.path("etc/amocrm/replaced-official")), 0o700);
+
+    // This module in their place, with its sample settings.
+    assert_eq!(
+        std::fs::read(m.path("etc/xml/billmgr_mod_amocrm.xml")).unwrap(),
+        repo_file("xml/billmgr_mod_amocrm.xml")
+    );
+    assert_eq!(
+        std::fs::read(m.path("addon/amocrm")).unwrap(),
+        std::fs::read(AMOCRM).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(m.path("etc/amocrm/amocrm.conf")).unwrap(),
+        repo_file("etc/amocrm.conf")
+    );
+    assert!(!m.path("etc/amocrm/presets.custom").exists());
+    // The tokens, the log and the links stay; the link table gains this module's columns.
+    assert_eq!(
+        std::fs::read_to_string(m.path("etc/amocrm/access_token")).unwrap(),
+        "official-access"
+    );
+    assert_eq!(
+        std::fs::read_to_string(m.path("etc/amocrm/refresh_token")).unwrap(),
+        "official-refresh"
+    );
+    assert_eq!(
+        std::fs::read_to_string(m.path("var/amocrm_task.log")).unwrap(),
+        OFFICIAL_LOG
+    );
+    assert_eq!(m.official_link(), (3, 777, 0, String::new()));
+
+    // From now on it is this module's own install: upgraded without --replace.
+    let before = std::fs::read_dir(m.path("etc/amocrm/replaced-official"))
+        .unwrap()
+        .count();
+    m.install();
+    assert_eq!(
+        std::fs::read_dir(m.path("etc/amocrm/replaced-official"))
+            .unwrap()
+            .count(),
+        before
+    );
+}
+
+#[test]
+fn an_earlier_install_of_this_module_is_upgraded_without_replace() {
+    let m = Machine::new();
+    m.install();
+    // An earlier release's description: no marker line, the project named in its first comment.
+    m.write(
+        "etc/xml/billmgr_mod_amocrm.xml",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!--\n  billmgr-amocrm: the module's \
+         description for BILLmanager (installed as\n  etc/xml/billmgr_mod_amocrm.xml).\n-->\n\
+         <mgrdata>\n  <handler name=\"amocrm\" type=\"xml\"/>\n</mgrdata>\n",
+    );
+    m.write(
+        "etc/amocrm/presets.custom",
+        "value item.ip = itemparam.ip text\n",
+    );
+
+    m.install();
+    assert_eq!(
+        std::fs::read(m.path("etc/xml/billmgr_mod_amocrm.xml")).unwrap(),
+        repo_file("xml/billmgr_mod_amocrm.xml")
+    );
+    assert!(m.path("etc/amocrm/presets.custom").exists());
+    assert!(!m.path("etc/amocrm/replaced-official").exists());
+    // --replace over this module's own install is a plain upgrade too.
+    m.script("install.sh", &["--binary", AMOCRM, "--replace"]);
+    assert!(m.path("etc/amocrm/presets.custom").exists());
+    assert!(!m.path("etc/amocrm/replaced-official").exists());
+}
+
+#[test]
+fn install_refuses_while_the_official_package_is_installed() {
+    let m = Machine::new();
+    let stubs = official_package_stub();
+    let out = m.try_script(
+        "install.sh",
+        &["--binary", AMOCRM, "--replace"],
+        Some(stubs.path()),
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("installed as the package billmanager-plugin-amocrm")
+            && stderr.contains("Remove the")
+            && stderr.contains("Nothing was changed"),
+        "{stderr}"
+    );
+    assert!(!m.path("addon").exists(), "nothing was installed");
+}
+
+#[test]
+fn uninstall_leaves_the_official_modules_files_alone() {
+    let m = Machine::new();
+    m.plant_official_module();
+    let (_, stderr) = text(&m.script("uninstall.sh", &[]));
+    assert!(stderr.contains("is not this module's"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(m.path("etc/xml/billmgr_mod_amocrm.xml")).unwrap(),
+        OFFICIAL_XML
+    );
+    assert_eq!(
+        std::fs::read_to_string(m.path("addon/amocrm")).unwrap(),
+        OFFICIAL_BIN
+    );
+    assert!(m.path("etc/amocrm/presets.default").exists());
+
+    // --purge would take the other module's settings and links: refused.
+    let before = m.tree();
+    let out = m.try_script("uninstall.sh", &["--purge", "--binary", AMOCRM], None);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Nothing was changed"), "{stderr}");
+    assert!(
+        m.tree() == before,
+        "nothing changed, the database file with the links neither"
+    );
+}
+
+/// The newest glibc symbol version a binary needs, from `objdump -T` (binutils), as
+/// numbers: [2, 17] for GLIBC_2.17; empty for a static binary.
+fn glibc_needed(binary: &Path) -> Vec<u32> {
+    let out = Command::new("objdump")
+        .arg("-T")
+        .arg(binary)
+        .output()
+        .expect("objdump (binutils) runs: install binutils");
+    assert!(out.status.success(), "objdump -T {}", binary.display());
+    let dump = String::from_utf8_lossy(&out.stdout);
+    dump.split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .filter_map(|w| w.strip_prefix("GLIBC_"))
+        .map(|v| v.split('.').map(|n| n.parse().unwrap_or(0)).collect())
+        .max()
+        .unwrap_or_default()
+}
+
+/// The oldest glibc of the systems BILLmanager 6 runs on is newer than this.
+const GLIBC_FLOOR: [u32; 2] = [2, 17];
+
+fn assert_portable(binary: &Path) {
+    let needed = glibc_needed(binary);
+    assert!(
+        needed.as_slice() <= GLIBC_FLOOR.as_slice(),
+        "{} needs glibc {needed:?}, more than 2.17",
+        binary.display()
+    );
+}
+
+fn packages_wanted(test: &str) -> bool {
+    let wanted = std::env::var("AMOCRM_TEST_PACKAGES").ok().as_deref() == Some("1");
+    if !wanted {
+        eprintln!(
+            "skipped: {test} builds the release binary (minutes); set AMOCRM_TEST_PACKAGES=1 to run it"
+        );
+    }
+    wanted
+}
+
+#[test]
+fn install_sh_installs_the_release_binary_built_for_glibc_2_17() {
+    if !packages_wanted("install_sh_installs_the_release_binary_built_for_glibc_2_17") {
+        return;
+    }
+    // Built first (up to date, with the time a build takes): install.sh then finds it.
+    let mut build = Command::new("bash");
+    build
+        .arg(Path::new(REPO).join("scripts/build-release.sh"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = run_with_timeout(build, b"", Duration::from_secs(60 * 60));
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "build-release.sh failed:\n{stderr}");
+    assert_eq!(
+        stdout.trim(),
+        format!("{REPO}/target/x86_64-unknown-linux-gnu/release/amocrm")
+    );
+
+    let m = Machine::new();
+    let (stdout, _) = text(&m.script("install.sh", &[]));
+    // The installed binary ran: it created the tables.
+    assert!(stdout.contains("tables ready in sqlite:"), "{stdout}");
+    assert_portable(&m.path("addon/amocrm"));
+}
+
 /// Regular files of a package listing or a tree: path under `/` → mode.
 type FileModes = BTreeMap<String, u32>;
 
 #[test]
 fn the_deb_installs_the_tree_install_sh_makes() {
-    if std::env::var("AMOCRM_TEST_PACKAGES").ok().as_deref() != Some("1") {
-        eprintln!(
-            "skipped: the_deb_installs_the_tree_install_sh_makes builds the packages \
-             (scripts/package.sh, minutes); set AMOCRM_TEST_PACKAGES=1 to run it"
-        );
+    if !packages_wanted("the_deb_installs_the_tree_install_sh_makes") {
         return;
     }
     let mut build = Command::new("bash");
@@ -676,9 +986,13 @@ fn the_deb_installs_the_tree_install_sh_makes() {
             .any(|l| l == "/usr/local/mgr5/etc/amocrm/amocrm.conf"),
         "amocrm.conf is a conffile: {conffiles}"
     );
-    for script in ["postinst", "postrm"] {
+    for script in ["preinst", "postinst", "postrm"] {
         assert!(ctrl_dir.join(script).exists(), "{script} is in the package");
     }
+    assert_portable(&x.path().join("usr/local/mgr5/addon/amocrm"));
+    let control = std::fs::read_to_string(ctrl_dir.join("control")).unwrap();
+    assert_libc_depends_at_most_the_floor(&control);
+    preinst_guards_the_official_module(&ctrl_dir.join("preinst"));
 
     // The .rpm holds the same files, when rpm is here to read it.
     match Command::new("rpm")
@@ -700,9 +1014,163 @@ fn the_deb_installs_the_tree_install_sh_makes() {
                 rpm_files, installed,
                 "the .rpm's files and modes = install.sh's tree"
             );
+            rpm_pre_is_the_debs_preinst(&rpm, &ctrl_dir.join("preinst"));
+            rpm_requires_glibc_at_most_the_floor(&rpm);
         }
         _ => eprintln!("rpm is not installed: the .rpm's file list was not checked"),
     }
+}
+
+/// The .deb's `Depends` asks for no libc6 newer than 2.17 (dpkg-shlibdeps reads the binary).
+fn assert_libc_depends_at_most_the_floor(control: &str) {
+    let depends = control
+        .lines()
+        .find_map(|l| l.strip_prefix("Depends:"))
+        .unwrap_or("");
+    for dep in depends.split(',').map(str::trim) {
+        if let Some(version) = dep
+            .strip_prefix("libc6 (>= ")
+            .and_then(|v| v.strip_suffix(')'))
+        {
+            let v: Vec<u32> = version
+                .split(|c: char| !c.is_ascii_digit())
+                .take(2)
+                .map(|n| n.parse().unwrap_or(0))
+                .collect();
+            assert!(v.as_slice() <= GLIBC_FLOOR.as_slice(), "Depends: {depends}");
+        }
+    }
+}
+
+/// Runs a maintainer script of a package against a scratch tree: its /usr/local/mgr5 is
+/// the machine's root; `replace` sets AMOCRM_REPLACE=1; `stubs` come first in PATH.
+fn run_preinst(
+    script: &Path,
+    m: &Machine,
+    arg: &str,
+    replace: bool,
+    stubs: Option<&Path>,
+) -> Output {
+    let text = std::fs::read_to_string(script)
+        .unwrap()
+        .replace("/usr/local/mgr5", &m.root().display().to_string());
+    let copy = m.dir.path().join("preinst");
+    std::fs::write(&copy, text).unwrap();
+    let path = std::env::var("PATH").unwrap_or_default();
+    let path = match stubs {
+        Some(dir) => format!("{}:{path}", dir.display()),
+        None => path,
+    };
+    let mut cmd = Command::new("sh");
+    cmd.arg(&copy)
+        .arg(arg)
+        .env_clear()
+        .env("PATH", path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if replace {
+        cmd.env("AMOCRM_REPLACE", "1");
+    }
+    run_with_timeout(cmd, b"", Duration::from_secs(60))
+}
+
+/// The .deb's preinst refuses the official module's place without AMOCRM_REPLACE=1, moves
+/// its files aside with it, and lets an install of this module be upgraded.
+fn preinst_guards_the_official_module(preinst: &Path) {
+    let m = Machine::new();
+    m.plant_official_module();
+    let before = m.tree();
+    let out = run_preinst(preinst, &m, "install", false, None);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success(), "refused:\n{stderr}");
+    assert!(
+        stderr.contains("is not this module's") && stderr.contains("AMOCRM_REPLACE=1 dpkg -i"),
+        "{stderr}"
+    );
+    assert!(m.tree() == before, "nothing changed");
+
+    // While ISPsystem's package is installed, not even with AMOCRM_REPLACE=1.
+    let stubs = official_package_stub();
+    let out = run_preinst(preinst, &m, "install", true, Some(stubs.path()));
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success(), "refused:\n{stderr}");
+    assert!(
+        stderr.contains("installed as the package billmanager-plugin-amocrm"),
+        "{stderr}"
+    );
+    assert!(m.tree() == before, "nothing changed");
+
+    let out = run_preinst(preinst, &m, "install", true, None);
+    assert!(out.status.success(), "{}", text(&out).1);
+    for name in [
+        "billmgr_mod_amocrm.xml",
+        "amocrm",
+        "amocrm.conf",
+        "presets.custom",
+    ] {
+        assert!(
+            m.path("etc/amocrm/replaced-official").join(name).exists(),
+            "{name} moved aside"
+        );
+    }
+    assert!(
+        m.path("etc/amocrm/access_token").exists(),
+        "the tokens stay"
+    );
+
+    let ours = Machine::new();
+    ours.install();
+    let before = ours.tree();
+    for arg in ["install", "upgrade"] {
+        let out = run_preinst(preinst, &ours, arg, false, None);
+        assert!(out.status.success(), "{arg}: {}", text(&out).1);
+    }
+    assert!(
+        ours.tree() == before,
+        "this module's own tree is left as it is"
+    );
+}
+
+/// The .rpm's requirements, which rpm reads from its binary's symbol versions
+/// (`libc.so.6(GLIBC_2.17)(64bit)`), ask for no glibc newer than 2.17.
+fn rpm_requires_glibc_at_most_the_floor(rpm: &Path) {
+    let out = Command::new("rpm")
+        .args(["-qp", "--requires"])
+        .arg(rpm)
+        .output()
+        .expect("rpm --requires");
+    let requires = String::from_utf8_lossy(&out.stdout);
+    let newest = requires
+        .lines()
+        .filter_map(|l| l.split("(GLIBC_").nth(1))
+        .filter_map(|v| v.split(')').next())
+        .map(|v| {
+            v.split('.')
+                .map(|n| n.parse().unwrap_or(0))
+                .collect::<Vec<u32>>()
+        })
+        .max()
+        .expect("the .rpm requires glibc symbol versions");
+    assert!(
+        newest.as_slice() <= GLIBC_FLOOR.as_slice(),
+        "the .rpm requires glibc {newest:?}:\n{requires}"
+    );
+}
+
+/// The .rpm's %pre is the .deb's preinst: the same guard.
+fn rpm_pre_is_the_debs_preinst(rpm: &Path, preinst: &Path) {
+    let out = Command::new("rpm")
+        .args(["-qp", "--scripts"])
+        .arg(rpm)
+        .output()
+        .expect("rpm --scripts");
+    let scripts = String::from_utf8_lossy(&out.stdout);
+    let preinst = std::fs::read_to_string(preinst).unwrap();
+    assert!(
+        scripts.contains(preinst.trim_end()),
+        "the .rpm's scriptlets hold the preinst:\n{scripts}"
+    );
 }
 
 /// `-rwxr-x---` → 0o750.

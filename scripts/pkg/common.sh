@@ -47,3 +47,35 @@ panel_roots() {
   CRON_DIR="${CRON_DIR:-/etc/cron.d}"
   export MGR_ROOT
 }
+
+# ISPsystem's own amoCRM module uses this module's names: etc/xml/billmgr_mod_amocrm.xml,
+# etc/amocrm/, the amocrm_* tables and var/amocrm_*.log (its documentation lists them). Its
+# package name is inferred from ISPsystem's convention, billmanager-plugin-<plugin> for a
+# billmgr_mod_<plugin>.xml; no public source names this one.
+OFFICIAL_PACKAGE=billmanager-plugin-amocrm
+
+# Whether FILE is this module's description or binary: every release of both names the
+# project (the description's marker line and first comment; the binary embeds the
+# description and sends the name as its user agent). A symlink never is.
+is_ours() {
+  [ ! -L "$1" ] && [ -f "$1" ] && grep -qaF billmgr-amocrm "$1"
+}
+
+# Whether dpkg or rpm has the official package installed.
+official_package_installed() {
+  if command -v dpkg-query >/dev/null &&
+    dpkg-query -W -f='${Status}\n' "$OFFICIAL_PACKAGE" 2>/dev/null | grep -q ' installed$'; then
+    return 0
+  fi
+  command -v rpm >/dev/null && rpm -q "$OFFICIAL_PACKAGE" >/dev/null 2>&1
+}
+
+# The module description and binary in MGR_ROOT that are not this module's, one a line.
+foreign_module_files() {
+  local f
+  for f in "$MGR_ROOT/etc/xml/billmgr_mod_amocrm.xml" "$MGR_ROOT/addon/amocrm"; do
+    if { [ -e "$f" ] || [ -L "$f" ]; } && ! is_ours "$f"; then
+      printf '%s\n' "$f"
+    fi
+  done
+}
