@@ -185,7 +185,7 @@ step "creating the module's tables (amocrm init)"
 if "$MGR_ROOT/addon/amocrm" init; then
   :
 else
-  warn "the tables were not created now (above: why); the handler creates them on the first event"
+  warn "the tables were not created now (above: why); the first reader of the queue (the worker, status, a panel screen) creates them"
 fi
 
 clear_xml_cache

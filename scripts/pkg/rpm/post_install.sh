@@ -6,7 +6,7 @@ export MGR_ROOT
 chmod 700 "$MGR_ROOT/etc/amocrm"
 [ -d "$MGR_ROOT/var" ] || install -d -m 755 "$MGR_ROOT/var"
 if ! "$MGR_ROOT/addon/amocrm" init; then
-  echo "billmgr-amocrm: the tables were not created now; the handler creates them on the first event" >&2
+  echo "billmgr-amocrm: the tables were not created now; the first reader of the queue (the worker, status, a panel screen) creates them" >&2
 fi
 # Public BILLmanager/ISPmanager plugins clear this cache before restarting the panel;
 # `mgrctl -m billmgr exit` is ISPsystem's documented restart.
