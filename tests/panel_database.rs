@@ -581,15 +581,16 @@ fn the_unix_socket_is_used_for_db_socket_and_for_localhost() {
     let link = p.path("sbin/db.sock");
     std::fs::create_dir_all(p.path("sbin")).expect("mkdir");
     std::os::unix::fs::symlink(&socket, &link).expect("symlink");
-    let settings = |socket_line: &str| {
+    let settings_on = |host: &str, socket_line: &str| {
         p.write(
             "etc/billmgr.conf.d/db.conf",
             &format!(
-                "DBHost localhost\nDBUser {}\nDBPassword {}\nDBName {}\n{socket_line}",
+                "DBHost {host}\nDBUser {}\nDBPassword {}\nDBName {}\n{socket_line}",
                 user.name, user.password, mdb.name
             ),
         );
     };
+    let settings = |socket_line: &str| settings_on("localhost", socket_line);
 
     // DBSocket names the socket.
     settings(&format!("DBSocket {}\n", link.display()));
@@ -615,6 +616,29 @@ fn the_unix_socket_is_used_for_db_socket_and_for_localhost() {
         text(&out.stderr).contains("none.sock"),
         "{}",
         text(&out.stderr)
+    );
+
+    // A loopback address beside DBSocket: the same server, through the socket named.
+    settings_on("127.0.0.1", &format!("DBSocket {}\n", link.display()));
+    let out = p.amocrm(&["init"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!(
+            "tables ready in mysql://{}@127.0.0.1/{}?socket={}",
+            user.name,
+            mdb.name,
+            link.display()
+        )
+    );
+    settings_on(
+        "127.0.0.1",
+        &format!("DBSocket {}\n", p.path("sbin/none.sock").display()),
+    );
+    assert_eq!(
+        p.amocrm(&["init"]).status.code(),
+        Some(1),
+        "the socket is the one used"
     );
 
     // localhost alone: the socket where MariaDB puts it.

@@ -88,10 +88,12 @@ impl PanelParams {
     /// given), over the unix socket `DBSocket` names, else the first found where MySQL
     /// and MariaDB put it (`mysql://user:password@localhost/name?socket=/path`): a MariaDB
     /// user that authenticates by the socket (root on Debian and Ubuntu) is refused over
-    /// TCP. This is the MySQL client library's rule (`localhost` means the socket, and the
-    /// socket is ignored for any other host); that the panel connects through that
-    /// library, and so by the same rule, is inferred: a panel with `DBSocket` beside a
-    /// remote `DBHost` would confirm it.
+    /// TCP. A `DBSocket` beside a loopback address (127.0.0.1, ::1) is taken too: it names
+    /// the same server, and only the socket lets such a user in. It is ignored for any
+    /// other host, as the MySQL client library ignores it: a socket line left behind when
+    /// the database moved must not send the module to the old local server. That the panel
+    /// connects through that library, and so by the same rule, is inferred: a panel with
+    /// `DBSocket` beside a remote `DBHost` would confirm it.
     pub fn url(&self) -> Secret {
         self.url_with(&|p: &str| Path::new(p).exists())
     }
@@ -110,13 +112,12 @@ impl PanelParams {
             Some(p) => format!("{}:{}", encode(&user), encode(p)),
             None => encode(&user),
         };
-        let socket = host
-            .eq_ignore_ascii_case("localhost")
-            .then(|| {
-                let named = self.socket.clone().filter(|s| !s.is_empty());
-                named.or_else(|| SOCKETS.into_iter().find(|s| exists(s)).map(str::to_string))
-            })
-            .flatten();
+        let named = self.socket.clone().filter(|s| !s.is_empty());
+        let socket = if host.eq_ignore_ascii_case("localhost") {
+            named.or_else(|| SOCKETS.into_iter().find(|s| exists(s)).map(str::to_string))
+        } else {
+            named.filter(|_| is_loopback(&host))
+        };
         Secret::new(match socket {
             Some(s) => format!(
                 "mysql://{auth}@{}/{}?socket={}",
@@ -127,6 +128,13 @@ impl PanelParams {
             None => format!("mysql://{auth}@{}:3306/{}", url_host(&host), encode(&name)),
         })
     }
+}
+
+/// Whether the host is this machine by address.
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Names the parameters given, never the password's value.
@@ -222,6 +230,17 @@ mod tests {
         assert_eq!(
             p.url_with(&only).expose(),
             "mysql://root@10.0.0.5:3306/billmgr"
+        );
+        // A loopback address with DBSocket: the same server, by its socket.
+        let p = params(&[("DBHost", "127.0.0.1"), ("DBSocket", "/srv/my.sock")]);
+        assert_eq!(
+            p.url_with(&only).expose(),
+            "mysql://root@127.0.0.1/billmgr?socket=%2Fsrv%2Fmy.sock"
+        );
+        let p = params(&[("DBHost", "127.0.0.1")]);
+        assert_eq!(
+            p.url_with(&only).expose(),
+            "mysql://root@127.0.0.1:3306/billmgr"
         );
     }
 
