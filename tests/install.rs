@@ -669,6 +669,9 @@ fn install_refuses_the_official_modules_place_without_replace() {
 #[test]
 fn install_with_replace_takes_the_official_modules_place() {
     let m = Machine::new();
+    // No panel here but its files: its database is then this module's default SQLite file,
+    // where the official module's link table is planted.
+    std::fs::remove_file(m.root().join("sbin/mgrctl")).unwrap();
     m.plant_official_module();
 
     let (stdout, _) = text(&m.script("install.sh", &["--binary", AMOCRM, "--replace"]));
