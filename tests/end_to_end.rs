@@ -508,6 +508,70 @@ fn manager_edits_are_kept_unless_the_admin_chooses_overwrite() {
     assert_eq!(field_text(&c, "EMAIL"), vec!["new@example.ru"]);
 }
 
+/// A lead mirrors its service: with the default settings a renewal moves its expiry date
+/// field, while what a manager typed on the contact stays.
+#[test]
+fn a_renewal_moves_the_leads_expiry_and_the_managers_contact_edits_stay() {
+    for (label, database, mariadb) in workers::databases("renewal") {
+        let sandbox = Sandbox::start(&[]);
+        let p = Panel::new();
+        p.write_conf(&sandbox.url, &database, "batch_size = 50");
+        p.sample_panel();
+        p.event("account.edit", "2", &[]);
+        p.event("service.postopen", "1001", &[]);
+        drain(&p);
+        use billmgr_amocrm::model::EntityKind;
+        let contact = p
+            .db()
+            .link(EntityKind::Account, 2)
+            .unwrap()
+            .unwrap()
+            .amocrm_id;
+        let lead = p
+            .db()
+            .link(EntityKind::Item, 1001)
+            .unwrap()
+            .unwrap()
+            .amocrm_id;
+        let before = field_text(&lead_of(&sandbox, lead), "816002");
+        manager_patch(
+            &p,
+            &sandbox,
+            &format!("/api/v4/contacts/{contact}"),
+            &serde_json::json!({"name": "Иван (VIP)"}),
+        );
+        // The panel renews the service a year ahead and the client's name changes.
+        one_run::panel_sql(
+            &p,
+            mariadb.as_ref(),
+            "UPDATE item SET expiredate = '2026-07-14' WHERE id = 1001; \
+             UPDATE user SET realname = 'Иванов И. И.' WHERE id = 11;",
+        );
+        p.event("service.postprolong", "1001", &[]);
+        p.event("account.edit", "2", &[]);
+        drain(&p);
+        let after = field_text(&lead_of(&sandbox, lead), "816002");
+        // 2026-07-14 00:00 UTC.
+        assert_eq!(
+            after,
+            ["1783987200"],
+            "{label}: the lead's expiry, was {before:?}"
+        );
+        assert_eq!(
+            contact_of(&sandbox, contact)["name"],
+            "Иван (VIP)",
+            "{label}: the manager's name for the contact stays"
+        );
+        let s = p.db().queue_summary(i64::MAX / 2).unwrap();
+        assert_eq!((s.failed, s.pending), (0, 0), "{label}");
+    }
+}
+
+fn lead_of(sandbox: &Sandbox, id: i64) -> Value {
+    let state = sandbox.get_json("/_sandbox/state");
+    by_id(entities(&state, "leads"), id).clone()
+}
+
 #[test]
 fn an_unpaid_account_stops_the_run_and_keeps_the_queue() {
     let sandbox = Sandbox::start(&[]);

@@ -316,6 +316,38 @@ fn dedup_none_and_values_with_comment_characters_read_back() {
     );
 }
 
+#[test]
+fn lead_updates_are_their_own_choice_and_a_form_without_it_keeps_it() {
+    let panel = panel_with(&admin_conf("http://127.0.0.1:9"));
+    let opened = panel.call("amocrm.settings", 29, &[]);
+    assert_eq!(
+        opened.values["update_leads"], "overwrite",
+        "a lead mirrors its service"
+    );
+    let keys: Vec<&str> = opened.slists["update_leads"]
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(keys, ["fill_empty", "overwrite"]);
+    let a = submit(&panel, "admin", &[("update_leads", "fill_empty")]);
+    assert!(a.ok.is_some(), "{}", a.raw);
+    let paths = billmgr_amocrm::paths::Paths::new(panel.root());
+    let values = || billmgr_amocrm::config::read_values(&paths).expect("values");
+    assert_eq!(values().get("sync", "update_leads"), Some("fill_empty"));
+    assert!(
+        logs(&panel).contains("update_leads = fill_empty"),
+        "{}",
+        logs(&panel)
+    );
+    // A form that does not carry the field (an older page) leaves the setting alone.
+    let a = submit(&panel, "admin", &[("batch_size", "40")]);
+    assert!(a.ok.is_some(), "{}", a.raw);
+    assert_eq!(values().get("sync", "update_leads"), Some("fill_empty"));
+    let a = submit(&panel, "admin", &[("update_leads", "sometimes")]);
+    assert!(a.error.is_some(), "{}", a.raw);
+    assert_eq!(values().get("sync", "update_leads"), Some("fill_empty"));
+}
+
 /// Values submitted, and what the error must say.
 type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
 

@@ -48,7 +48,7 @@ fn gather(paths: &Paths) -> Value {
     };
     if let Some(c) = &cfg {
         crate::log::register_secret(c.auth.client_secret.expose());
-        out["config"] = json!({"ok": true, "sync_enabled": c.sync.enabled, "update": format!("{:?}", c.sync.update)});
+        out["config"] = json!({"ok": true, "sync_enabled": c.sync.enabled, "update": format!("{:?}", c.sync.update), "update_leads": format!("{:?}", c.sync.update_leads)});
         let opts = crate::amo::ClientOptions {
             rate_limit: c.sync.rate_limit,
             timeout: LIVE_TIMEOUT,

@@ -104,11 +104,25 @@ pub struct SyncConfig {
     pub enabled: bool,
     /// 1..=250.
     pub batch_size: usize,
-    /// Requests a second for the whole process.
+    /// Requests a second for every process of the module together.
     pub rate_limit: f64,
+    /// How contacts and companies are updated: what managers type about people is theirs.
     pub update: UpdateMode,
+    /// How leads are updated: a lead mirrors its service, so by default its billing facts
+    /// (mapped fields, price) follow the panel.
+    pub update_leads: UpdateMode,
     /// Empty: never match an unlinked client to an existing contact.
     pub dedup: Vec<DedupKey>,
+}
+
+impl SyncConfig {
+    /// How an entity of this kind is updated in amoCRM.
+    pub fn mode_for(&self, kind: crate::model::EntityKind) -> UpdateMode {
+        match kind {
+            crate::model::EntityKind::Item => self.update_leads,
+            _ => self.update,
+        }
+    }
 }
 
 impl Default for SyncConfig {
@@ -118,6 +132,7 @@ impl Default for SyncConfig {
             batch_size: 50,
             rate_limit: 7.0,
             update: UpdateMode::FillEmpty,
+            update_leads: UpdateMode::Overwrite,
             dedup: vec![DedupKey::Email, DedupKey::Phone],
         }
     }

@@ -9,7 +9,14 @@ use crate::secret::Secret;
 
 pub const AUTH_KEYS: [&str; 5] = ["url", "client_id", "client_secret", "redirect_uri", "code"];
 pub const DATABASE_KEYS: [&str; 3] = ["driver", "url", "path"];
-pub const SYNC_KEYS: [&str; 5] = ["enabled", "batch_size", "rate_limit", "update", "dedup"];
+pub const SYNC_KEYS: [&str; 6] = [
+    "enabled",
+    "batch_size",
+    "rate_limit",
+    "update",
+    "update_leads",
+    "dedup",
+];
 
 /// Collects problems for one file.
 pub struct Report<'a> {
@@ -234,6 +241,14 @@ pub fn enabled(doc: &IniDoc, r: &mut Report<'_>) -> bool {
     }
 }
 
+fn update_mode(v: &str) -> Option<UpdateMode> {
+    match v {
+        "fill_empty" => Some(UpdateMode::FillEmpty),
+        "overwrite" => Some(UpdateMode::Overwrite),
+        _ => None,
+    }
+}
+
 /// `[sync]`.
 pub fn sync(doc: &IniDoc, r: &mut Report<'_>) -> SyncConfig {
     let mut sync = SyncConfig::default();
@@ -250,10 +265,10 @@ pub fn sync(doc: &IniDoc, r: &mut Report<'_>) -> SyncConfig {
                 Ok(n) if n.is_finite() && n >= 0.01 => sync.rate_limit = n,
                 _ => r.at(e.line, format!("[sync] rate_limit '{v}' must be a number of requests a second from 0.01 (one in 100 s) up (amoCRM allows 7)")),
             },
-            "update" => match v.as_str() {
-                "fill_empty" => sync.update = UpdateMode::FillEmpty,
-                "overwrite" => sync.update = UpdateMode::Overwrite,
-                _ => r.at(e.line, format!("[sync] update '{v}' is unknown: use fill_empty or overwrite")),
+            "update" | "update_leads" => match update_mode(&v) {
+                Some(mode) if e.key == "update" => sync.update = mode,
+                Some(mode) => sync.update_leads = mode,
+                None => r.at(e.line, format!("[sync] {} '{v}' is unknown: use fill_empty or overwrite", e.key)),
             },
             "dedup" => {
                 let mut keys = Vec::new();
@@ -382,7 +397,7 @@ mod tests {
     #[test]
     fn sync_settings_are_checked() {
         let (doc, mut problems) = read(
-            "[sync]\nenabled = off\nbatch_size = 250\nrate_limit = 2.5\nupdate = overwrite\ndedup = phone, email, phone\n",
+            "[sync]\nenabled = off\nbatch_size = 250\nrate_limit = 2.5\nupdate = overwrite\nupdate_leads = fill_empty\ndedup = phone, email, phone\n",
         );
         let s = sync(
             &doc,
@@ -399,11 +414,12 @@ mod tests {
                 batch_size: 250,
                 rate_limit: 2.5,
                 update: UpdateMode::Overwrite,
+                update_leads: UpdateMode::FillEmpty,
                 dedup: vec![DedupKey::Phone, DedupKey::Email]
             }
         );
         let (doc, mut problems) = read(
-            "[sync]\nenabled = maybe\nbatch_size = 251\nrate_limit = 0\nupdate = always\ndedup = fax\n",
+            "[sync]\nenabled = maybe\nbatch_size = 251\nrate_limit = 0\nupdate = always\nupdate_leads = never\ndedup = fax\n",
         );
         let s = sync(
             &doc,
@@ -414,7 +430,7 @@ mod tests {
         );
         assert_eq!(
             problems.iter().map(|p| p.line).collect::<Vec<_>>(),
-            vec![2, 3, 4, 5, 6]
+            vec![2, 3, 4, 5, 6, 7]
         );
         assert_eq!((s.batch_size, s.rate_limit), (50, 7.0));
         let (doc, mut problems) = read("[sync]\ndedup =\n");

@@ -83,7 +83,12 @@ fn line(
     let link = db.link(kind, id)?;
     let action = match &link {
         None => "create",
-        Some(_) if p.unchanged(link.as_ref(), cfg.sync.update).is_some() => "unchanged",
+        Some(_)
+            if p.unchanged(link.as_ref(), cfg.sync.mode_for(kind))
+                .is_some() =>
+        {
+            "unchanged"
+        }
         Some(_) => "update",
     };
     Ok(Line {

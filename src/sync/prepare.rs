@@ -64,7 +64,7 @@ impl Worker<'_> {
         for w in &p.warnings {
             log::warn!("{kind} {}: {w}", read.target.id);
         }
-        if let Some(amo_id) = p.unchanged(read.link.as_ref(), self.cfg.sync.update) {
+        if let Some(amo_id) = p.unchanged(read.link.as_ref(), self.cfg.sync.mode_for(kind)) {
             self.ledger.report.unchanged += 1;
             self.ledger.done(&read.target, amo_id, "unchanged");
             return None;

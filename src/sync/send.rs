@@ -169,7 +169,7 @@ impl Worker<'_> {
                 continue;
             };
             let p = &u.ready.plan;
-            match p.patch(cur, self.cfg.sync.update, p.state_changed(&u.last)) {
+            match p.patch(cur, self.cfg.sync.mode_for(kind), p.state_changed(&u.last)) {
                 Some(patch) => patches.push((u, patch)),
                 None => {
                     self.ledger.report.unchanged += 1;
@@ -288,7 +288,7 @@ impl Worker<'_> {
 
     /// Records that the target is (now) the amoCRM entity, and ends its jobs.
     pub(super) fn linked(&mut self, r: &Ready, amo_id: i64, what: &str) {
-        let fingerprint = r.plan.fingerprint(self.cfg.sync.update);
+        let fingerprint = r.plan.fingerprint(self.cfg.sync.mode_for(r.target.kind));
         self.ledger.linked(&r.target, amo_id, fingerprint, what);
     }
 

@@ -22,8 +22,10 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// the longest wait stays near two timeouts, not the worker's six tries with backoff.
 const ATTEMPTS: u32 = 2;
 
-/// `[sync] update` choices.
+/// `[sync] update` and `update_leads` choices.
 const UPDATE: [&str; 2] = ["fill_empty", "overwrite"];
+/// `[sync] update_leads` when amocrm.conf does not say: a lead mirrors its service.
+const DEFAULT_UPDATE_LEADS: &str = "overwrite";
 /// `[sync] dedup` choices and what each writes.
 const DEDUP: [(&str, &str); 4] = [
     ("email_phone", "email, phone"),
@@ -74,6 +76,10 @@ fn show(ctx: &Ctx<'_>, conf: &ConfValues) -> String {
         .get("sync", "update")
         .and_then(update_choice)
         .unwrap_or(UPDATE[0]);
+    let update_leads = conf
+        .get("sync", "update_leads")
+        .and_then(update_choice)
+        .unwrap_or(DEFAULT_UPDATE_LEADS);
     let dedup = conf
         .get("sync", "dedup")
         .map_or(Some(DEDUP[0].0), dedup_choice)
@@ -89,8 +95,16 @@ fn show(ctx: &Ctx<'_>, conf: &ConfValues) -> String {
         .value("batch_size", &value("batch_size", batch))
         .value("rate_limit", &value("rate_limit", rate))
         .value("update", &value("update", update.to_string()))
+        .value(
+            "update_leads",
+            &value("update_leads", update_leads.to_string()),
+        )
         .value("dedup", &value("dedup", dedup.to_string()))
         .slist("update", &choices(ctx, "update", UPDATE.iter().copied()))
+        .slist(
+            "update_leads",
+            &choices(ctx, "update_leads", UPDATE.iter().copied()),
+        )
         .slist(
             "dedup",
             &choices(ctx, "dedup", DEDUP.iter().map(|(k, _)| *k)),
@@ -126,6 +140,8 @@ struct Submitted {
     /// As typed (it may be a fraction), and its value.
     rate_limit: (String, f64),
     update: &'static str,
+    /// `None`: not in the form submitted (kept as it is).
+    update_leads: Option<&'static str>,
     dedup: &'static str,
 }
 
@@ -206,6 +222,16 @@ fn read_submitted(ctx: &Ctx<'_>, conf: &ConfValues) -> Result<Submitted, UiError
             &[("field", &label("update")), ("value", &raw("update"))],
         ));
     }
+    let update_leads = ctx.param("update_leads").map(|v| {
+        let choice = update_choice(v);
+        if choice.is_none() {
+            problems.push(ctx.common(
+                "settings_update",
+                &[("field", &label("update_leads")), ("value", v)],
+            ));
+        }
+        choice
+    });
     let dedup = DEDUP.iter().map(|(k, _)| *k).find(|d| *d == raw("dedup"));
     if dedup.is_none() {
         problems.push(ctx.common(
@@ -240,6 +266,7 @@ fn read_submitted(ctx: &Ctx<'_>, conf: &ConfValues) -> Result<Submitted, UiError
             batch_size,
             rate_limit: (raw("rate_limit"), rate_limit),
             update,
+            update_leads: update_leads.flatten(),
             dedup,
         }),
         _ => Err(ctx.fail("settings_not_saved", &[("problems", &problems.join(" "))])),
@@ -302,6 +329,11 @@ fn changes(s: &Submitted, conf: &ConfValues) -> (Vec<Change>, Vec<String>) {
     }
     if differs(sync("update"), update_choice, s.update, UPDATE[0]) {
         set("sync", "update", s.update, format!("update = {}", s.update));
+    }
+    if let Some(v) = s.update_leads
+        && differs(sync("update_leads"), update_choice, v, DEFAULT_UPDATE_LEADS)
+    {
+        set("sync", "update_leads", v, format!("update_leads = {v}"));
     }
     if differs(sync("dedup"), dedup_choice, s.dedup, DEDUP[0].0) {
         let v = DEDUP
