@@ -96,6 +96,22 @@ impl AmoClient {
         self.files.status()
     }
 
+    /// Renews the tokens when the refresh token is a month old, even with nothing to send:
+    /// an integration unused for three months loses its authorization. Whether it did.
+    pub fn keep_alive(&mut self) -> Result<bool, AmoError> {
+        if !self.files.status().wants_keep_alive(now_unix()) {
+            return Ok(false);
+        }
+        let Some(token) = self.files.read_access()? else {
+            return Ok(false);
+        };
+        log::info!("the amoCRM authorization was last renewed a month ago: renewing it now");
+        // As a stale token: under the lock, a pair another process renewed meanwhile is
+        // taken as it is.
+        self.refresh(&token)?;
+        Ok(true)
+    }
+
     /// `GET /api/v4/account`.
     pub fn account(&mut self) -> Result<Value, AmoError> {
         self.get_json("/api/v4/account")?.ok_or_else(|| {

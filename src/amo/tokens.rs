@@ -19,6 +19,32 @@ pub struct TokenStatus {
     pub present: bool,
     /// The access token's `exp` claim (unix seconds), when it is a JWT.
     pub access_expires_at: Option<i64>,
+    /// When the refresh token was written (unix seconds): its file is rewritten at every
+    /// exchange and refresh, and nothing else writes it.
+    pub refreshed_at: Option<i64>,
+}
+
+/// A refresh token lapses when the integration is not used for three months (amoCRM's
+/// OAuth documentation); counted as 90 days.
+pub const REFRESH_TOKEN_LIFETIME_SECS: i64 = 90 * 86_400;
+
+/// A refresh token this old is renewed even when nothing is sent, so that a quiet panel
+/// keeps its authorization with two months to spare.
+pub const KEEP_ALIVE_AFTER_SECS: i64 = 30 * 86_400;
+
+impl TokenStatus {
+    /// When the authorization lapses unless the module uses it before.
+    pub fn authorization_lapses_at(&self) -> Option<i64> {
+        self.refreshed_at.map(|t| t + REFRESH_TOKEN_LIFETIME_SECS)
+    }
+
+    /// Whether the refresh token is old enough to be renewed now.
+    pub fn wants_keep_alive(&self, now: i64) -> bool {
+        self.present
+            && self
+                .refreshed_at
+                .is_some_and(|t| now - t >= KEEP_ALIVE_AFTER_SECS)
+    }
 }
 
 /// Refresh at most this long before the access token expires.
@@ -38,6 +64,16 @@ pub(crate) fn needs_refresh(token: &Secret, now: i64) -> bool {
         .filter(|l| *l > 0)
         .unwrap_or(86_400);
     exp.saturating_sub(now) < REFRESH_AHEAD_SECS.min(lifetime / 4)
+}
+
+/// A file's modification time (unix seconds), if it exists.
+fn modified_at(path: &Path) -> Option<i64> {
+    let modified = fs::metadata(path).and_then(|m| m.modified()).ok()?;
+    let secs = modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    i64::try_from(secs).ok()
 }
 
 pub(crate) fn now_unix() -> i64 {
@@ -93,6 +129,7 @@ impl TokenFiles {
             access_expires_at: access
                 .and_then(|t| jwt::claims(t.expose()))
                 .and_then(|c| c.exp),
+            refreshed_at: modified_at(&self.refresh),
         }
     }
 
@@ -205,6 +242,24 @@ mod tests {
     }
 
     #[test]
+    fn a_month_old_refresh_token_is_renewed_and_three_months_end_it() {
+        let at = |refreshed: i64| TokenStatus {
+            present: true,
+            access_expires_at: None,
+            refreshed_at: Some(refreshed),
+        };
+        let now = 100 * 86_400;
+        assert!(!at(now - 29 * 86_400).wants_keep_alive(now));
+        assert!(at(now - 30 * 86_400).wants_keep_alive(now));
+        assert_eq!(at(now).authorization_lapses_at(), Some(now + 90 * 86_400));
+        let absent = TokenStatus {
+            present: false,
+            ..at(0)
+        };
+        assert!(!absent.wants_keep_alive(now), "nothing to renew");
+    }
+
+    #[test]
     fn extreme_claims_do_not_overflow() {
         let now = 1_700_000_000;
         assert!(!needs_refresh(&jwt(r#"{"exp":1e300,"iat":-1e300}"#), now));
@@ -253,13 +308,13 @@ mod tests {
             files.read_refresh().ok().flatten(),
             Some(Secret::new("refresh-2"))
         );
+        let status = files.status();
         assert_eq!(
-            files.status(),
-            TokenStatus {
-                present: true,
-                access_expires_at: Some(123456)
-            }
+            (status.present, status.access_expires_at),
+            (true, Some(123456))
         );
+        let written = status.refreshed_at.expect("the refresh token's time");
+        assert!((now_unix() - written).abs() < 60, "{written}");
         let leftovers: Vec<_> = fs::read_dir(paths.etc_dir())
             .expect("list")
             .filter_map(|e| e.ok())

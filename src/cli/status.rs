@@ -63,6 +63,9 @@ fn gather(paths: &Paths) -> Value {
                     "present": t.present,
                     "access_expires_at": t.access_expires_at,
                     "access_expires": t.access_expires_at.map(timestamp),
+                    "authorization_lapses_at": t.authorization_lapses_at(),
+                    "authorization_days_left": t.authorization_lapses_at()
+                        .map(|at| (at - now()).max(0) / 86_400),
                 });
                 if (t.present || c.auth.code.is_some())
                     && !token_lock_free(paths, TOKEN_LOCK_PATIENCE)
@@ -289,6 +292,11 @@ fn print_text(r: &Value) {
             }
             None if t["present"] == json!(true) => println!("token:      present, expiry unknown"),
             None => println!("token:      none"),
+        }
+        if let Some(days) = t["authorization_days_left"].as_i64() {
+            println!(
+                "authorization: {days} day(s) left unless the module uses it (`amocrm task` renews it after 30 days)"
+            );
         }
     }
     let d = &r["database"];

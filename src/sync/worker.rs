@@ -4,7 +4,7 @@
 use super::drain::{Stop, Worker};
 use super::lock::WorkerLock;
 use super::state::RunState;
-use crate::amo::AmoError;
+use crate::amo::{AmoClient, AmoError, ClientOptions};
 use crate::config::{Config, Problems};
 use crate::db::{self, DbError, PanelDb};
 use crate::paths::Paths;
@@ -45,6 +45,7 @@ pub fn run(paths: &Paths, progress: bool) -> Result<RunReport, RunError> {
         };
         let cfg = config(paths, &total)?;
         let db = open_queue(&cfg, paths)?;
+        keep_authorized(paths, &cfg, &total)?;
         if !cfg.sync.enabled {
             return disabled(paths, db, total);
         }
@@ -104,6 +105,25 @@ fn open_queue(cfg: &Config, paths: &Paths) -> Result<Box<dyn PanelDb>, RunError>
         log::debug!("{pruned} finished job(s) older than 30 days removed from the queue");
     }
     Ok(db)
+}
+
+/// Renews the tokens when they were last renewed a month ago, whatever the queue holds
+/// and even with syncing off: amoCRM drops an authorization unused for three months. A
+/// refusal ends the run as any other would; amoCRM out of reach waits for the next run.
+fn keep_authorized(paths: &Paths, cfg: &Config, total: &RunReport) -> Result<(), RunError> {
+    let opts = ClientOptions {
+        rate_limit: cfg.sync.rate_limit,
+        timeout: std::time::Duration::from_secs(30),
+    };
+    let renewed = AmoClient::new(&cfg.auth, opts, paths).and_then(|mut c| c.keep_alive());
+    match renewed {
+        Ok(_) => Ok(()),
+        Err(e @ AmoError::Refused { .. }) => Err(stopped(paths, Stop::Amo(e), total)),
+        Err(e) => {
+            log::warn!("the amoCRM authorization was not renewed now, the next run tries: {e}");
+            Ok(())
+        }
+    }
 }
 
 /// `[sync] enabled = no`: the jobs wait, and the state says so.
