@@ -237,8 +237,8 @@ impl<'a> Worker<'a> {
                 for (l, a) in links.iter().zip(answers) {
                     if let Err(msg) = a {
                         let (from, to) = (l.entity_id, l.to_entity_id);
-                        let to_type = &l.to_entity_type;
-                        log::warn!("{entity} {from} not linked to {to_type} {to}: {msg}");
+                        let (one, to_one) = (one_of(entity), one_of(&l.to_entity_type));
+                        log::warn!("{one} {from} not linked to {to_one} {to}: {msg}");
                     }
                 }
             }
@@ -294,6 +294,14 @@ impl<'a> Worker<'a> {
             "\r{} sent, {} unchanged, {} skipped, {} failed, {} waiting   ",
             r.sent, r.unchanged, r.skipped, r.failed, waiting
         );
+    }
+}
+
+/// `companies` → `company`, `leads` → `lead`, for messages.
+fn one_of(entity: &str) -> &str {
+    match entity {
+        "companies" => "company",
+        other => other.strip_suffix('s').unwrap_or(other),
     }
 }
 
