@@ -4,9 +4,9 @@
 //! answered "not found". The link is replaced: a client is matched again to an existing
 //! contact by the duplicate rules (the survivor of a merge, when it has the client's
 //! e-mail or phone and no other client has it), else the entity is made anew; and what
-//! hung on the old entity is hung on the new one, with amoCRM's link calls. A new lead or
-//! company naming a contact or company amoCRM no longer has queues that entity's panel
-//! entity to heal it, and is tried again after it.
+//! hung on the old entity is hung on the new one, with amoCRM's link calls. A new lead
+//! naming a contact or company amoCRM no longer has queues that entity's panel entity to
+//! heal it, and is tried again after it.
 
 use std::collections::{HashMap, HashSet};
 
@@ -14,7 +14,7 @@ use super::drain::{Stop, Worker};
 use super::kinds;
 use super::send::Update;
 use super::target::Ready;
-use crate::amo::LinkRequest;
+use crate::amo::{AmoError, LinkRequest};
 use crate::db::NewJob;
 use crate::model::EntityKind;
 
@@ -95,9 +95,10 @@ impl Worker<'_> {
         g: &Gone,
         taken: &HashSet<i64>,
     ) -> Result<Option<i64>, Stop> {
-        let found = match kinds::of(kind).matches_existing() {
-            true => self.find_existing(&g.ready, taken)?,
-            false => None,
+        let found = if kinds::of(kind).matches_existing() {
+            self.find_existing(&g.ready, taken)?
+        } else {
+            None
         };
         let (one, id) = (kind.amo_one(), g.ready.target.id);
         let then = match found {
@@ -144,16 +145,14 @@ impl Worker<'_> {
             EntityKind::Account => Some(id),
             _ => r.plan.account_id,
         };
-        let now = amo_id;
-        let healed = Healed {
+        self.heals.done.push(Healed {
             kind,
             id,
             account,
             was,
-            now,
+            now: amo_id,
             fresh,
-        };
-        self.heals.done.push(healed);
+        });
     }
 
     /// Hangs on each entity healed in this batch what hung on the one it replaces (its
@@ -226,9 +225,7 @@ impl Worker<'_> {
         let entity = h.kind.amo_entity();
         let current = match self.amo.get_by_ids(entity, &[h.now], "leads") {
             Ok(found) => found.into_iter().next().unwrap_or_default(),
-            Err(
-                e @ (crate::amo::AmoError::Refused { .. } | crate::amo::AmoError::Unavailable(_)),
-            ) => {
+            Err(e @ (AmoError::Refused { .. } | AmoError::Unavailable(_))) => {
                 return Err(Stop::Amo(e));
             }
             Err(e) => {
@@ -281,9 +278,10 @@ fn hung_message(h: &Healed, hangers: &Hangers) -> String {
     if let Some(c) = hangers.company {
         parts.push(format!("company {c}"));
     }
-    let hung = match parts.is_empty() {
-        true => "nothing to hang on it".to_string(),
-        false => format!("{} hung on it", parts.join(" and ")),
+    let hung = if parts.is_empty() {
+        "nothing to hang on it".to_string()
+    } else {
+        format!("{} hung on it", parts.join(" and "))
     };
     let (kind, id, one) = (h.kind, h.id, h.kind.amo_one());
     format!(
