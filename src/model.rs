@@ -49,6 +49,14 @@ impl EntityKind {
             EntityKind::Item => "leads",
         }
     }
+    /// One of them, for messages: `contact`, `company`, `lead`.
+    pub fn amo_one(self) -> &'static str {
+        match self {
+            EntityKind::Account => "contact",
+            EntityKind::Profile => "company",
+            EntityKind::Item => "lead",
+        }
+    }
 }
 
 impl fmt::Display for EntityKind {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use billmgr_amocrm::amo::{
     AmoClient, AmoError, ClientOptions, EntityPatch, FieldValue, FieldValues, LinkRequest,
-    NEW_CODE_ACTION, NewEntity, Scalar,
+    NEW_CODE_ACTION, NewEntity, Rejection, Removed, Scalar,
 };
 use billmgr_amocrm::config::AuthConfig;
 use billmgr_amocrm::paths::Paths;
@@ -515,7 +515,10 @@ fn invalid_items_fail_alone() {
         .expect("create");
     assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
     let message = results[1].clone().expect_err("the bad choice is rejected");
-    assert!(message.contains("NotSupportedChoice"), "{message}");
+    assert!(
+        matches!(&message, Rejection::Invalid(m) if m.contains("NotSupportedChoice")),
+        "{message}"
+    );
     let names: Vec<String> = sandbox.get_json("/_sandbox/state")["contacts"]
         .as_array()
         .expect("contacts")
@@ -549,7 +552,7 @@ fn invalid_items_fail_alone() {
     assert!(
         updates[0]
             .as_ref()
-            .is_err_and(|m| m.contains("NotSupportedChoice")),
+            .is_err_and(|m| m.message().contains("NotSupportedChoice")),
         "{updates:?}"
     );
     assert_eq!(updates[1], Ok(()));
@@ -699,5 +702,116 @@ fn a_burst_stays_under_the_rate_limit() {
         started.elapsed() >= Duration::from_secs(4),
         "{:?}",
         started.elapsed()
+    );
+}
+
+/// A manager's deletion or merge in amoCRM, through the sandbox's control endpoint.
+fn manager(sandbox: &Sandbox, action: &str, body: Value) {
+    let (status, answer) = sandbox.post_json(&format!("/_sandbox/{action}"), &body);
+    assert_eq!(status, 200, "{answer}");
+}
+
+#[test]
+fn an_update_of_a_removed_entity_is_told_apart_from_other_rejections() {
+    let sandbox = Sandbox::start(&[]);
+    let panel = Panel::new();
+    let mut c = authorized(&sandbox, &panel);
+    let ids: Vec<i64> = c
+        .create("contacts", &[named("Kept"), named("Deleted")])
+        .expect("create")
+        .into_iter()
+        .map(|r| r.expect("created"))
+        .collect();
+    manager(
+        &sandbox,
+        "delete",
+        json!({"entity": "contacts", "ids": [ids[1]]}),
+    );
+    let patch = |id| EntityPatch {
+        id,
+        name: Some("Renamed".into()),
+        ..EntityPatch::default()
+    };
+    let results = c
+        .update("contacts", &[patch(ids[0]), patch(ids[1])])
+        .expect("update");
+    assert_eq!(results[0], Ok(()), "the rest of the batch goes through");
+    assert!(
+        matches!(&results[1], Err(Rejection::Gone(m)) if m.contains("NotFound")),
+        "{results:?}"
+    );
+    // A new lead naming the removed contact: the contact is what is gone.
+    let lead = NewEntity {
+        contact: Some(ids[1]),
+        ..named("A lead")
+    };
+    let made = c.create("leads", &[lead]).expect("create");
+    assert!(
+        matches!(
+            &made[0],
+            Err(Rejection::LinkGone {
+                entity: "contacts",
+                ..
+            })
+        ),
+        "{made:?}"
+    );
+}
+
+#[test]
+fn what_managers_removed_since_a_time_is_read_from_the_events_page_by_page() {
+    let sandbox = Sandbox::start(&["--rate", "0"]);
+    let panel = Panel::new();
+    let mut c = authorized(&sandbox, &panel);
+    let since = now_unix();
+    assert_eq!(c.removed_since(since).expect("none yet"), Vec::new());
+    let made = |c: &mut AmoClient, entity: &str, n: usize| -> Vec<i64> {
+        let items: Vec<NewEntity> = (0..n).map(|i| named(&format!("{entity} {i}"))).collect();
+        (c.create(entity, &items).expect("create").into_iter())
+            .map(|r| r.expect("created"))
+            .collect()
+    };
+    // More than a page of events: 101 leads deleted, a company deleted, a merge.
+    let leads = made(&mut c, "leads", 101);
+    let contacts = made(&mut c, "contacts", 2);
+    let company = made(&mut c, "companies", 1)[0];
+    manager(&sandbox, "delete", json!({"entity": "leads", "ids": leads}));
+    manager(
+        &sandbox,
+        "delete",
+        json!({"entity": "companies", "ids": [company]}),
+    );
+    let (keep, dup) = (contacts[0], contacts[1]);
+    manager(
+        &sandbox,
+        "merge",
+        json!({"entity": "contacts", "into": keep, "from": [dup]}),
+    );
+    let removed = c.removed_since(since).expect("removed");
+    assert_eq!(removed.len(), 103, "{removed:?}");
+    assert!(removed.iter().all(|r| r.at >= since));
+    let merged: Vec<&Removed> = removed.iter().filter(|r| r.merged_into.is_some()).collect();
+    assert_eq!(merged.len(), 1);
+    assert_eq!(
+        (merged[0].entity, merged[0].id, merged[0].merged_into),
+        ("contacts", dup, Some(keep))
+    );
+    assert!(
+        (removed.iter()).any(|r| (r.entity, r.id, r.merged_into) == ("companies", company, None))
+    );
+    let mut lead_ids: Vec<i64> = (removed.iter())
+        .filter(|r| r.entity == "leads")
+        .map(|r| r.id)
+        .collect();
+    lead_ids.sort_unstable();
+    assert_eq!(lead_ids, leads);
+    let pages = requests(&sandbox)
+        .iter()
+        .filter(|(m, p, s)| m == "GET" && p == "/api/v4/events" && *s == 200)
+        .count();
+    assert_eq!(pages, 2, "100 a page");
+    assert_eq!(
+        c.removed_since(now_unix() + 3600).expect("later"),
+        Vec::new()
     );
 }

@@ -165,6 +165,9 @@ fn help_explains_every_flag_and_bad_usage_exits_2() {
         "--seed",
         "/_sandbox/faults",
         "/_sandbox/state",
+        "/_sandbox/delete",
+        "/_sandbox/merge",
+        "/api/v4/events",
         "\"base\"",
     ] {
         assert!(text.contains(flag), "--help lacks {flag}");
@@ -1381,4 +1384,286 @@ fn added_latency_delays_every_answer_until_cleared() {
     sb.post_json("/_sandbox/faults", &json!({}));
     assert_eq!(sb.get_json("/_sandbox/faults")["latency_ms"], 0);
     assert_eq!(call(&sb, "GET", "/api/v4/account", t, None).status, 200);
+}
+
+/// Makes one entity through the API; its id.
+fn make(sb: &Sandbox, t: Option<&str>, entity: &str, item: Value) -> u64 {
+    let a = call(
+        sb,
+        "POST",
+        &format!("/api/v4/{entity}"),
+        t,
+        Some(&json!([item])),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    a.body["_embedded"][entity][0]["id"].as_u64().expect("id")
+}
+
+/// A manager's action through the control endpoint: status and answer.
+fn manager(sb: &Sandbox, action: &str, body: Value) -> (u16, Value) {
+    let (status, text) = sb.post_json(&format!("/_sandbox/{action}"), &body);
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_deleted_entity_is_answered_as_an_unknown_id() {
+    let (sb, t) = unlimited();
+    let t = Some(t.as_str());
+    let contact = make(&sb, t, "contacts", json!({"name": "Иван"}));
+    let lead = make(
+        &sb,
+        t,
+        "leads",
+        json!({"name": "vps", "_embedded": {"contacts": [{"id": contact, "is_main": true}]}}),
+    );
+    let (status, done) = manager(&sb, "delete", json!({"entity": "leads", "ids": [lead]}));
+    assert_eq!((status, &done["deleted"]), (200, &json!([lead])), "{done}");
+
+    assert_eq!(
+        call(&sb, "GET", &format!("/api/v4/leads/{lead}"), t, None).status,
+        204
+    );
+    let listed = call(
+        &sb,
+        "GET",
+        &format!("/api/v4/leads?filter[id][]={lead}"),
+        t,
+        None,
+    );
+    assert_eq!(listed.status, 204, "left out of a list");
+    let contact_now = call(
+        &sb,
+        "GET",
+        &format!("/api/v4/contacts/{contact}?with=leads"),
+        t,
+        None,
+    );
+    assert_eq!(
+        contact_now.body["_embedded"]["leads"],
+        json!([]),
+        "its links went"
+    );
+    // A PATCH naming it: a validation error for that item, code NotFound on `id`.
+    let patched = call(
+        &sb,
+        "PATCH",
+        "/api/v4/leads",
+        t,
+        Some(&json!([{"id": lead, "price": 1, "request_id": "7"}])),
+    );
+    assert_eq!(patched.status, 400, "{}", patched.body);
+    let item = &patched.body["validation-errors"][0];
+    assert_eq!(item["request_id"], "7");
+    assert_eq!(
+        (
+            item["errors"][0]["code"].as_str(),
+            item["errors"][0]["path"].as_str()
+        ),
+        (Some("NotFound"), Some("id"))
+    );
+    let one = call(
+        &sb,
+        "PATCH",
+        &format!("/api/v4/leads/{lead}"),
+        t,
+        Some(&json!({"price": 1})),
+    );
+    assert_eq!(one.status, 400);
+    // A new lead naming a deleted contact: NotFound on that path.
+    manager(
+        &sb,
+        "delete",
+        json!({"entity": "contacts", "ids": [contact]}),
+    );
+    let made = call(
+        &sb,
+        "POST",
+        "/api/v4/leads",
+        t,
+        Some(&json!([{"name": "x", "_embedded": {"contacts": [{"id": contact}]}}])),
+    );
+    assert_eq!(made.status, 400);
+    assert_eq!(
+        made.body["validation-errors"][0]["errors"][0]["path"],
+        "_embedded.contacts.0.id"
+    );
+
+    let (status, err) = manager(&sb, "delete", json!({"entity": "leads", "ids": [lead]}));
+    assert_eq!(status, 400);
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&lead.to_string()),
+        "{err}"
+    );
+    let (status, _) = manager(&sb, "delete", json!({"entity": "deals", "ids": [1]}));
+    assert_eq!(status, 400);
+}
+
+#[test]
+fn a_merge_moves_the_duplicates_links_to_the_survivor() {
+    let (sb, t) = unlimited();
+    let t = Some(t.as_str());
+    let email =
+        |v: &str| json!([{"field_code": "EMAIL", "values": [{"value": v, "enum_code": "WORK"}]}]);
+    let company = make(&sb, t, "companies", json!({"name": "ООО «Ромашка»"}));
+    let keep = make(
+        &sb,
+        t,
+        "contacts",
+        json!({"name": "Иван", "custom_fields_values": email("a@x.ru")}),
+    );
+    let dup = make(
+        &sb,
+        t,
+        "contacts",
+        json!({"name": "Иван П.", "custom_fields_values": email("b@x.ru"),
+               "_embedded": {"companies": [{"id": company}]}}),
+    );
+    let lead = make(
+        &sb,
+        t,
+        "leads",
+        json!({"name": "vps", "_embedded": {"contacts": [{"id": dup, "is_main": true}]}}),
+    );
+    let (status, done) = manager(
+        &sb,
+        "merge",
+        json!({"entity": "contacts", "into": keep, "from": [dup]}),
+    );
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(
+        call(&sb, "GET", &format!("/api/v4/contacts/{dup}"), t, None).status,
+        204
+    );
+    let survivor = call(
+        &sb,
+        "GET",
+        &format!("/api/v4/contacts/{keep}?with=leads"),
+        t,
+        None,
+    )
+    .body;
+    assert_eq!(survivor["name"], "Иван");
+    assert_eq!(survivor["_embedded"]["leads"][0]["id"], lead);
+    assert_eq!(
+        survivor["_embedded"]["companies"][0]["id"], company,
+        "it had none: it takes the duplicate's"
+    );
+    let emails = survivor["custom_fields_values"][0]["values"]
+        .as_array()
+        .map(Vec::len);
+    assert_eq!(emails, Some(2), "e-mails pooled: {survivor}");
+    let l = call(
+        &sb,
+        "GET",
+        &format!("/api/v4/leads/{lead}?with=contacts"),
+        t,
+        None,
+    )
+    .body;
+    assert_eq!(
+        l["_embedded"]["contacts"],
+        json!([{"id": keep, "is_main": true, "_links": l["_embedded"]["contacts"][0]["_links"]}])
+    );
+    let (status, _) = manager(
+        &sb,
+        "merge",
+        json!({"entity": "contacts", "into": keep, "from": [keep]}),
+    );
+    assert_eq!(status, 400);
+}
+
+#[test]
+fn the_events_api_lists_deletions_and_merges_newest_first() {
+    let (sb, t) = unlimited();
+    let t = Some(t.as_str());
+    let since = now();
+    let quiet = call(&sb, "GET", "/api/v4/events", t, None);
+    assert_eq!(quiet.status, 204, "no events yet");
+    let a = make(&sb, t, "contacts", json!({"name": "A"}));
+    let b = make(&sb, t, "contacts", json!({"name": "B"}));
+    let lead = make(&sb, t, "leads", json!({"name": "L"}));
+    manager(&sb, "delete", json!({"entity": "leads", "ids": [lead]}));
+    manager(
+        &sb,
+        "merge",
+        json!({"entity": "contacts", "into": a, "from": [b]}),
+    );
+
+    let path = format!(
+        "/api/v4/events?filter[type][]=lead_deleted&filter[type][]=entity_merged&filter[created_at][from]={since}"
+    );
+    let all = call(&sb, "GET", &path, t, None);
+    assert_eq!(all.status, 200, "{}", all.body);
+    let events = all.body["_embedded"]["events"]
+        .as_array()
+        .expect("events")
+        .clone();
+    assert_eq!(events.len(), 2);
+    let merged = &events[0];
+    assert_eq!(
+        (merged["type"].as_str(), merged["entity_id"].as_u64()),
+        (Some("entity_merged"), Some(a))
+    );
+    assert_eq!(merged["entity_type"], "contact");
+    assert_eq!(
+        merged["value_before"],
+        json!([{"entity": {"id": b, "type": "contact"}}])
+    );
+    assert_eq!(
+        merged["value_after"],
+        json!([{"entity": {"id": a, "type": "contact"}}])
+    );
+    assert_eq!(merged["account_id"], 28805383);
+    assert!(
+        merged["id"].as_str().is_some_and(|id| id.len() == 26),
+        "{merged}"
+    );
+    assert!(merged["created_at"].as_i64().is_some_and(|at| at >= since));
+    assert_eq!(
+        (
+            events[1]["type"].as_str(),
+            events[1]["entity_type"].as_str()
+        ),
+        (Some("lead_deleted"), Some("lead"))
+    );
+
+    let leads = call(&sb, "GET", "/api/v4/events?filter[entity][]=lead", t, None);
+    assert_eq!(
+        leads.body["_embedded"]["events"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let first = call(&sb, "GET", "/api/v4/events?limit=1", t, None);
+    assert!(
+        first.body["_links"]["next"]["href"]
+            .as_str()
+            .is_some_and(|h| h.contains("page=2"))
+    );
+    let later = call(
+        &sb,
+        "GET",
+        &format!("/api/v4/events?filter[created_at][from]={}", since + 3600),
+        t,
+        None,
+    );
+    assert_eq!(later.status, 204);
+    let bad = call(&sb, "GET", "/api/v4/events?filter[entity_id][]=5", t, None);
+    assert_eq!(bad.status, 400, "entity_id needs one entity");
+    let state = sb.get_json("/_sandbox/state");
+    assert_eq!(state["counts"]["events"], 2);
+    sb.post_json("/_sandbox/reset", &json!({}));
+    assert_eq!(
+        call(&sb, "GET", "/api/v4/events", t, None).status,
+        204,
+        "reset clears them"
+    );
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::error::AmoError;
 use super::problem::ItemError;
+use super::rejection::Rejection;
 
 /// An item on its way, with the `request_id` amoCRM's answers name it by.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,8 +33,8 @@ pub(crate) enum Reply {
 pub(crate) struct Outcome {
     /// The answer items of every accepted request.
     pub answers: Vec<Value>,
-    /// amoCRM's message for each rejected item, by `request_id`.
-    pub errors: HashMap<String, String>,
+    /// Why amoCRM rejected each rejected item, by `request_id`.
+    pub errors: HashMap<String, Rejection>,
 }
 
 /// Sends `pending` with `send` until every item is accepted or rejected.
@@ -64,7 +65,7 @@ pub(crate) fn drive(
                 for e in errors {
                     if left.iter().any(|p| p.request_id == e.request_id) {
                         left.retain(|p| p.request_id != e.request_id);
-                        out.errors.insert(e.request_id, e.message);
+                        out.errors.insert(e.request_id, e.rejection);
                     }
                 }
                 // Naming only items it was not sent would make the loop endless.
@@ -112,7 +113,7 @@ mod tests {
                 })
                 .map(|p| ItemError {
                     request_id: p.request_id.clone(),
-                    message: format!("bad {}", p.request_id),
+                    rejection: Rejection::Invalid(format!("bad {}", p.request_id)),
                 })
                 .collect();
             if bad.is_empty() {
@@ -131,7 +132,9 @@ mod tests {
         // 3 and 9 are rejected together; the other 8 go in one more request.
         assert_eq!(sizes, [10, 8]);
         assert_eq!(out.answers.len(), 8);
-        let mut bad: Vec<_> = out.errors.into_iter().collect();
+        let mut bad: Vec<_> = (out.errors.into_iter())
+            .map(|(id, r)| (id, r.to_string()))
+            .collect();
         bad.sort();
         assert_eq!(
             bad,
@@ -170,7 +173,7 @@ mod tests {
         let mut stranger = |_: &[Pending]| {
             Ok(Reply::Rejected(vec![ItemError {
                 request_id: "99".into(),
-                message: "who?".into(),
+                rejection: Rejection::Invalid("who?".into()),
             }]))
         };
         assert!(matches!(
@@ -188,7 +191,7 @@ mod tests {
                 part.iter()
                     .map(|p| ItemError {
                         request_id: p.request_id.clone(),
-                        message: "no".into(),
+                        rejection: Rejection::Invalid("no".into()),
                     })
                     .collect(),
             ))

@@ -11,6 +11,7 @@ use super::entity::{Entity, EntityPatch, NewEntity};
 use super::error::{AmoError, NEW_CODE_ACTION};
 use super::models::{CustomField, LinkRequest, Pipeline};
 use super::problem;
+use super::rejection::Rejection;
 use super::tokens::{TokenFiles, TokenStatus, needs_refresh, now_unix};
 use super::transport::{Answer, Method, Request, Transport};
 use super::url;
@@ -161,12 +162,12 @@ impl AmoClient {
     }
 
     /// `POST /api/v4/{entity}`. The client sets each item's `request_id`; one result per
-    /// item, in order: the new id, or amoCRM's message for that item.
+    /// item, in order: the new id, or why amoCRM refused that item.
     pub fn create(
         &mut self,
         entity: &str,
         items: &[NewEntity],
-    ) -> Result<Vec<Result<i64, String>>, AmoError> {
+    ) -> Result<Vec<Result<i64, Rejection>>, AmoError> {
         let items: Vec<Value> = items.iter().map(NewEntity::to_json).collect();
         self.create_json(entity, &items)
     }
@@ -175,10 +176,10 @@ impl AmoClient {
         &mut self,
         entity: &str,
         items: &[Value],
-    ) -> Result<Vec<Result<i64, String>>, AmoError> {
+    ) -> Result<Vec<Result<i64, Rejection>>, AmoError> {
         check_entity(entity)?;
         let path = format!("/api/v4/{entity}");
-        let mut results: Vec<Result<i64, String>> = Vec::with_capacity(items.len());
+        let mut results: Vec<Result<i64, Rejection>> = Vec::with_capacity(items.len());
         for (chunk_no, chunk) in items.chunks(MOST_PER_REQUEST).enumerate() {
             let first = chunk_no * MOST_PER_REQUEST;
             let (pending, mut early) = prepare(chunk, first, |_| Ok(()));
@@ -194,13 +195,11 @@ impl AmoClient {
             for (i, early) in early.iter_mut().enumerate() {
                 let rid = (first + i).to_string();
                 results.push(match early.take() {
-                    Some(e) => Err(e),
+                    Some(e) => Err(Rejection::Invalid(e)),
                     None => match (created.get(&rid), out.errors.get(&rid)) {
                         (Some(id), _) => Ok(*id),
                         (None, Some(e)) => Err(e.clone()),
-                        (None, None) => {
-                            Err("amoCRM's answer has no result for this item".to_string())
-                        }
+                        (None, None) => Err(no_result()),
                     },
                 });
             }
@@ -208,12 +207,14 @@ impl AmoClient {
         Ok(results)
     }
 
-    /// `PATCH /api/v4/{entity}`; one result per item, in order.
+    /// `PATCH /api/v4/{entity}`; one result per item, in order. An item naming an entity
+    /// amoCRM no longer has (a manager deleted it, or merged it into another) is
+    /// [`Rejection::Gone`].
     pub fn update(
         &mut self,
         entity: &str,
         items: &[EntityPatch],
-    ) -> Result<Vec<Result<(), String>>, AmoError> {
+    ) -> Result<Vec<Result<(), Rejection>>, AmoError> {
         let items: Vec<Value> = items.iter().map(EntityPatch::to_json).collect();
         self.update_json(entity, &items)
     }
@@ -222,10 +223,10 @@ impl AmoClient {
         &mut self,
         entity: &str,
         items: &[Value],
-    ) -> Result<Vec<Result<(), String>>, AmoError> {
+    ) -> Result<Vec<Result<(), Rejection>>, AmoError> {
         check_entity(entity)?;
         let path = format!("/api/v4/{entity}");
-        let mut results: Vec<Result<(), String>> = Vec::with_capacity(items.len());
+        let mut results: Vec<Result<(), Rejection>> = Vec::with_capacity(items.len());
         for (chunk_no, chunk) in items.chunks(MOST_PER_REQUEST).enumerate() {
             let first = chunk_no * MOST_PER_REQUEST;
             let (pending, mut early) = prepare(chunk, first, |item| {
@@ -244,11 +245,11 @@ impl AmoClient {
                 let rid = (first + i).to_string();
                 let id = chunk[i].get("id").and_then(Value::as_i64);
                 results.push(match early.take() {
-                    Some(e) => Err(e),
+                    Some(e) => Err(Rejection::Invalid(e)),
                     None => match out.errors.get(&rid) {
                         Some(e) => Err(e.clone()),
                         None if id.is_some_and(|id| updated.contains(&id)) => Ok(()),
-                        None => Err("amoCRM's answer has no result for this item".to_string()),
+                        None => Err(no_result()),
                     },
                 });
             }
@@ -376,7 +377,7 @@ impl AmoClient {
             let out = self.drive(Method::Post, &path, "links", &pending, false)?;
             for i in 0..chunk.len() {
                 results.push(match out.errors.get(&(first + i).to_string()) {
-                    Some(e) => Err(e.clone()),
+                    Some(e) => Err(e.to_string()),
                     None => Ok(()),
                 });
             }
@@ -449,10 +450,10 @@ impl AmoClient {
             }
             500 if !tagged && part.len() == 1 => Ok(Reply::Rejected(vec![problem::ItemError {
                 request_id: part[0].request_id.clone(),
-                message: format!(
+                rejection: Rejection::Invalid(format!(
                     "amoCRM answered {} (it does so for a link that already exists)",
                     problem::describe(500, &answer.body)
-                ),
+                )),
             }])),
             500 | 504 => Ok(Reply::TooLarge),
             400 => match problem::item_errors(&answer.body) {
@@ -465,7 +466,7 @@ impl AmoClient {
                             let p = part.get(e.request_id.parse::<usize>().ok()?)?;
                             Some(problem::ItemError {
                                 request_id: p.request_id.clone(),
-                                message: e.message,
+                                rejection: e.rejection,
                             })
                         })
                         .collect(),
@@ -511,7 +512,7 @@ impl AmoClient {
     }
 
     /// A GET answered 200 with JSON (`Some`) or 204 (`None`); anything else is an error.
-    fn get_json(&mut self, path: &str) -> Result<Option<Value>, AmoError> {
+    pub(super) fn get_json(&mut self, path: &str) -> Result<Option<Value>, AmoError> {
         let what = format!("GET {}", path.split('?').next().unwrap_or(path));
         let answer = self.api(Method::Get, path, None, &[], true)?;
         match answer.status {
@@ -745,6 +746,10 @@ impl AmoClient {
     }
 }
 
+fn no_result() -> Rejection {
+    Rejection::Invalid("amoCRM's answer has no result for this item".to_string())
+}
+
 fn no_tokens(access: &std::path::Path) -> AmoError {
     AmoError::Refused {
         status: 401,
@@ -822,7 +827,7 @@ fn entities(body: &Value, entity: &str) -> Result<Vec<Entity>, AmoError> {
 }
 
 /// `_embedded.{key}` of a list answer.
-fn embedded(body: &Value, key: &str, what: &str) -> Result<Vec<Value>, AmoError> {
+pub(super) fn embedded(body: &Value, key: &str, what: &str) -> Result<Vec<Value>, AmoError> {
     match body.get("_embedded").and_then(|e| e.get(key)) {
         Some(Value::Array(items)) => Ok(items.clone()),
         _ => Err(AmoError::Protocol(format!(

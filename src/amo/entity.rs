@@ -208,6 +208,8 @@ pub struct Entity {
     /// Linked contacts (`with=contacts` for leads), the main one first when amoCRM says.
     pub contacts: Vec<i64>,
     pub companies: Vec<i64>,
+    /// Linked leads (`with=leads` for contacts and companies).
+    pub leads: Vec<i64>,
 }
 
 impl Entity {
@@ -226,6 +228,7 @@ impl Entity {
                 .collect(),
             contacts: embedded(v, "contacts").filter_map(id_of).collect(),
             companies: embedded(v, "companies").filter_map(id_of).collect(),
+            leads: embedded(v, "leads").filter_map(id_of).collect(),
         })
     }
 
@@ -334,7 +337,8 @@ mod tests {
             {"field_id": 2, "field_code": null, "values": [{"value": {"street": "x"}}]},
             {"field_id": 3, "values": [{"enum_id": 77, "value": null}]},
             "not a field"],
-            "_embedded": {"tags": [{"id": 1, "name": "vip"}], "contacts": [{"id": 9, "is_main": true}]}});
+            "_embedded": {"tags": [{"id": 1, "name": "vip"}], "contacts": [{"id": 9, "is_main": true}],
+                "leads": [{"id": 11}]}});
         let e = Entity::from_json(&v).expect("entity");
         assert_eq!(
             (e.id, e.name.as_str(), e.created_at),
@@ -347,6 +351,7 @@ mod tests {
         );
         assert_eq!(e.fields[2].values[0].comparable().as_deref(), Some("77"));
         assert_eq!((e.tags, e.contacts), (vec!["vip".to_string()], vec![9]));
+        assert_eq!(e.leads, vec![11]);
         assert_eq!(Entity::from_json(&json!({"name": "no id"})), None);
         let bare = Entity::from_json(&json!({"id": 1, "custom_fields_values": null})).unwrap();
         assert!(bare.fields.is_empty());

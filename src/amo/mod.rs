@@ -4,8 +4,10 @@
 //!
 //! Hands out [`AmoClient`] (the calls), [`ClientOptions`], [`AmoError`], [`TokenStatus`],
 //! the typed requests and answers ([`NewEntity`], [`EntityPatch`], [`Entity`] with their
-//! [`FieldValues`], [`CustomField`], [`Pipeline`], [`LinkRequest`]) and [`AccountMeta`],
-//! the account's fields and pipelines as every process of the module shares them.
+//! [`FieldValues`], [`CustomField`], [`Pipeline`], [`LinkRequest`]), why one item of a
+//! batch was refused ([`Rejection`]), what a manager removed ([`Removed`]) and
+//! [`AccountMeta`], the account's fields and pipelines as every process of the module
+//! shares them.
 
 mod batch;
 mod client;
@@ -18,6 +20,8 @@ mod models;
 mod problem;
 mod rate;
 mod rate_state;
+mod rejection;
+mod removed;
 mod retry;
 mod tokens;
 mod transport;
@@ -28,6 +32,8 @@ pub use entity::{Entity, EntityPatch, FieldValue, FieldValues, NewEntity, Scalar
 pub use error::{AmoError, NEW_CODE_ACTION, OAuthRefusal};
 pub use meta::AccountMeta;
 pub use models::{CustomField, FieldEnum, LinkRequest, Pipeline, PipelineStatus};
+pub use rejection::Rejection;
+pub use removed::Removed;
 pub use tokens::TokenStatus;
 
 /// Pure entry points for the fuzz targets in `fuzz/` (see `crate::fuzz_entry`).
@@ -51,7 +57,7 @@ pub mod fuzz_entry {
         if let Some(errors) = problem::item_errors(&body) {
             assert!(!errors.is_empty());
             for e in errors {
-                assert!(!e.message.is_empty());
+                assert!(!e.rejection.message().is_empty());
             }
         }
         assert!(!problem::describe(status, &body).is_empty());

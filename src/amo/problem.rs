@@ -3,54 +3,66 @@
 
 use serde_json::Value;
 
+use super::rejection::Rejection;
+
 /// One item amoCRM rejected, named by the `request_id` it was sent with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ItemError {
     pub request_id: String,
-    /// `path: code: detail` for each problem, joined with `; `.
-    pub message: String,
+    /// Why, with `path: code: detail` for each problem, joined with `; `.
+    pub rejection: Rejection,
 }
 
 /// The items a 400 names in `validation-errors`; `None` when it names none.
 pub(crate) fn item_errors(body: &str) -> Option<Vec<ItemError>> {
     let json: Value = serde_json::from_str(body).ok()?;
     let entries = json.get("validation-errors")?.as_array()?;
-    let mut out: Vec<ItemError> = Vec::new();
+    // The same item may be named twice: its problems are gathered, in order.
+    let mut items: Vec<(String, Vec<&Value>)> = Vec::new();
     for entry in entries {
         let request_id = match entry.get("request_id") {
             Some(Value::String(s)) => s.clone(),
             Some(Value::Number(n)) => n.to_string(),
             _ => continue,
         };
-        let problems: Vec<String> = entry
-            .get("errors")
-            .and_then(Value::as_array)
-            .map(|errors| {
-                errors
-                    .iter()
-                    .map(describe_problem)
-                    .filter(|p| !p.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let message = if problems.is_empty() {
-            "amoCRM rejected this item without saying why".to_string()
-        } else {
-            problems.join("; ")
-        };
-        // The same item may be named twice; keep one entry with every problem.
-        match out.iter_mut().find(|e| e.request_id == request_id) {
-            Some(e) => {
-                e.message.push_str("; ");
-                e.message.push_str(&message);
-            }
-            None => out.push(ItemError {
-                request_id,
-                message,
-            }),
+        let errors = entry.get("errors").and_then(Value::as_array);
+        let problems = errors.into_iter().flatten();
+        match items.iter_mut().find(|(id, _)| *id == request_id) {
+            Some((_, all)) => all.extend(problems),
+            None => items.push((request_id, problems.collect())),
         }
     }
+    let out: Vec<ItemError> = items
+        .into_iter()
+        .map(|(request_id, problems)| ItemError {
+            request_id,
+            rejection: rejection_of(&problems),
+        })
+        .collect();
     (!out.is_empty()).then_some(out)
+}
+
+/// One item's problems as a [`Rejection`].
+fn rejection_of(problems: &[&Value]) -> Rejection {
+    let described: Vec<String> = problems
+        .iter()
+        .map(|p| describe_problem(p))
+        .filter(|p| !p.is_empty())
+        .collect();
+    let message = if described.is_empty() {
+        "amoCRM rejected this item without saying why".to_string()
+    } else {
+        described.join("; ")
+    };
+    let pairs: Vec<(&str, &str)> = problems
+        .iter()
+        .map(|p| (text_of(p, "code"), text_of(p, "path")))
+        .collect();
+    Rejection::classify(&pairs, message)
+}
+
+fn text_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("").trim()
 }
 
 fn describe_problem(error: &Value) -> String {
@@ -133,14 +145,34 @@ mod tests {
             vec![
                 ItemError {
                     request_id: "3".into(),
-                    message: "custom_fields_values.0.values.0.value: NotSupportedChoice: The value you selected is not a valid choice.; name: X: Again.".into()
+                    rejection: Rejection::Invalid("custom_fields_values.0.values.0.value: NotSupportedChoice: The value you selected is not a valid choice.; name: X: Again.".into())
                 },
                 ItemError {
                     request_id: "5".into(),
-                    message: "price: InvalidType: This value should be of type int.; name: NotBlank: This value should not be blank.".into()
+                    rejection: Rejection::Invalid("price: InvalidType: This value should be of type int.; name: NotBlank: This value should not be blank.".into())
                 },
             ]
         );
+    }
+
+    #[test]
+    fn an_id_amocrm_no_longer_has_is_told_apart() {
+        let body = r#"{"validation-errors":[
+            {"request_id":"0","errors":[{"code":"NotFound","path":"id","detail":"There is no leads with id 7."}]},
+            {"request_id":"1","errors":[{"code":"NotFound","path":"_embedded.contacts.0.id","detail":"There is no contacts with id 8."}]}],
+          "title":"Bad Request","status":400,"detail":"Request validation failed"}"#;
+        let errors = item_errors(body).expect("item errors");
+        assert_eq!(
+            errors[0].rejection,
+            Rejection::Gone("id: NotFound: There is no leads with id 7.".into())
+        );
+        assert!(matches!(
+            errors[1].rejection,
+            Rejection::LinkGone {
+                entity: "contacts",
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -160,6 +160,9 @@ impl PanelDb for Database {
     fn profiles_of_accounts(&mut self, accounts: &[i64]) -> DbResult<Vec<(i64, i64)>> {
         entities::profiles_of_accounts(self.d(), accounts)
     }
+    fn items_of_accounts(&mut self, accounts: &[i64]) -> DbResult<Vec<(i64, i64)>> {
+        entities::items_of_accounts(self.d(), accounts)
+    }
     fn ids(&mut self, kind: EntityKind, after: i64, limit: usize) -> DbResult<Vec<i64>> {
         entities::ids(self.d(), kind, after, limit)
     }

@@ -206,10 +206,20 @@ pub(crate) fn profiles_of_accounts(
     d: &mut dyn Driver,
     accounts: &[i64],
 ) -> DbResult<Vec<(i64, i64)>> {
+    owned_by(d, "profile", accounts)
+}
+
+/// `(client, service)` of these clients' services, oldest service first.
+pub(crate) fn items_of_accounts(d: &mut dyn Driver, accounts: &[i64]) -> DbResult<Vec<(i64, i64)>> {
+    owned_by(d, "item", accounts)
+}
+
+/// `(account, id)` of the rows of a table these clients own, by id.
+fn owned_by(d: &mut dyn Driver, table: &str, accounts: &[i64]) -> DbResult<Vec<(i64, i64)>> {
     let mut pairs = Vec::new();
     for chunk in accounts.chunks(IDS_PER_QUERY) {
         let sql = format!(
-            "SELECT id, account FROM profile WHERE account IN ({}) ORDER BY id",
+            "SELECT id, account FROM {table} WHERE account IN ({}) ORDER BY id",
             placeholders(chunk.len())
         );
         let params: Vec<Value> = chunk.iter().map(|id| Value::Int(*id)).collect();
@@ -219,7 +229,7 @@ pub(crate) fn profiles_of_accounts(
                 .filter_map(|r| Some((r.int("account")?, r.int("id")?))),
         );
     }
-    pairs.sort_by_key(|(_, p)| *p);
+    pairs.sort_by_key(|(_, id)| *id);
     Ok(pairs)
 }
 

@@ -340,6 +340,8 @@ pub trait PanelDb {
     fn profiles_of_account(&mut self, account: i64) -> DbResult<Vec<i64>>;
     /// `(client, payer)` of these clients' payers, oldest payer first.
     fn profiles_of_accounts(&mut self, accounts: &[i64]) -> DbResult<Vec<(i64, i64)>>;
+    /// `(client, service)` of these clients' services, oldest service first.
+    fn items_of_accounts(&mut self, accounts: &[i64]) -> DbResult<Vec<(i64, i64)>>;
     /// Ids of one kind above `after`, ascending, at most `limit` (keyset paging, so a full
     /// export streams and never holds every row).
     fn ids(&mut self, kind: EntityKind, after: i64, limit: usize) -> DbResult<Vec<i64>>;

@@ -43,6 +43,7 @@ pub fn route(crm: &mut Crm, req: &Request, base: &str) -> Response {
                 None => Response::no_content(),
             }
         }
+        ("GET", ["events"]) => super::events::list(crm, req, base),
         ("POST", ["tasks"]) => with_array(req, |items| tasks(crm, items, base)),
         ("GET", ["tasks"]) => list_plain(req, base, "tasks", &crm.tasks),
         (_, [entity, ..]) => match Kind::parse(entity) {
@@ -198,7 +199,7 @@ fn written(
 }
 
 /// `page` (from 1) and `limit` (1..=250, default 50).
-fn paging(req: &Request) -> (usize, usize) {
+pub(super) fn paging(req: &Request) -> (usize, usize) {
     let page = req
         .query_param("page")
         .and_then(|p| p.parse().ok())
@@ -214,7 +215,7 @@ fn paging(req: &Request) -> (usize, usize) {
 }
 
 /// `_links.self` and, when there is more, `_links.next` (the same query, next page).
-fn page_links(req: &Request, base: &str, page: usize, more: bool) -> Value {
+pub(super) fn page_links(req: &Request, base: &str, page: usize, more: bool) -> Value {
     let with_page = |p: usize| {
         let mut parts: Vec<String> = req
             .query

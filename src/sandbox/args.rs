@@ -82,7 +82,15 @@ Options:
 API (as amoCRM's v4): POST /oauth2/access_token; /api/v4/account; /api/v4/{contacts,
 companies,leads} (GET, POST, PATCH), /{id}, /custom_fields, /tags, /link, /unlink,
 /{id}/link, /{id}/unlink, /{id}/links, /notes; /api/v4/leads/pipelines[/{id}];
-/api/v4/tasks.
+/api/v4/tasks; GET /api/v4/events (newest first, at most 100 a page, 204 when none:
+filter[type][]=contact_deleted|company_deleted|lead_deleted|entity_merged,
+filter[entity][]=contact|company|lead, filter[entity_id][] (at most 10, one entity),
+filter[created_at][from]=T, filter[created_at][to]=T, filter[id][]).
+
+An entity deleted or merged away (see /_sandbox/delete and /_sandbox/merge) is answered
+as an unknown id: GET /{entity}/{id} 204, left out of lists and filter[id][]; a PATCH
+naming it is a 400 validation error for that item, code NotFound on \"id\" [guess: amoCRM's
+reference does not say]; a link or a new lead naming it, NotFound on that path.
 
 Control (no authorization, no rate limit; errors are {\"error\": \"...\"} with 400):
   GET  /_sandbox/state      the whole account as JSON (the seed file format, plus counts)
@@ -114,6 +122,19 @@ Control (no authorization, no rate limit; errors are {\"error\": \"...\"} with 4
   GET  /_sandbox/faults     the faults in force
   POST /_sandbox/reset      back to the seed's state; log and faults cleared; tokens kept
   POST /_sandbox/code       a new authorization code: {\"code\": \"...\"} (or one you give)
+  POST /_sandbox/delete     a manager deletes entities: {\"entity\": \"contacts\", \"ids\": [..]};
+                            their links go; a contact_deleted (company_deleted,
+                            lead_deleted) event each
+  POST /_sandbox/merge      a manager merges duplicates: {\"entity\": \"contacts\",
+                            \"into\": A, \"from\": [B, ..]}; B's links move to A (a lead
+                            B was the main contact of takes A; a contact keeps one
+                            company, A's if it has one), A's field values stay, a field
+                            A has no value in takes B's, phones and e-mails are pooled;
+                            B is removed; one entity_merged event on A, value_before
+                            [{\"entity\": {\"id\": B, \"type\": \"contact\"}}], value_after
+                            [{\"entity\": {\"id\": A, ...}}] [guess: amoCRM does not
+                            document these values]
+                            Both do all or nothing: an unknown id changes nothing (400)
 
 ";
 

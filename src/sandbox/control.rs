@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::faults::{Faults, RateLimiter};
 use super::http::{Request, Response};
+use super::removal;
 use super::render::{self, With};
 use super::rng::Rng;
 use super::service::{World, log_json};
@@ -51,6 +52,8 @@ pub fn handle(w: &mut World, req: &Request, now: Instant) -> Response {
             w.rate = RateLimiter::new(w.setup.rate, w.setup.block);
             Response::json(200, &json!({ "reset": true }))
         }
+        ("POST", "/_sandbox/delete") => answer(removal::delete_call(&mut w.crm, &req.body)),
+        ("POST", "/_sandbox/merge") => answer(removal::merge_call(&mut w.crm, &req.body)),
         ("POST", "/_sandbox/code") => {
             // A new one-time authorization code, as the account's "integration" page gives.
             let given = serde_json::from_slice::<Value>(&req.body)
@@ -73,12 +76,21 @@ pub fn handle(w: &mut World, req: &Request, now: Instant) -> Response {
         (
             _,
             "/_sandbox/state" | "/_sandbox/requests" | "/_sandbox/faults" | "/_sandbox/reset"
-            | "/_sandbox/code",
+            | "/_sandbox/code" | "/_sandbox/delete" | "/_sandbox/merge",
         ) => error(405, "method not allowed here; see amocrm-sandbox --help"),
         _ => error(
             404,
-            "unknown control path; use /_sandbox/state, /requests, /faults, /reset or /code",
+            "unknown control path; use /_sandbox/state, /requests, /faults, /reset, /code, \
+             /delete or /merge",
         ),
+    }
+}
+
+/// What a manager's action came to, or why nothing was done.
+fn answer(outcome: Result<Value, String>) -> Response {
+    match outcome {
+        Ok(v) => Response::json(200, &v),
+        Err(e) => error(400, &e),
     }
 }
 
@@ -105,6 +117,7 @@ pub fn state(w: &World, now: Instant) -> Value {
         "leads": crm.entities[Kind::Leads.idx()].len(),
         "tasks": crm.tasks.len(),
         "notes": crm.notes.len(),
+        "events": crm.events.len(),
         "requests": w.log.len(),
     });
     json!({
@@ -124,6 +137,7 @@ pub fn state(w: &World, now: Instant) -> Value {
         "leads": entities(Kind::Leads),
         "tasks": crm.tasks,
         "notes": crm.notes,
+        "events": super::events::state(crm, base),
         "counts": counts,
         "oauth": {
             "codes_exchanged": w.oauth.counts.codes_exchanged,

@@ -13,11 +13,13 @@ pub mod signal;
 
 mod api;
 mod control;
+mod events;
 mod faults;
 mod fields;
 mod http;
 mod oauth;
 mod problem;
+mod removal;
 mod render;
 mod rng;
 mod seed;

@@ -26,6 +26,17 @@ impl Kind {
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.segment() == s)
     }
+    /// As the events API names it: `contact`, `company`, `lead`.
+    pub fn singular(self) -> &'static str {
+        match self {
+            Kind::Contacts => "contact",
+            Kind::Companies => "company",
+            Kind::Leads => "lead",
+        }
+    }
+    pub fn from_singular(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.singular() == s)
+    }
     pub fn idx(self) -> usize {
         self as usize
     }
@@ -183,6 +194,8 @@ pub struct Crm {
     pub entities: [BTreeMap<u64, Entity>; 3],
     pub tasks: Vec<Value>,
     pub notes: Vec<Value>,
+    /// What managers did that the events API shows (deletions, merges), oldest first.
+    pub events: Vec<super::events::Event>,
     next_id: u64,
     next_tag_id: u64,
 }
@@ -197,6 +210,7 @@ impl Crm {
             entities: Default::default(),
             tasks: Vec::new(),
             notes: Vec::new(),
+            events: Vec::new(),
             next_id: 40_000_001,
             next_tag_id: 600_001,
         }

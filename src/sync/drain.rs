@@ -47,6 +47,8 @@ pub(super) struct Worker<'a> {
     pub ledger: Ledger,
     /// New companies' links to their contacts not sent yet.
     pub company_links: Vec<LinkRequest>,
+    /// Links whose amoCRM entity is gone, being replaced in this batch.
+    pub heals: super::heal::Heals,
     /// The kept fields and pipelines were dropped in this run already.
     pub meta_forgotten: bool,
     pub progress: bool,
@@ -74,6 +76,7 @@ impl<'a> Worker<'a> {
             finder: Finder::new(due > FULL_SCAN_THRESHOLD),
             ledger: Ledger::default(),
             company_links: Vec::new(),
+            heals: Default::default(),
             meta_forgotten: false,
             progress: progress && std::io::stderr().is_terminal(),
         })
@@ -220,22 +223,29 @@ impl<'a> Worker<'a> {
     }
 
     fn link_companies(&mut self, links: Vec<LinkRequest>) -> Result<(), Stop> {
+        self.send_links("companies", links)
+    }
+
+    /// `POST /api/v4/{entity}/link`, 250 a request. A link amoCRM refuses is logged and
+    /// left: the entities stay, only that link is missing.
+    pub fn send_links(&mut self, entity: &str, links: Vec<LinkRequest>) -> Result<(), Stop> {
         if links.is_empty() {
             return Ok(());
         }
-        match self.amo.link("companies", &links) {
+        match self.amo.link(entity, &links) {
             Ok(answers) => {
                 for (l, a) in links.iter().zip(answers) {
                     if let Err(msg) = a {
-                        let (company, contact) = (l.entity_id, l.to_entity_id);
-                        log::warn!("company {company} not linked to contact {contact}: {msg}");
+                        let (from, to) = (l.entity_id, l.to_entity_id);
+                        let (one, to_one) = (one_of(entity), one_of(&l.to_entity_type));
+                        log::warn!("{one} {from} not linked to {to_one} {to}: {msg}");
                     }
                 }
             }
             Err(e @ (AmoError::Refused { .. } | AmoError::Unavailable(_))) => {
                 return Err(Stop::Amo(e));
             }
-            Err(e) => log::warn!("companies not linked to their contacts: {e}"),
+            Err(e) => log::warn!("{entity} not linked: {e}"),
         }
         Ok(())
     }
@@ -284,6 +294,14 @@ impl<'a> Worker<'a> {
             "\r{} sent, {} unchanged, {} skipped, {} failed, {} waiting   ",
             r.sent, r.unchanged, r.skipped, r.failed, waiting
         );
+    }
+}
+
+/// `companies` → `company`, `leads` → `lead`, for messages.
+fn one_of(entity: &str) -> &str {
+    match entity {
+        "companies" => "company",
+        other => other.strip_suffix('s').unwrap_or(other),
     }
 }
 

@@ -5,7 +5,8 @@
 //! Data moves through named stages, each a room of its own: claim and the passes over the
 //! kinds (`drain`), resolve and merge (`target`), read (`read`), admit and hang on what
 //! it needs (`prepare`, `depends`), plan (`plan`, pure, with what differs by kind in
-//! `kinds`), send (`send`, with lost creates in `recover`), record (`record`).
+//! `kinds`), send (`send`, with lost creates in `recover` and links to entities amoCRM
+//! no longer has replaced in `heal`), record (`record`).
 
 pub mod dedup;
 mod depends;
@@ -13,6 +14,7 @@ mod drain;
 pub mod dry_run;
 pub mod export;
 pub mod fields;
+mod heal;
 mod kinds;
 pub mod lock;
 pub mod plan;

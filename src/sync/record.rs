@@ -48,6 +48,17 @@ impl Ledger {
         self.done(t, amo_id, what);
     }
 
+    /// The link stays, without the fingerprint of what was sent: the entity's next sync
+    /// reads its amoCRM entity back (and finds it gone, if it is), even unchanged.
+    pub fn stale(&mut self, kind: EntityKind, billmgr_id: i64, amo_id: i64) {
+        self.writes.push(Write::Link {
+            kind,
+            billmgr_id,
+            amocrm_id: amo_id,
+            fingerprint: String::new(),
+        });
+    }
+
     /// Its jobs are done; the link stays as it is.
     pub fn done(&mut self, t: &Target, amo_id: i64, what: &str) {
         log::info!(

@@ -6,9 +6,10 @@ use std::collections::{HashMap, HashSet};
 
 use super::dedup::Wanted;
 use super::drain::{Stop, Worker};
+use super::heal::Gone;
 use super::kinds;
 use super::target::{Ready, Target};
-use crate::amo::{AmoError, Entity, EntityPatch, LinkRequest};
+use crate::amo::{AmoError, Entity, EntityPatch, LinkRequest, Rejection};
 use crate::model::EntityKind;
 
 /// How many sends of one create batch whose answers were lost, each followed by a look
@@ -31,13 +32,13 @@ impl Worker<'_> {
         let (mut updates, creates) = self.sort_out(kind, batch)?;
         let (found, mut creates) = self.recover_marked(kind, creates)?;
         updates.extend(found);
-        for mut again in self.update(kind, updates)? {
-            self.keep_contact(&creates, &mut again)?;
-            creates.push(again);
-        }
+        let mut taken: HashSet<i64> = updates.iter().map(|u| u.amo_id).collect();
+        let gone = self.update(kind, updates)?;
+        self.heal(kind, gone, &mut taken, &mut creates)?;
         self.create(kind, creates)?;
         // Recorded first: a company link is sent only for a company linked in the panel.
         self.flush()?;
+        self.hang_on_healed()?;
         self.send_full_company_links()
     }
 
@@ -82,7 +83,11 @@ impl Worker<'_> {
     /// An existing contact that is this client (same e-mail or phone), unless another
     /// panel client has it already or another of this batch took it: two clients
     /// sharing a phone (a family, a company's switchboard) stay two contacts.
-    fn find_existing(&mut self, r: &Ready, taken: &HashSet<i64>) -> Result<Option<i64>, Stop> {
+    pub(super) fn find_existing(
+        &mut self,
+        r: &Ready,
+        taken: &HashSet<i64>,
+    ) -> Result<Option<i64>, Stop> {
         let p = &r.plan;
         if self.cfg.sync.dedup.is_empty() || (p.email.is_none() && p.phone.is_none()) {
             return Ok(None);
@@ -143,8 +148,12 @@ impl Worker<'_> {
     }
 
     /// Reads the entities back and sends what `update` allows; returns those gone from
-    /// amoCRM (a manager deleted them), to be made again.
-    fn update(&mut self, kind: EntityKind, updates: Vec<Update>) -> Result<Vec<Ready>, Stop> {
+    /// amoCRM (a manager deleted them or merged them into another), to be healed.
+    pub(super) fn update(
+        &mut self,
+        kind: EntityKind,
+        updates: Vec<Update>,
+    ) -> Result<Vec<Gone>, Stop> {
         if updates.is_empty() {
             return Ok(Vec::new());
         }
@@ -160,12 +169,10 @@ impl Worker<'_> {
         let (mut gone, mut patches) = (Vec::new(), Vec::new());
         for u in updates {
             let Some(cur) = by_id.get(&u.amo_id) else {
-                let (id, amo_id) = (u.ready.target.id, u.amo_id);
-                log::warn!(
-                    "{kind} {id}: {} {amo_id} is gone from amoCRM; creating it again",
-                    kind.amo_entity()
-                );
-                gone.push(u.ready);
+                gone.push(Gone {
+                    was: u.amo_id,
+                    ready: u.ready,
+                });
                 continue;
             };
             let p = &u.ready.plan;
@@ -178,37 +185,47 @@ impl Worker<'_> {
                 }
             }
         }
-        self.patch(kind, patches)?;
+        gone.extend(self.patch(kind, patches)?);
         Ok(gone)
     }
 
-    fn patch(&mut self, kind: EntityKind, patches: Vec<(Update, EntityPatch)>) -> Result<(), Stop> {
+    /// Sends the patches; returns those amoCRM answered "not found" for (removed since
+    /// they were read back), to be healed.
+    pub(super) fn patch(
+        &mut self,
+        kind: EntityKind,
+        patches: Vec<(Update, EntityPatch)>,
+    ) -> Result<Vec<Gone>, Stop> {
         if patches.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let bodies: Vec<EntityPatch> = patches.iter().map(|(_, p)| p.clone()).collect();
-        match self.amo.update(kind.amo_entity(), &bodies) {
-            Ok(answers) => {
-                for ((u, _), answer) in patches.into_iter().zip(answers) {
-                    match answer {
-                        Ok(()) => {
-                            self.ledger.report.sent += 1;
-                            self.linked(&u.ready, u.amo_id, u.what);
-                        }
-                        Err(msg) => {
-                            self.forget_meta();
-                            let error = format!("amoCRM rejected the update: {msg}");
-                            self.ledger.failed(&u.ready.target, &error);
-                        }
-                    }
-                }
-                Ok(())
-            }
+        let answers = match self.amo.update(kind.amo_entity(), &bodies) {
+            Ok(answers) => answers,
             Err(e) => {
                 let targets: Vec<&Target> = patches.iter().map(|(u, _)| &u.ready.target).collect();
-                self.batch_failed(e, &targets)
+                return self.batch_failed(e, &targets).map(|()| Vec::new());
+            }
+        };
+        let mut gone = Vec::new();
+        for ((u, _), answer) in patches.into_iter().zip(answers) {
+            match answer {
+                Ok(()) => {
+                    self.ledger.report.sent += 1;
+                    self.linked(&u.ready, u.amo_id, u.what);
+                }
+                Err(Rejection::Gone(_)) => gone.push(Gone {
+                    was: u.amo_id,
+                    ready: u.ready,
+                }),
+                Err(why) => {
+                    self.forget_meta();
+                    let error = format!("amoCRM rejected the update: {why}");
+                    self.ledger.failed(&u.ready.target, &error);
+                }
             }
         }
+        Ok(gone)
     }
 
     /// Creates, in one request each round. Each entity is marked as being created
@@ -246,17 +263,21 @@ impl Worker<'_> {
         &mut self,
         kind: EntityKind,
         creates: Vec<Ready>,
-        answers: Vec<Result<i64, String>>,
+        answers: Vec<Result<i64, Rejection>>,
     ) -> Result<(), Stop> {
         let mut rejected = Vec::new();
         for (r, answer) in creates.into_iter().zip(answers) {
             match answer {
                 Ok(amo_id) => self.made(&r, amo_id, "created"),
-                Err(msg) => {
+                Err(Rejection::LinkGone { entity, .. }) => {
+                    rejected.push(r.target.id);
+                    self.link_gone(&r, entity)?;
+                }
+                Err(why) => {
                     rejected.push(r.target.id);
                     self.forget_meta();
                     self.ledger
-                        .failed(&r.target, &format!("amoCRM rejected it: {msg}"));
+                        .failed(&r.target, &format!("amoCRM rejected it: {why}"));
                 }
             }
         }
@@ -268,7 +289,8 @@ impl Worker<'_> {
     /// contact.
     pub(super) fn made(&mut self, r: &Ready, amo_id: i64, what: &str) {
         self.ledger.report.sent += 1;
-        self.linked(r, amo_id, what);
+        self.record_link(r, amo_id, what);
+        self.note_healed(r, amo_id, true);
         self.hang_company(r, amo_id);
     }
 
@@ -286,8 +308,14 @@ impl Worker<'_> {
         }
     }
 
-    /// Records that the target is (now) the amoCRM entity, and ends its jobs.
+    /// An existing amoCRM entity the target is (now) linked to.
     pub(super) fn linked(&mut self, r: &Ready, amo_id: i64, what: &str) {
+        self.record_link(r, amo_id, what);
+        self.note_healed(r, amo_id, false);
+    }
+
+    /// Records that the target is (now) the amoCRM entity, and ends its jobs.
+    fn record_link(&mut self, r: &Ready, amo_id: i64, what: &str) {
         let fingerprint = r.plan.fingerprint(self.cfg.sync.mode_for(r.target.kind));
         self.ledger.linked(&r.target, amo_id, fingerprint, what);
     }

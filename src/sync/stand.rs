@@ -94,13 +94,49 @@ impl Stand {
         serde_json::from_str(&body).expect("JSON")
     }
 
-    /// Faults on demand (`POST /_sandbox/faults`).
-    pub fn faults(&self, faults: serde_json::Value) {
-        let url = format!("{}/_sandbox/faults", self.amo.url());
+    fn post(&self, path: &str, body: serde_json::Value) {
+        let url = format!("{}{path}", self.amo.url());
         ureq::post(&url)
             .header("Content-Type", "application/json")
-            .send(faults.to_string())
-            .expect("faults set");
+            .send(body.to_string())
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+    }
+
+    /// Faults on demand (`POST /_sandbox/faults`).
+    pub fn faults(&self, faults: serde_json::Value) {
+        self.post("/_sandbox/faults", faults);
+    }
+
+    /// A manager deletes entities in amoCRM (`POST /_sandbox/delete`).
+    pub fn delete(&self, entity: &str, ids: &[i64]) {
+        let body = serde_json::json!({"entity": entity, "ids": ids});
+        self.post("/_sandbox/delete", body);
+    }
+
+    /// A manager merges `from` into `into` in amoCRM (`POST /_sandbox/merge`).
+    pub fn merge(&self, entity: &str, into: i64, from: &[i64]) {
+        let body = serde_json::json!({"entity": entity, "into": into, "from": from});
+        self.post("/_sandbox/merge", body);
+    }
+
+    /// Changes the sample panel as the panel would before its event.
+    pub fn sql(&self, statement: &str) {
+        let path = self.paths.resolve("var/panel.db");
+        let conn = rusqlite::Connection::open(path).expect("panel database");
+        conn.execute_batch(statement).expect("statement");
+    }
+
+    /// The amoCRM entity a panel entity is linked to.
+    pub fn linked(&self, kind: crate::model::EntityKind, id: i64) -> i64 {
+        let link = self.db().link(kind, id).expect("link table");
+        link.unwrap_or_else(|| panic!("{kind} {id} is not linked"))
+            .amocrm_id
+    }
+
+    /// One entity amoCRM holds, with its links.
+    pub fn entity(&self, entity: &str, id: i64) -> serde_json::Value {
+        let held = self.held(entity).into_iter().find(|e| e["id"] == id);
+        held.unwrap_or_else(|| panic!("amoCRM holds no {entity} {id}"))
     }
 
     /// The API calls amoCRM got so far: `POST /api/v4/contacts`, …
