@@ -3,11 +3,13 @@
 //! given), the full export's throughput against `rate_limit × batch_size` on a sandbox that
 //! enforces amoCRM's rate, an export where the sync conditions keep out a third of the
 //! panel (its requests against the fewest possible, its time against those requests at
-//! amoCRM's rate), the export's peak RSS at two sizes, and the time from a panel event to
-//! the entity existing in amoCRM. Everything runs the real release binaries as the panel
+//! amoCRM's rate), the export's peak RSS at two sizes, the time from a panel event to
+//! the entity existing in amoCRM, and the sweep (`amocrm sync --changed`) of a linked panel
+//! where nothing changed against a plain read of the same tables, with its peak RSS, on
+//! SQLite and MariaDB. Everything runs the real release binaries as the panel
 //! and an admin run them; `scripts/bench.sh` builds them and runs this.
 //!
-//! Usage: bench [--quick] [--mysql URL] [--only handler,export,export-excluded,rss,latency]
+//! Usage: bench [--quick] [--mysql URL] [--only handler,export,export-excluded,rss,latency,sweep]
 
 use std::error::Error;
 use std::fs;
@@ -40,6 +42,8 @@ const RSS_MB: f64 = 64.0;
 /// "Flat" from the small size to the large one: at most this much growth.
 const RSS_FLAT_RATIO: f64 = 1.10;
 const LATENCY_S: f64 = 1.5;
+/// The sweep with nothing changed: at most this many times a plain read of the same rows.
+const SWEEP_TIME_RATIO: f64 = 3.0;
 /// amoCRM's own limit, which the sandbox enforces in the throughput run.
 const AMO_RATE: u32 = 7;
 
@@ -55,6 +59,8 @@ struct Sizes {
     /// The same proportions as the export (1 : 1 : 3), at 10,000 and 100,000 entities.
     rss: [Mix; 2],
     latency_events: usize,
+    /// The sweep's panel, 1 : 1 : 3 as the export's.
+    sweep: Mix,
 }
 
 const FULL: Sizes = Sizes {
@@ -63,6 +69,7 @@ const FULL: Sizes = Sizes {
     export_excluded: (3_000, 3_000, 9_000),
     rss: [(2_000, 2_000, 6_000), (20_000, 20_000, 60_000)],
     latency_events: 20,
+    sweep: (20_000, 20_000, 60_000),
 };
 
 const QUICK: Sizes = Sizes {
@@ -71,10 +78,18 @@ const QUICK: Sizes = Sizes {
     export_excluded: (600, 600, 1_800),
     rss: [(200, 200, 600), (2_000, 2_000, 6_000)],
     latency_events: 6,
+    sweep: (2_000, 2_000, 6_000),
 };
 
 /// The parts `--only` may name.
-const PARTS: [&str; 5] = ["handler", "export", "export-excluded", "rss", "latency"];
+const PARTS: [&str; 6] = [
+    "handler",
+    "export",
+    "export-excluded",
+    "rss",
+    "latency",
+    "sweep",
+];
 
 struct Opts {
     quick: bool,
@@ -186,6 +201,9 @@ fn run(opts: &Opts) -> R<()> {
     }
     if opts.wants("latency") {
         report.push(bench_latency(&env, sizes.latency_events)?);
+    }
+    if opts.wants("sweep") {
+        report.extend(bench_sweep(&env, sizes.sweep, opts.mysql.as_deref())?);
     }
     println!();
     println!("load at end: {}", load_average());
@@ -796,11 +814,16 @@ fn bench_handler(
 /// Runs `amocrm sync --all` to its end and returns its wall time and peak RSS in KiB, from
 /// wait4's rusage of that process.
 fn export_with_rusage(env: &Env, panel: &Panel) -> R<(Duration, i64)> {
+    run_with_rusage(env, panel, &["sync", "--all"])
+}
+
+/// Runs an admin command to its end: its wall time and peak RSS in KiB (wait4's rusage).
+fn run_with_rusage(env: &Env, panel: &Panel, args: &[&str]) -> R<(Duration, i64)> {
     let out = fs::File::create(panel.root.join("var/bench-sync.out"))?;
     let start = Instant::now();
     let child = panel
         .command(env)
-        .args(["sync", "--all"])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
         .stderr(out)
@@ -819,7 +842,8 @@ fn export_with_rusage(env: &Env, panel: &Panel) -> R<(Duration, i64)> {
     if !status.success() {
         let text = fs::read_to_string(panel.root.join("var/bench-sync.out")).unwrap_or_default();
         let tail: Vec<&str> = text.lines().rev().take(5).collect();
-        return Err(format!("amocrm sync --all exited {status}: {}", tail.join(" / ")).into());
+        let cmd = args.join(" ");
+        return Err(format!("amocrm {cmd} exited {status}: {}", tail.join(" / ")).into());
     }
     Ok((took, usage.ru_maxrss))
 }
@@ -1238,4 +1262,221 @@ fn bench_latency(env: &Env, events: usize) -> R<String> {
         median / LATENCY_S,
         verdict(median <= LATENCY_S)
     ))
+}
+
+// ---------------------------------------------------------------- the sweep
+
+/// The tables a sweep reads the panel's entities from, read whole by the baseline.
+const SWEPT_TABLES: [&str; 6] = [
+    "account",
+    "user",
+    "profile",
+    "item",
+    "pricelist",
+    "itemparam",
+];
+
+/// Runs of the sweep and of the baseline, interleaved; the medians are compared.
+const SWEEP_RUNS: usize = 3;
+
+/// `SELECT *` of every table a sweep reads, through the driver the module uses, every value
+/// turned into text as the module's driver turns it and dropped row by row: what any sweep
+/// must at least do. Returns the rows read.
+fn plain_read(db: &BaseDb) -> R<u64> {
+    let mut rows = 0u64;
+    match db {
+        BaseDb::Sqlite(path) => {
+            let conn = rusqlite::Connection::open(path)?;
+            for table in SWEPT_TABLES {
+                rows += sqlite_select_all(&conn, table)?;
+            }
+        }
+        BaseDb::Mysql(url) => {
+            let mut conn = mysql::Conn::new(mysql::Opts::from_url(url)?)?;
+            for table in SWEPT_TABLES {
+                rows += mysql_select_all(&mut conn, table)?;
+            }
+        }
+    }
+    Ok(rows)
+}
+
+enum BaseDb {
+    Sqlite(PathBuf),
+    Mysql(String),
+}
+
+fn sqlite_select_all(conn: &rusqlite::Connection, table: &str) -> R<u64> {
+    use rusqlite::types::ValueRef;
+    let mut stmt = conn.prepare(&format!("SELECT * FROM {table}"))?;
+    let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+    let mut rows = stmt.query([])?;
+    let mut n = 0;
+    while let Some(r) = rows.next()? {
+        let mut values: Vec<Option<String>> = Vec::with_capacity(names.len());
+        for i in 0..names.len() {
+            let text = match r.get_ref(i)? {
+                ValueRef::Null => None,
+                ValueRef::Integer(v) => Some(v.to_string()),
+                ValueRef::Real(v) => Some(v.to_string()),
+                ValueRef::Text(t) | ValueRef::Blob(t) => {
+                    Some(String::from_utf8_lossy(t).into_owned())
+                }
+            };
+            values.push(text);
+        }
+        std::hint::black_box((&names, values));
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn mysql_select_all(conn: &mut mysql::Conn, table: &str) -> R<u64> {
+    use mysql::prelude::Queryable;
+    let mut n = 0;
+    // The binary protocol, as the module's driver reads with prepared statements.
+    let result = conn.exec_iter(format!("SELECT * FROM {table}"), ())?;
+    let mut names: Option<Vec<String>> = None;
+    for row in result {
+        let row = row?;
+        // As the module's driver: the column names once a statement.
+        let names = names.get_or_insert_with(|| {
+            (row.columns_ref().iter())
+                .map(|c| c.name_str().into_owned())
+                .collect()
+        });
+        let values: Vec<Option<String>> = (row.unwrap().into_iter())
+            .map(|v| match v {
+                mysql::Value::NULL => None,
+                mysql::Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+                other => Some(other.as_sql(true)),
+            })
+            .collect();
+        std::hint::black_box((&*names, values));
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// The sweep of a linked panel where nothing changed, on SQLite and (with a server) on
+/// MariaDB: its time against the baseline's, and its peak RSS.
+fn bench_sweep(env: &Env, mix: Mix, mysql: Option<&str>) -> R<Vec<String>> {
+    let mut lines = sweep_on(env, "SQLite", &Panel::sqlite_lines(), None, mix)?;
+    match mysql {
+        Some(url) => {
+            let scratch = MysqlScratch::create(url)?;
+            let base = format!("{}/{}", scratch.server, scratch.name);
+            lines.extend(sweep_on(
+                env,
+                "MariaDB",
+                &scratch.conf_lines(),
+                Some(base),
+                mix,
+            )?);
+        }
+        None => {
+            println!("sweep (MariaDB): skipped (pass --mysql URL or set AMOCRM_BENCH_MYSQL_URL)")
+        }
+    }
+    Ok(lines)
+}
+
+fn sweep_on(
+    env: &Env,
+    backend: &str,
+    database: &str,
+    mysql: Option<String>,
+    mix: Mix,
+) -> R<Vec<String>> {
+    // The export that links everything first is not what is measured: no rate limit.
+    let sandbox = Sandbox::start(env, 0, &["--block-after", "0"])?;
+    let name = format!("sweep-{}", backend.to_lowercase());
+    let panel = Panel::create(
+        env,
+        &name,
+        &sandbox.url,
+        database,
+        &[("sync", "rate_limit", "100000")],
+    )?;
+    panel.generate(env, mix)?;
+    let (took, _) = export_with_rusage(env, &panel)?;
+    let linked = panel.linked(panel.db()?.as_mut())?;
+    println!(
+        "sweep, {backend}: {linked} entities linked by the export in {:.1} s",
+        took.as_secs_f64()
+    );
+    let base = match mysql {
+        Some(url) => BaseDb::Mysql(url),
+        None => BaseDb::Sqlite(panel.root.join("var/billmgr.db")),
+    };
+    // The first sweep after the export has no digests yet: it compares every entity.
+    let before = sandbox.requests()?.len();
+    let (first, first_rss) = run_with_rusage(env, &panel, &["sync", "--changed"])?;
+    check_swept_nothing(&panel, &sandbox, before)?;
+    let (mut sweeps, mut reads, mut peak, mut rows) = (Vec::new(), Vec::new(), first_rss, 0);
+    for _ in 0..SWEEP_RUNS {
+        let start = Instant::now();
+        rows = plain_read(&base)?;
+        reads.push(start.elapsed().as_secs_f64());
+        let before = sandbox.requests()?.len();
+        let (took, rss_kib) = run_with_rusage(env, &panel, &["sync", "--changed"])?;
+        sweeps.push(took.as_secs_f64());
+        peak = peak.max(rss_kib);
+        check_swept_nothing(&panel, &sandbox, before)?;
+    }
+    let (sweep, read) = (
+        percentile(&sorted(sweeps), 50.0),
+        percentile(&sorted(reads), 50.0),
+    );
+    let (first, mb) = (first.as_secs_f64(), peak as f64 / 1024.0);
+    println!(
+        "sweep, {backend}: {linked} entities unchanged in {sweep:.2} s (median of {SWEEP_RUNS}; \
+         the first after the export, without digests, {first:.2} s); the baseline read {rows} \
+         rows in {read:.2} s (median of {SWEEP_RUNS}); peak RSS {mb:.1} MB"
+    );
+    let bound = SWEEP_TIME_RATIO * read;
+    let _ = fs::remove_dir_all(&panel.root);
+    Ok(vec![
+        format!(
+            "sweep, nothing changed, {linked} entities, {backend}: time | {sweep:.2} s (×{:.2} the baseline) | {SWEEP_TIME_RATIO} × baseline {read:.2} s = {bound:.2} s | {:.2} | {}",
+            sweep / read,
+            sweep / bound,
+            verdict(sweep <= bound)
+        ),
+        format!(
+            "sweep, the first after the export (no digests yet), {backend} | {first:.2} s (×{:.2} the baseline) | (no target) | - | -",
+            first / read
+        ),
+        format!(
+            "sweep peak RSS, {linked} entities, {backend} | {mb:.1} MB | {RSS_MB} MB | {:.2} | {}",
+            mb / RSS_MB,
+            verdict(mb <= RSS_MB)
+        ),
+    ])
+}
+
+/// A sweep of a panel where nothing changed queues nothing and writes nothing to amoCRM.
+fn check_swept_nothing(panel: &Panel, sandbox: &Sandbox, before: usize) -> R<()> {
+    let state: Value = serde_json::from_str(&fs::read_to_string(
+        panel.root.join("var/amocrm_sweep.json"),
+    )?)?;
+    let queued = state["last"]["queued"].as_object().map_or(0, |m| {
+        m.values()
+            .map(|c| {
+                c.as_object()
+                    .map_or(0, |c| c.values().filter_map(Value::as_u64).sum::<u64>())
+            })
+            .sum::<u64>()
+    });
+    let writes = sandbox.requests()?[before..]
+        .iter()
+        .filter(|r| r.0 != "GET")
+        .count();
+    if queued > 0 || writes > 0 {
+        return Err(format!(
+            "the sweep of an unchanged panel queued {queued} and wrote {writes} times"
+        )
+        .into());
+    }
+    Ok(())
 }

@@ -58,6 +58,7 @@ suite!(
     a_batch_reads_as_its_entities_one_by_one,
     claims_of_one_kind_leave_the_others,
     ids_page_through_each_table,
+    waiting_jobs_are_found_by_entity,
 );
 
 #[test]

@@ -11,6 +11,7 @@ use crate::sync::RunError;
 /// `amocrm task`: the worker.
 pub fn task(paths: &Paths) -> i32 {
     crate::log::init(paths, Which::Task, false);
+    crate::sync::sweep_run::when_due(paths);
     run_worker(paths, false)
 }
 
@@ -48,16 +49,18 @@ fn run_worker(paths: &Paths, progress: bool) -> i32 {
     }
 }
 
-/// `amocrm sync --all | --account N | --profile N | --item N [--dry-run]`.
+/// `amocrm sync --all | --changed | --account N | --profile N | --item N [--dry-run]`.
 pub fn sync(paths: &Paths, args: &[String]) -> i32 {
     let mut dry_run = false;
     let mut all = false;
+    let mut changed = false;
     let mut one: Option<(EntityKind, i64)> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--dry-run" => dry_run = true,
             "--all" => all = true,
+            "--changed" => changed = true,
             "--account" | "--profile" | "--item" => {
                 let kind = EntityKind::parse(&a[2..]).expect("listed kinds");
                 match it
@@ -72,8 +75,11 @@ pub fn sync(paths: &Paths, args: &[String]) -> i32 {
             _ => return super::usage(),
         }
     }
-    if all == one.is_some() {
+    if [all, changed, one.is_some()].iter().filter(|b| **b).count() != 1 {
         return super::usage();
+    }
+    if changed {
+        return sync_changed(paths, dry_run);
     }
     crate::log::init(paths, Which::Task, true);
     let cfg = match config::load(paths) {
@@ -164,6 +170,48 @@ pub fn sync(paths: &Paths, args: &[String]) -> i32 {
         }
     }
     code
+}
+
+/// `amocrm sync --changed [--dry-run]`: the sweep, then the worker.
+fn sync_changed(paths: &Paths, dry_run: bool) -> i32 {
+    use crate::sync::sweep::Output;
+    crate::log::init(paths, Which::Task, true);
+    let cfg = match config::load(paths) {
+        Ok(c) => c,
+        Err(problems) => {
+            eprintln!("amocrm: configuration problems (run `amocrm check`):\n{problems}");
+            return 1;
+        }
+    };
+    let mut stdout = std::io::stdout();
+    let run = crate::sync::sweep_run::Run {
+        out: if dry_run {
+            Output::Print(&mut stdout)
+        } else {
+            Output::Queue
+        },
+        by: "sync --changed",
+        only_if_due: false,
+    };
+    match crate::sync::sweep_run::run(paths, &cfg, run) {
+        Ok(tally) => {
+            let tally = tally.unwrap_or_default();
+            if dry_run {
+                eprintln!("dry run: {}; nothing queued or sent", tally.describe());
+                return 0;
+            }
+            eprintln!("sweep: {}", tally.describe());
+            run_worker(paths, true)
+        }
+        Err(crate::sync::sweep::SweepError::Busy(why)) => {
+            eprintln!("amocrm: {why}; it queues what changed");
+            1
+        }
+        Err(e) => {
+            eprintln!("amocrm: the sweep failed: {e}");
+            1
+        }
+    }
 }
 
 /// `amocrm auth CODE`.

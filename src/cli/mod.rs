@@ -11,10 +11,14 @@ pub const USAGE: &str = "\
 amocrm — keeps amoCRM in step with BILLmanager
 
 Run by the panel as an XML handler (PARAM_func set, the document on stdin), or:
-  amocrm task                       drain the queue to amoCRM, then exit (one worker at a time)
+  amocrm task                       drain the queue to amoCRM, then exit (one worker at a time);
+                                    first the sweep, when [sync] reconcile says one is due
   amocrm sync --all | --account N | --profile N | --item N [--dry-run]
                                     queue entities and send them now; --dry-run prints what
                                     would be sent and sends nothing
+  amocrm sync --changed [--dry-run] the sweep: queue what differs from what was last sent to
+                                    amoCRM or was never sent, then send it; --dry-run prints
+                                    what would be queued and why, and queues nothing
   amocrm auth CODE                  exchange a one-time authorization code for tokens
   amocrm status [--json]            connection, token expiry, queue, failures, last run
   amocrm check                      validate amocrm.conf and the presets (file:line)

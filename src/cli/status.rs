@@ -152,6 +152,9 @@ fn gather(paths: &Paths) -> Value {
         spool["waiting"] = json!(waiting);
         out["spool"] = spool;
     }
+    if let Some(c) = &cfg {
+        out["sweep"] = crate::sync::sweep_state::report(paths, c.sync.reconcile);
+    }
     if let Some(s) = RunState::load(paths) {
         // A run stopped because amoCRM refused or did not answer needs nothing more once
         // it answers again: the next run sends the queue. Other stops (an answer the API
@@ -357,6 +360,10 @@ fn print_text(r: &Value) {
         {
             println!("to do:      {action}");
         }
+    }
+    if r["sweep"].is_object() {
+        let line = crate::sync::sweep_state::status_line(&r["sweep"]);
+        println!("sweep:      {line}");
     }
     // What amoCRM says now comes before what the last run met.
     if let Some(action) = r["action"].as_str() {

@@ -113,6 +113,8 @@ pub struct SyncConfig {
     pub update_leads: UpdateMode,
     /// Empty: never match an unlinked client to an existing contact.
     pub dedup: Vec<DedupKey>,
+    /// Minutes between the sweeps `amocrm task` runs by itself; 0: never.
+    pub reconcile: u32,
 }
 
 impl SyncConfig {
@@ -134,6 +136,7 @@ impl Default for SyncConfig {
             update: UpdateMode::FillEmpty,
             update_leads: UpdateMode::Overwrite,
             dedup: vec![DedupKey::Email, DedupKey::Phone],
+            reconcile: 60,
         }
     }
 }

@@ -9,14 +9,18 @@ use crate::secret::Secret;
 
 pub const AUTH_KEYS: [&str; 5] = ["url", "client_id", "client_secret", "redirect_uri", "code"];
 pub const DATABASE_KEYS: [&str; 3] = ["driver", "url", "path"];
-pub const SYNC_KEYS: [&str; 6] = [
+pub const SYNC_KEYS: [&str; 7] = [
     "enabled",
     "batch_size",
     "rate_limit",
     "update",
     "update_leads",
     "dedup",
+    "reconcile",
 ];
+
+/// The longest `[sync] reconcile` (minutes): 30 days.
+pub const RECONCILE_MAX: u32 = 30 * 24 * 60;
 
 /// Collects problems for one file.
 pub struct Report<'a> {
@@ -287,6 +291,10 @@ pub fn sync(doc: &IniDoc, r: &mut Report<'_>) -> SyncConfig {
                 }
                 sync.dedup = keys;
             }
+            "reconcile" => match v.parse::<u32>() {
+                Ok(n) if n <= RECONCILE_MAX => sync.reconcile = n,
+                _ => r.at(e.line, format!("[sync] reconcile '{v}' must be a whole number of minutes from 0 (never) to {RECONCILE_MAX} (30 days); 60 is the default")),
+            },
             _ => {}
         }
     }
@@ -415,7 +423,8 @@ mod tests {
                 rate_limit: 2.5,
                 update: UpdateMode::Overwrite,
                 update_leads: UpdateMode::FillEmpty,
-                dedup: vec![DedupKey::Phone, DedupKey::Email]
+                dedup: vec![DedupKey::Phone, DedupKey::Email],
+                ..SyncConfig::default()
             }
         );
         let (doc, mut problems) = read(
@@ -442,6 +451,31 @@ mod tests {
             },
         );
         assert!(s.dedup.is_empty() && problems.is_empty());
+    }
+
+    #[test]
+    fn reconcile_is_whole_minutes_up_to_thirty_days() {
+        let check = |text: &str| {
+            let (doc, mut problems) = read(text);
+            let s = sync(
+                &doc,
+                &mut Report {
+                    file: Path::new("amocrm.conf"),
+                    problems: &mut problems,
+                },
+            );
+            (s.reconcile, problems.len())
+        };
+        assert_eq!(check("[sync]\n"), (60, 0), "the default");
+        assert_eq!(check("[sync]\nreconcile = 0\n"), (0, 0), "never");
+        assert_eq!(check("[sync]\nreconcile = 43200\n"), (43200, 0));
+        for bad in ["43201", "-5", "1.5", "hourly", ""] {
+            assert_eq!(
+                check(&format!("[sync]\nreconcile = {bad}\n")),
+                (60, 1),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

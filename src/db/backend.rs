@@ -88,11 +88,21 @@ impl PanelDb for Database {
     ) -> DbResult<Vec<JobInfo>> {
         queue::list(self.d(), states, offset, limit)
     }
+    fn due_jobs(&mut self, now: i64) -> DbResult<i64> {
+        queue::due(self.d(), now)
+    }
     fn count_jobs(&mut self, states: &[&str]) -> DbResult<i64> {
         queue::count(self.d(), states)
     }
     fn job_of(&mut self, kind: EntityKind, billmgr_id: i64) -> DbResult<Option<JobInfo>> {
         queue::of_entity(self.d(), kind, billmgr_id)
+    }
+    fn waiting_among(
+        &mut self,
+        kind: EntityKind,
+        ids: &[i64],
+    ) -> DbResult<std::collections::HashSet<i64>> {
+        queue::waiting_among(self.d(), kind, ids)
     }
     fn retry_jobs(&mut self, ids: &[i64], now: i64) -> DbResult<u64> {
         queue::retry(self.d(), ids, now)
@@ -147,6 +157,9 @@ impl PanelDb for Database {
     }
     fn read_many(&mut self, kind: EntityKind, ids: &[i64]) -> DbResult<HashMap<i64, Record>> {
         entities::read(self.d(), kind, ids)
+    }
+    fn read_rows(&mut self, kind: EntityKind, ids: &[i64]) -> DbResult<entities::EntityRows> {
+        entities::read_rows(self.d(), kind, ids)
     }
     fn account_by_login(&mut self, login: &str) -> DbResult<Option<i64>> {
         entities::account_by_login(self.d(), login)

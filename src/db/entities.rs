@@ -54,56 +54,126 @@ fn column(rows: &HashMap<i64, Row>, name: &str) -> Vec<i64> {
 }
 
 /// Copies every non-NULL column as `table.column`.
-fn add(rec: &mut Record, table: &str, row: Option<&Row>) {
-    for (col, value) in row.into_iter().flat_map(|r| r.cols.iter()) {
+fn add(rec: &mut Record, table: &str, row: &Row) {
+    for (col, value) in row.cols() {
         if let Some(v) = value {
-            rec.set(format!("{table}.{col}"), v.clone());
+            // Built by hand: a sweep makes millions of these keys, and `format!` costs.
+            let mut key = String::with_capacity(table.len() + 1 + col.len());
+            key.push_str(table);
+            key.push('.');
+            key.push_str(col);
+            rec.set(key, v);
         }
     }
 }
 
-/// Adds `table.*` of the row the record's `key` points to (`account.project` → its
-/// project); whether there was one.
-fn add_pointed(rec: &mut Record, table: &str, key: &str, rows: &HashMap<i64, Row>) -> bool {
-    let row = rec.int(key).and_then(|id| rows.get(&id));
-    add(rec, table, row);
-    row.is_some()
+/// The id a row's column points to, read as the record reads it (`Record::int`).
+fn pointer(row: &Row, column: &str) -> Option<i64> {
+    row.get(column).and_then(|v| v.trim().parse().ok())
 }
 
-/// Clients: every column of `account`, of its project and of its first user. One query
-/// per table for the whole batch.
-pub(crate) fn accounts(d: &mut dyn Driver, ids: &[i64]) -> DbResult<HashMap<i64, Record>> {
-    let accounts = by_ids(d, "account", ids)?;
-    let projects = by_ids(d, "project", &column(&accounts, "project"))?;
-    let users = first_users(d, ids)?;
-    Ok(accounts
-        .iter()
-        .map(|(id, row)| {
-            let mut rec = Record::default();
-            add(&mut rec, "account", Some(row));
-            add_pointed(&mut rec, "project", "account.project", &projects);
-            add(&mut rec, "user", users.get(id));
-            (*id, rec)
+/// The row of `rows` that `from`'s column points to.
+fn pointed<'a>(from: Option<&Row>, column: &str, rows: &'a HashMap<i64, Row>) -> Option<&'a Row> {
+    from.and_then(|r| pointer(r, column))
+        .and_then(|id| rows.get(&id))
+}
+
+/// The rows one entity is made from, each with the table its columns are named after,
+/// in the order the record takes them. The record and the digest are both made from
+/// these, so they cover the same values.
+type Parts<'a> = Vec<(&'static str, &'a Row)>;
+
+/// A service's parameters are named by their `intname`.
+const PARAM: &str = "itemparam";
+
+fn record_of(parts: &Parts<'_>) -> Record {
+    let mut rec = Record::default();
+    for &(table, row) in parts {
+        if table != PARAM {
+            add(&mut rec, table, row);
+        } else if let (Some(name), Some(value)) = (row.get("intname"), row.get("value")) {
+            rec.set(format!("{PARAM}.{name}"), value);
+        }
+    }
+    rec
+}
+
+/// A 64-bit digest of every table name, column name and value (NULL apart from empty),
+/// from `seed`. Digests are compared only with digests this same build made under the
+/// same seed, so the hasher need not be stable across builds: a different one only makes
+/// a sweep compare everything once.
+fn digest_of(parts: &Parts<'_>, seed: u64) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    seed.hash(&mut h);
+    for &(table, row) in parts {
+        table.hash(&mut h);
+        for col in row.cols() {
+            col.hash(&mut h);
+        }
+    }
+    h.finish()
+}
+
+/// Clients: every column of `account`, of its project and of its first user.
+struct AccountRows {
+    accounts: HashMap<i64, Row>,
+    projects: HashMap<i64, Row>,
+    users: HashMap<i64, Row>,
+}
+
+impl AccountRows {
+    fn read(d: &mut dyn Driver, ids: &[i64]) -> DbResult<AccountRows> {
+        let accounts = by_ids(d, "account", ids)?;
+        Ok(AccountRows {
+            projects: by_ids(d, "project", &column(&accounts, "project"))?,
+            users: first_users(d, ids)?,
+            accounts,
         })
-        .collect())
+    }
+
+    fn parts(&self, id: i64) -> Option<Parts<'_>> {
+        let row = self.accounts.get(&id)?;
+        let mut parts = vec![("account", row)];
+        parts.extend(
+            pointer(row, "project")
+                .and_then(|p| self.projects.get(&p))
+                .map(|p| ("project", p)),
+        );
+        parts.extend(self.users.get(&id).map(|u| ("user", u)));
+        Some(parts)
+    }
 }
 
 /// Payers: `profile.*` and their client's `account.*`.
-pub(crate) fn profiles(d: &mut dyn Driver, ids: &[i64]) -> DbResult<HashMap<i64, Record>> {
-    let profiles = by_ids(d, "profile", ids)?;
-    let accounts = by_ids(d, "account", &column(&profiles, "account"))?;
-    Ok(profiles
-        .iter()
-        .map(|(id, row)| {
-            let mut rec = Record::default();
-            add(&mut rec, "profile", Some(row));
-            add_pointed(&mut rec, "account", "profile.account", &accounts);
-            (*id, rec)
-        })
-        .collect())
+struct ProfileRows {
+    profiles: HashMap<i64, Row>,
+    accounts: HashMap<i64, Row>,
 }
 
-/// What a batch of services is read from: one query per table.
+impl ProfileRows {
+    fn read(d: &mut dyn Driver, ids: &[i64]) -> DbResult<ProfileRows> {
+        let profiles = by_ids(d, "profile", ids)?;
+        Ok(ProfileRows {
+            accounts: by_ids(d, "account", &column(&profiles, "account"))?,
+            profiles,
+        })
+    }
+
+    fn parts(&self, id: i64) -> Option<Parts<'_>> {
+        let row = self.profiles.get(&id)?;
+        let mut parts = vec![("profile", row)];
+        parts.extend(
+            pointer(row, "account")
+                .and_then(|a| self.accounts.get(&a))
+                .map(|a| ("account", a)),
+        );
+        Some(parts)
+    }
+}
+
+/// Services: `item.*`, `pricelist.*`, `itemtype.*`, `currency.*`, `account.*`,
+/// `project.*`, the client's first `user.*` and every parameter as `itemparam.<intname>`.
 struct ItemRows {
     items: HashMap<i64, Row>,
     pricelists: HashMap<i64, Row>,
@@ -112,7 +182,8 @@ struct ItemRows {
     accounts: HashMap<i64, Row>,
     projects: HashMap<i64, Row>,
     users: HashMap<i64, Row>,
-    params: Vec<Row>,
+    /// Each service's parameters, by its id.
+    params: HashMap<i64, Vec<Row>>,
 }
 
 impl ItemRows {
@@ -127,45 +198,101 @@ impl ItemRows {
             currencies: by_ids(d, "currency", &column(&items, "currency"))?,
             projects: by_ids(d, "project", &project_ids)?,
             users: first_users(d, &accounts.keys().copied().collect::<Vec<_>>())?,
-            params: rows_where_in(d, "itemparam", "item", ids)?,
+            params: by_item(rows_where_in(d, PARAM, "item", ids)?),
             items,
             pricelists,
             accounts,
         })
     }
 
-    fn record(&self, id: i64, row: &Row) -> Record {
-        let mut rec = Record::default();
-        add(&mut rec, "item", Some(row));
-        add_pointed(&mut rec, "pricelist", "item.pricelist", &self.pricelists);
-        add_pointed(&mut rec, "itemtype", "pricelist.itemtype", &self.itemtypes);
-        add_pointed(&mut rec, "currency", "item.currency", &self.currencies);
-        add_pointed(&mut rec, "account", "item.account", &self.accounts);
+    fn parts(&self, id: i64) -> Option<Parts<'_>> {
+        let row = self.items.get(&id)?;
+        let pricelist = pointed(Some(row), "pricelist", &self.pricelists);
+        let account = pointed(Some(row), "account", &self.accounts);
         // The tariff's provider; a tariff without one falls back to the client's.
-        if !add_pointed(&mut rec, "project", "pricelist.project", &self.projects) {
-            add_pointed(&mut rec, "project", "account.project", &self.projects);
-        }
-        if let Some(account) = rec.int("account.id") {
-            add(&mut rec, "user", self.users.get(&account));
-        }
-        for p in self.params.iter().filter(|p| p.int("item") == Some(id)) {
-            if let (Some(name), Some(value)) = (p.get("intname"), p.get("value")) {
-                rec.set(format!("itemparam.{name}"), value);
-            }
-        }
-        rec
+        let project = pointed(pricelist, "project", &self.projects)
+            .or_else(|| pointed(account, "project", &self.projects));
+        let mut parts = vec![("item", row)];
+        let more = [
+            ("pricelist", pricelist),
+            ("itemtype", pointed(pricelist, "itemtype", &self.itemtypes)),
+            ("currency", pointed(Some(row), "currency", &self.currencies)),
+            ("account", account),
+            ("project", project),
+            ("user", pointed(account, "id", &self.users)),
+        ];
+        parts.extend(more.into_iter().filter_map(|(t, r)| Some((t, r?))));
+        let params = self.params.get(&id).into_iter().flatten();
+        parts.extend(params.map(|p| (PARAM, p)));
+        Some(parts)
     }
 }
 
-/// Services: `item.*`, `pricelist.*`, `itemtype.*`, `currency.*`, `account.*`,
-/// `project.*`, the client's first `user.*` and every parameter as `itemparam.<intname>`.
-pub(crate) fn items(d: &mut dyn Driver, ids: &[i64]) -> DbResult<HashMap<i64, Record>> {
-    let rows = ItemRows::read(d, ids)?;
-    Ok(rows
-        .items
-        .iter()
-        .map(|(id, row)| (*id, rows.record(*id, row)))
-        .collect())
+/// Parameter rows grouped by their service, in their order: a page of services is not
+/// matched against every parameter of the page.
+fn by_item(rows: Vec<Row>) -> HashMap<i64, Vec<Row>> {
+    let mut params: HashMap<i64, Vec<Row>> = HashMap::new();
+    for row in rows {
+        if let Some(item) = row.int("item") {
+            params.entry(item).or_default().push(row);
+        }
+    }
+    params
+}
+
+enum Rows {
+    Accounts(AccountRows),
+    Profiles(ProfileRows),
+    Items(Box<ItemRows>),
+}
+
+/// A batch of one kind's entities as read from the panel, one query per table: each
+/// entity's record, or a digest of the rows its record is made from (a sweep compares
+/// digests and builds records only for what changed).
+pub struct EntityRows(Rows);
+
+impl EntityRows {
+    fn parts(&self, id: i64) -> Option<Parts<'_>> {
+        match &self.0 {
+            Rows::Accounts(r) => r.parts(id),
+            Rows::Profiles(r) => r.parts(id),
+            Rows::Items(r) => r.parts(id),
+        }
+    }
+
+    /// The entities read (an id the panel no longer has is missing), in no order.
+    pub fn ids(&self) -> Vec<i64> {
+        let keys = match &self.0 {
+            Rows::Accounts(r) => r.accounts.keys(),
+            Rows::Profiles(r) => r.profiles.keys(),
+            Rows::Items(r) => r.items.keys(),
+        };
+        keys.copied().collect()
+    }
+
+    pub fn record(&self, id: i64) -> Option<Record> {
+        self.parts(id).map(|p| record_of(&p))
+    }
+
+    /// Equal for two reads exactly when their records are, but for a 64-bit collision.
+    pub fn digest(&self, id: i64, seed: u64) -> Option<u64> {
+        self.parts(id).map(|p| digest_of(&p, seed))
+    }
+
+    pub fn records(&self) -> HashMap<i64, Record> {
+        (self.ids().into_iter())
+            .filter_map(|id| Some((id, self.record(id)?)))
+            .collect()
+    }
+}
+
+/// The rows the entities of one kind with these ids are made from.
+pub(crate) fn read_rows(d: &mut dyn Driver, kind: EntityKind, ids: &[i64]) -> DbResult<EntityRows> {
+    Ok(EntityRows(match kind {
+        EntityKind::Account => Rows::Accounts(AccountRows::read(d, ids)?),
+        EntityKind::Profile => Rows::Profiles(ProfileRows::read(d, ids)?),
+        EntityKind::Item => Rows::Items(Box::new(ItemRows::read(d, ids)?)),
+    }))
 }
 
 /// The entities of one kind with these ids; an id the panel no longer has is missing.
@@ -174,11 +301,7 @@ pub(crate) fn read(
     kind: EntityKind,
     ids: &[i64],
 ) -> DbResult<HashMap<i64, Record>> {
-    match kind {
-        EntityKind::Account => accounts(d, ids),
-        EntityKind::Profile => profiles(d, ids),
-        EntityKind::Item => items(d, ids),
-    }
+    Ok(read_rows(d, kind, ids)?.records())
 }
 
 pub(crate) fn account_by_login(d: &mut dyn Driver, login: &str) -> DbResult<Option<i64>> {

@@ -23,6 +23,7 @@ mod sql;
 mod sqlite;
 mod target;
 
+pub use entities::EntityRows;
 pub use target::{Target, target};
 
 use std::collections::HashMap;
@@ -268,10 +269,19 @@ pub trait PanelDb {
     /// A page of [`PanelDb::list_jobs`] at `offset`.
     fn jobs_page(&mut self, states: &[&str], offset: usize, limit: usize)
     -> DbResult<Vec<JobInfo>>;
+    /// [`QueueSummary::due`] alone, without reading the whole queue.
+    fn due_jobs(&mut self, now: i64) -> DbResult<i64>;
     /// How many jobs are in the given states (all when empty).
     fn count_jobs(&mut self, states: &[&str]) -> DbResult<i64>;
     /// The queued job of one entity, in whatever state.
     fn job_of(&mut self, kind: EntityKind, billmgr_id: i64) -> DbResult<Option<JobInfo>>;
+    /// Which of these entities (by id) have a job waiting: pending, failed and waiting for
+    /// its retry, or being sent.
+    fn waiting_among(
+        &mut self,
+        kind: EntityKind,
+        ids: &[i64],
+    ) -> DbResult<std::collections::HashSet<i64>>;
     /// Makes these waiting jobs due now; returns how many were.
     fn retry_jobs(&mut self, ids: &[i64], now: i64) -> DbResult<u64>;
     /// Deletes done and skipped jobs last touched before `before`; returns how many.
@@ -320,6 +330,9 @@ pub trait PanelDb {
     /// pricelist), the client's first `user.*`, and every parameter as
     /// `itemparam.<intname>`.
     fn read_many(&mut self, kind: EntityKind, ids: &[i64]) -> DbResult<HashMap<i64, Record>>;
+    /// [`PanelDb::read_many`]'s rows, before they are made records: a sweep makes only
+    /// the records whose rows' digest changed.
+    fn read_rows(&mut self, kind: EntityKind, ids: &[i64]) -> DbResult<EntityRows>;
     /// One entity of [`PanelDb::read_many`].
     fn read(&mut self, kind: EntityKind, id: i64) -> DbResult<Option<Record>> {
         Ok(self.read_many(kind, &[id])?.remove(&id))

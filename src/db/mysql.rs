@@ -240,20 +240,21 @@ impl Driver for MysqlDriver {
             Ok(r) => r,
             Err(e) => return Err(self.fail(e, sql)),
         };
+        // The rows of one statement share its columns.
+        let columns = rows.first().map(|r| r.columns()).unwrap_or_default();
+        let names: std::sync::Arc<[String]> =
+            columns.iter().map(|c| c.name_str().into_owned()).collect();
         Ok(rows
             .into_iter()
             .map(|r| {
-                let meta: Vec<(String, ColumnType)> = r
-                    .columns_ref()
-                    .iter()
-                    .map(|c| (c.name_str().into_owned(), c.column_type()))
-                    .collect();
-                let cols = meta
-                    .into_iter()
+                let values = (columns.iter())
                     .zip(r.unwrap())
-                    .map(|((name, ty), v)| (name, text_of(v, ty)))
+                    .map(|(c, v)| text_of(v, c.column_type()))
                     .collect();
-                Row { cols }
+                Row {
+                    names: names.clone(),
+                    values,
+                }
             })
             .collect())
     }

@@ -239,6 +239,17 @@ pub(crate) fn summary(d: &mut dyn Driver, now: i64) -> DbResult<QueueSummary> {
     })
 }
 
+/// How many jobs are due now: pending, or failed with their retry time come. Read from
+/// the (state, next_try) index, so it costs what waits, not the whole queue.
+pub(crate) fn due(d: &mut dyn Driver, now: i64) -> DbResult<i64> {
+    let rows = d.query(
+        "SELECT COUNT(*) AS n FROM amocrm_queue \
+         WHERE state = 'pending' OR (state = 'failed' AND next_try <= ?)",
+        &[Value::Int(now)],
+    )?;
+    Ok(rows.first().and_then(Row::first_int).unwrap_or(0))
+}
+
 fn state_filter(states: &[&str], params: &mut Vec<Value>) -> String {
     params.extend(states.iter().map(|s| Value::from(*s)));
     if states.is_empty() {
@@ -291,6 +302,32 @@ pub(crate) fn count(d: &mut dyn Driver, states: &[&str]) -> DbResult<i64> {
         .first()
         .and_then(Row::first_int)
         .unwrap_or(0))
+}
+
+/// Which of these entities have a job waiting (pending, failed and waiting for its retry,
+/// or being sent): by their keys, which are unique and indexed, 500 at a time.
+pub(crate) fn waiting_among(
+    d: &mut dyn Driver,
+    kind: EntityKind,
+    ids: &[i64],
+) -> DbResult<std::collections::HashSet<i64>> {
+    let mut waiting = std::collections::HashSet::new();
+    for chunk in ids.chunks(500) {
+        let mut params: Vec<Value> = (chunk.iter())
+            .map(|id| Value::from(stored_key(&NewJob::for_id(kind, *id, ""))))
+            .collect();
+        params.extend(["pending", "failed", "taken"].map(Value::from));
+        let sql = format!(
+            "SELECT billmgr_id FROM amocrm_queue WHERE job_key IN ({}) AND state IN (?, ?, ?)",
+            placeholders(chunk.len())
+        );
+        waiting.extend(
+            d.query(&sql, &params)?
+                .iter()
+                .filter_map(|r| r.int("billmgr_id")),
+        );
+    }
+    Ok(waiting)
 }
 
 /// The job of one entity (by its key), whatever its state.

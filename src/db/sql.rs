@@ -35,27 +35,34 @@ impl<T: Into<Value>> From<Option<T>> for Value {
     }
 }
 
-/// One result row: column names from the statement and values as text (NULL is `None`).
+/// One result row: column names from the statement (shared by its rows: a page of a
+/// wide table is not a copy of its names per row) and values as text (NULL is `None`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Row {
-    pub cols: Vec<(String, Option<String>)>,
+    pub names: std::sync::Arc<[String]>,
+    pub values: Vec<Option<String>>,
 }
 
 impl Row {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.cols
+        let at = self
+            .names
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| v.as_deref())
+            .position(|n| n.eq_ignore_ascii_case(name))?;
+        self.values.get(at).and_then(|v| v.as_deref())
+    }
+    /// Each column's name and value.
+    pub fn cols(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        (self.names.iter().map(String::as_str)).zip(self.values.iter().map(Option::as_deref))
     }
     pub fn int(&self, name: &str) -> Option<i64> {
         self.get(name).and_then(parse_int)
     }
     /// The first column, for `SELECT COUNT(*)` and the like.
     pub fn first_int(&self) -> Option<i64> {
-        self.cols
+        self.values
             .first()
-            .and_then(|(_, v)| v.as_deref())
+            .and_then(|v| v.as_deref())
             .and_then(parse_int)
     }
 }
@@ -233,15 +240,14 @@ mod tests {
     #[test]
     fn rows_read_ints_either_way_printed() {
         let row = Row {
-            cols: vec![
-                ("n".into(), Some("3".into())),
-                ("s".into(), Some("7.0000".into())),
-                ("z".into(), None),
-            ],
+            names: ["n", "s", "z"].map(String::from).into(),
+            values: vec![Some("3".into()), Some("7.0000".into()), None],
         };
         assert_eq!(row.int("N"), Some(3));
         assert_eq!(row.int("s"), Some(7));
         assert_eq!(row.int("z"), None);
         assert_eq!(row.first_int(), Some(3));
+        let cols: Vec<_> = row.cols().collect();
+        assert_eq!(cols, [("n", Some("3")), ("s", Some("7.0000")), ("z", None)]);
     }
 }

@@ -83,7 +83,8 @@ impl SqliteDriver {
         scales: Option<&HashMap<String, usize>>,
     ) -> SqlResult<Vec<Row>> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(|e| err(e, sql))?;
-        let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+        let names: std::sync::Arc<[String]> =
+            stmt.column_names().iter().map(|s| s.to_string()).collect();
         let places: Vec<Option<usize>> = names
             .iter()
             .map(|n| scales.and_then(|s| s.get(&n.to_ascii_lowercase()).copied()))
@@ -93,12 +94,15 @@ impl SqliteDriver {
             .map_err(|e| err(e, sql))?;
         let mut out = Vec::new();
         while let Some(r) = rows.next().map_err(|e| err(e, sql))? {
-            let mut cols = Vec::with_capacity(names.len());
-            for (i, name) in names.iter().enumerate() {
+            let mut values = Vec::with_capacity(names.len());
+            for (i, place) in places.iter().enumerate() {
                 let v = r.get_ref(i).map_err(|e| err(e, sql))?;
-                cols.push((name.clone(), text_of(v, places[i])));
+                values.push(text_of(v, *place));
             }
-            out.push(Row { cols });
+            out.push(Row {
+                names: names.clone(),
+                values,
+            });
         }
         Ok(out)
     }

@@ -66,7 +66,7 @@ impl<'a> Worker<'a> {
             timeout: std::time::Duration::from_secs(30),
         };
         let amo = AmoClient::new(&cfg.auth, opts, paths).map_err(Stop::Amo)?;
-        let due = db.queue_summary(crate::log::now())?.due;
+        let due = db.due_jobs(crate::log::now())?;
         Ok(Worker {
             cfg,
             paths: paths.clone(),

@@ -7,6 +7,9 @@
 //! it needs (`prepare`, `depends`), plan (`plan`, pure, with what differs by kind in
 //! `kinds`), send (`send`, with lost creates in `recover` and links to entities amoCRM
 //! no longer has replaced in `heal`), record (`record`).
+//!
+//! The sweep (`sweep`, run by `sweep_run`, its state in `sweep_state`) finds what no
+//! panel event reported: it compares every entity with its link and queues what differs.
 
 pub mod dedup;
 mod depends;
@@ -26,6 +29,10 @@ mod send;
 #[cfg(test)]
 mod stand;
 pub mod state;
+pub mod sweep;
+mod sweep_cache;
+pub mod sweep_run;
+pub mod sweep_state;
 mod target;
 pub mod worker;
 

@@ -136,11 +136,14 @@ fn field_name(r: &crate::rules::FieldRef) -> String {
     }
 }
 
-/// What a fingerprint hashes: the create, the move a rule asks for, the update mode.
+/// What a fingerprint hashes: the create, the move a rule asks for, the update mode, and
+/// in `overwrite` mode the rule tags that do not hold (an update removes them).
 #[derive(Serialize)]
 struct Hashed<'a> {
     m: Option<[i64; 2]>,
     p: &'a serde_json::Value,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    r: Vec<&'a str>,
     u: bool,
 }
 
@@ -150,10 +153,15 @@ impl Plan {
     /// moves only when the state it was synced in has changed.
     pub fn fingerprint(&self, mode: UpdateMode) -> String {
         let create = self.entity.to_json();
+        let overwrite = mode == UpdateMode::Overwrite;
         let hashed = Hashed {
             m: self.stage_move.map(|s| [s.pipeline_id, s.status_id]),
             p: &create,
-            u: mode == UpdateMode::Overwrite,
+            r: (self.managed_tags.iter())
+                .filter(|t| overwrite && !self.entity.tags.contains(t))
+                .map(String::as_str)
+                .collect(),
+            u: overwrite,
         };
         let text = serde_json::to_string(&hashed).unwrap_or_default();
         let hash = format!("{:016x}", fnv1a(text.as_bytes()));
@@ -438,6 +446,17 @@ mod tests {
         assert_ne!(
             a.fingerprint(UpdateMode::FillEmpty),
             a.fingerprint(UpdateMode::Overwrite)
+        );
+        // In overwrite mode a rule tag that stops being managed is no longer removed.
+        let mut c = lead();
+        c.managed_tags.retain(|t| t != "trial");
+        assert_eq!(
+            a.fingerprint(UpdateMode::FillEmpty),
+            c.fingerprint(UpdateMode::FillEmpty)
+        );
+        assert_ne!(
+            a.fingerprint(UpdateMode::Overwrite),
+            c.fingerprint(UpdateMode::Overwrite)
         );
         let link = Link {
             id: 1,

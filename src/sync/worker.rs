@@ -54,7 +54,7 @@ pub fn run(paths: &Paths, progress: bool) -> Result<RunReport, RunError> {
         // A job queued after the last claim but before the unlock woke no other worker:
         // look once more, and go on if there is one.
         db::spool::fold(paths, db.as_mut())?;
-        if db.queue_summary(crate::log::now())?.due == 0 {
+        if db.due_jobs(crate::log::now())? == 0 {
             break;
         }
     }

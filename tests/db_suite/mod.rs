@@ -1129,6 +1129,45 @@ pub fn ids_page_through_each_table(db: &mut dyn PanelDb) {
     assert_eq!(all, (1001..=1010).collect::<Vec<_>>());
 }
 
+/// The sweep leaves entities whose job waits: pending, failed (waiting for its retry) or
+/// taken; a done or skipped job, or another kind's job with the same id, is not waiting.
+pub fn waiting_jobs_are_found_by_entity(db: &mut dyn PanelDb) {
+    db.enqueue(&[item(1001), item(1002), item(1003), item(1004)], T0)
+        .expect("enqueue");
+    db.enqueue(&[account(1005)], T0).expect("enqueue");
+    let jobs = db.claim_of(EntityKind::Item, T0, 3).expect("claim");
+    let by_id = |id: i64| {
+        jobs.iter()
+            .find(|j| j.billmgr_id == Some(id))
+            .expect("claimed")
+            .clone()
+    };
+    db.finish(&by_id(1001), &Outcome::Done, T0).expect("done");
+    let failed = Outcome::Failed {
+        error: "amoCRM rejected it".into(),
+        next_try: T0 + 600,
+    };
+    db.finish(&by_id(1002), &failed, T0).expect("failed");
+    // 1003 stays taken, 1004 pending; 1005 is a client's job, 1006 has none.
+    let ids: Vec<i64> = (1001..=1006).collect();
+    let mut waiting: Vec<i64> = db
+        .waiting_among(EntityKind::Item, &ids)
+        .expect("waiting")
+        .into_iter()
+        .collect();
+    waiting.sort_unstable();
+    assert_eq!(waiting, vec![1002, 1003, 1004]);
+    // Due: 1004 and the client's job now; 1002 once its retry time has come.
+    assert_eq!(db.due_jobs(T0).expect("due"), 2);
+    assert_eq!(db.due_jobs(T0 + 600).expect("due"), 3);
+    assert_eq!(db.queue_summary(T0 + 600).expect("summary").due, 3);
+    assert!(
+        db.waiting_among(EntityKind::Item, &[])
+            .expect("none")
+            .is_empty()
+    );
+}
+
 // --- whole-database behaviours (they get the target, not an open database) ----------
 
 /// `target` holds the sample already: a second sample is refused, the data untouched.
