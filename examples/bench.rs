@@ -1277,7 +1277,7 @@ const SWEPT_TABLES: [&str; 6] = [
 ];
 
 /// Runs of the sweep and of the baseline, interleaved; the medians are compared.
-const SWEEP_RUNS: usize = 3;
+const SWEEP_RUNS: usize = 7;
 
 /// `SELECT *` of every table a sweep reads, through the driver the module uses, every value
 /// turned into text as the module's driver turns it and dropped row by row: what any sweep

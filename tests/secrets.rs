@@ -277,10 +277,13 @@ const SQL_IDENTIFIERS: &[(&str, &[&str])] = &[
     // `table`: one of the panel's tables the module reads, always a literal at the call.
     // `kind`: EntityKind's Display, `account` / `profile` / `item`; `column`: the column
     // a batch is read by (`id`, `account`, `item`), a literal at the call.
-    ("entities.rs", &["table", "kind", "column"]),
+    (
+        "entities.rs",
+        &["table", "kind", "column", "columns", "test"],
+    ),
     // `table` and `kind.link_table()`: EntityKind::link_table(), three literals; `lock`:
     // " FOR UPDATE" or "".
-    ("links.rs", &["table", "lock", "kind.link_table()"]),
+    ("links.rs", &["table", "lock", "kind.link_table()", "test"]),
     // `lock` as above; `guard`: " AND state = ?" or ""; `filter`: "" or "WHERE state IN
     // (?, …)"; INFO_COLUMNS: a constant column list.
     ("queue.rs", &["lock", "guard", "filter", "INFO_COLUMNS"]),

@@ -158,8 +158,13 @@ impl PanelDb for Database {
     fn read_many(&mut self, kind: EntityKind, ids: &[i64]) -> DbResult<HashMap<i64, Record>> {
         entities::read(self.d(), kind, ids)
     }
-    fn read_rows(&mut self, kind: EntityKind, ids: &[i64]) -> DbResult<entities::EntityRows> {
-        entities::read_rows(self.d(), kind, ids)
+    fn read_rows(
+        &mut self,
+        kind: EntityKind,
+        pick: entities::Pick<'_>,
+        wanted: entities::Wanted<'_>,
+    ) -> DbResult<entities::EntityRows> {
+        entities::read_rows(self.d(), kind, pick, wanted)
     }
     fn account_by_login(&mut self, login: &str) -> DbResult<Option<i64>> {
         entities::account_by_login(self.d(), login)

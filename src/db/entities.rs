@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use super::DbResult;
-use super::sql::{Driver, Row, Value, placeholders};
+use super::by_id::ById;
+use super::sql::{Driver, Row, Value, ids_test, placeholders};
 use crate::model::{EntityKind, Record};
 
 /// Ids per statement: a batch is at most 250 entities, and every backend takes this many
@@ -14,42 +15,118 @@ const IDS_PER_QUERY: usize = 500;
 /// The rows of `table` whose `column` is one of `ids`, in as few statements as the ids
 /// allow, ordered by `id`.
 fn rows_where_in(d: &mut dyn Driver, table: &str, column: &str, ids: &[i64]) -> DbResult<Vec<Row>> {
+    select_where_in(d, "*", table, column, ids)
+}
+
+/// `SELECT <columns> FROM <table> WHERE <column> IN (ids)`, a chunk of ids at a time.
+fn select_where_in(
+    d: &mut dyn Driver,
+    columns: &str,
+    table: &str,
+    column: &str,
+    ids: &[i64],
+) -> DbResult<Vec<Row>> {
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
     let mut rows = Vec::new();
     for chunk in ids.chunks(IDS_PER_QUERY) {
-        let sql = format!(
-            "SELECT * FROM {table} WHERE {column} IN ({}) ORDER BY id",
-            placeholders(chunk.len())
-        );
-        let params: Vec<Value> = chunk.iter().map(|id| Value::Int(*id)).collect();
-        rows.extend(d.query_table(table, &sql, &params)?);
+        let (test, params, range) = ids_test(chunk);
+        let sql = format!("SELECT {columns} FROM {table} WHERE {column} {test} ORDER BY id");
+        let mut found = d.query_table(table, &sql, &params)?;
+        if range {
+            found.retain(|r| {
+                r.int(column)
+                    .is_some_and(|v| chunk.binary_search(&v).is_ok())
+            });
+        }
+        rows.extend(found);
     }
     Ok(rows)
 }
 
 /// Rows by id.
-fn by_ids(d: &mut dyn Driver, table: &str, ids: &[i64]) -> DbResult<HashMap<i64, Row>> {
-    Ok(rows_where_in(d, table, "id", ids)?
-        .into_iter()
-        .filter_map(|r| Some((r.int("id")?, r)))
-        .collect())
+fn by_ids(d: &mut dyn Driver, table: &str, ids: &[i64]) -> DbResult<ById<Row>> {
+    Ok(ById::first_of(
+        (rows_where_in(d, table, "id", ids)?.into_iter())
+            .filter_map(|r| Some((r.int("id")?, r)))
+            .collect(),
+    ))
+}
+
+/// Which entities a read is of.
+#[derive(Clone, Copy)]
+pub enum Pick<'a> {
+    /// These (an id the panel does not have is missing from the read).
+    Ids(&'a [i64]),
+    /// A page of a walk in id order: the first `limit` after `after`.
+    After { after: i64, limit: usize },
+}
+
+/// The main table's rows of a read.
+fn picked(d: &mut dyn Driver, table: &str, pick: Pick<'_>) -> DbResult<ById<Row>> {
+    let (after, limit) = match pick {
+        Pick::Ids(ids) => return by_ids(d, table, ids),
+        Pick::After { after, limit } => (after, limit),
+    };
+    let sql = format!("SELECT * FROM {table} WHERE id > ? ORDER BY id LIMIT ?");
+    let rows = d.query_table(table, &sql, &[Value::Int(after), Value::Int(limit as i64)])?;
+    Ok(ById::first_of(
+        (rows.into_iter())
+            .filter_map(|r| Some((r.int("id")?, r)))
+            .collect(),
+    ))
+}
+
+/// The ids among these that `table` has, each as a row of its `id` alone: what a record
+/// needs of a row no rule reads (that the client exists), for the cost of an index read.
+fn ids_only(d: &mut dyn Driver, table: &str, ids: &[i64]) -> DbResult<ById<Row>> {
+    Ok(ById::first_of(
+        (select_where_in(d, "id", table, "id", ids)?.into_iter())
+            .filter_map(|r| Some((r.int("id")?, r)))
+            .collect(),
+    ))
+}
+
+/// The tables a read needs: all of them, or those a sweep's rules read.
+#[derive(Clone, Copy)]
+pub struct Wanted<'a>(pub Option<&'a [&'a str]>);
+
+impl Wanted<'_> {
+    pub const ALL: Wanted<'static> = Wanted(None);
+
+    fn has(&self, table: &str) -> bool {
+        self.0.is_none_or(|t| t.contains(&table))
+    }
+
+    /// A table's rows by id: whole when wanted, else their ids alone.
+    fn rows(&self, d: &mut dyn Driver, table: &str, ids: &[i64]) -> DbResult<ById<Row>> {
+        match self.has(table) {
+            true => by_ids(d, table, ids),
+            false => ids_only(d, table, ids),
+        }
+    }
+
+    /// A table's rows by id when wanted; none otherwise.
+    fn some(&self, d: &mut dyn Driver, table: &str, ids: &[i64]) -> DbResult<ById<Row>> {
+        match self.has(table) {
+            true => by_ids(d, table, ids),
+            false => Ok(ById::default()),
+        }
+    }
 }
 
 /// Each client's first user by id: the main contact.
-fn first_users(d: &mut dyn Driver, accounts: &[i64]) -> DbResult<HashMap<i64, Row>> {
-    let mut users = HashMap::new();
-    for row in rows_where_in(d, "user", "account", accounts)? {
-        if let Some(account) = row.int("account") {
-            users.entry(account).or_insert(row);
-        }
-    }
-    Ok(users)
+fn first_users(d: &mut dyn Driver, accounts: &[i64]) -> DbResult<ById<Row>> {
+    Ok(ById::first_of(
+        (rows_where_in(d, "user", "account", accounts)?.into_iter())
+            .filter_map(|r| Some((r.int("account")?, r)))
+            .collect(),
+    ))
 }
 
 /// The values of an integer column across rows (the ids they point to).
-fn column(rows: &HashMap<i64, Row>, name: &str) -> Vec<i64> {
+fn column(rows: &ById<Row>, name: &str) -> Vec<i64> {
     rows.values().filter_map(|r| r.int(name)).collect()
 }
 
@@ -73,7 +150,7 @@ fn pointer(row: &Row, column: &str) -> Option<i64> {
 }
 
 /// The row of `rows` that `from`'s column points to.
-fn pointed<'a>(from: Option<&Row>, column: &str, rows: &'a HashMap<i64, Row>) -> Option<&'a Row> {
+fn pointed<'a>(from: Option<&Row>, column: &str, rows: &'a ById<Row>) -> Option<&'a Row> {
     from.and_then(|r| pointer(r, column))
         .and_then(|id| rows.get(&id))
 }
@@ -102,32 +179,71 @@ fn record_of(parts: &Parts<'_>) -> Record {
 /// from `seed`. Digests are compared only with digests this same build made under the
 /// same seed, so the hasher need not be stable across builds: a different one only makes
 /// a sweep compare everything once.
-fn digest_of(parts: &Parts<'_>, seed: u64) -> u64 {
+fn digest_of(parts: &Parts<'_>, seed: u64, scratch: &mut Scratch) -> u64 {
     use std::hash::{Hash, Hasher};
-    let mut h = std::hash::DefaultHasher::new();
-    seed.hash(&mut h);
+    // The rows' text in one buffer, hashed in one write: a write a column costs more than
+    // the copy. A statement's column names, the same for all its rows, go in as their hash.
+    let mut bytes = std::mem::take(&mut scratch.bytes);
+    bytes.clear();
     for &(table, row) in parts {
-        table.hash(&mut h);
-        for col in row.cols() {
-            col.hash(&mut h);
+        bytes.extend_from_slice(table.as_bytes());
+        bytes.push(0xff);
+        bytes.extend_from_slice(&scratch.names_hash(row).to_le_bytes());
+        for (_, value) in row.cols() {
+            match value {
+                // 0xfe and 0xff never occur in UTF-8: the separators cannot be forged.
+                None => bytes.push(0xfe),
+                Some(v) => {
+                    bytes.push(0xff);
+                    bytes.extend_from_slice(v.as_bytes());
+                }
+            }
         }
     }
+    let mut h = std::hash::DefaultHasher::new();
+    seed.hash(&mut h);
+    h.write(&bytes);
+    scratch.bytes = bytes;
     h.finish()
+}
+
+/// What digests reuse across a page's entities: the buffer, and each statement's names'
+/// hash by the address of its rows' shared names (unique while the page's rows live).
+#[derive(Default)]
+struct Scratch {
+    bytes: Vec<u8>,
+    names: Vec<(usize, u64)>,
+}
+
+impl Scratch {
+    fn names_hash(&mut self, row: &Row) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let at = std::sync::Arc::as_ptr(&row.names) as *const String as usize;
+        if let Some((_, h)) = self.names.iter().find(|(a, _)| *a == at) {
+            return *h;
+        }
+        let mut h = std::hash::DefaultHasher::new();
+        row.names.hash(&mut h);
+        let h = h.finish();
+        self.names.push((at, h));
+        h
+    }
 }
 
 /// Clients: every column of `account`, of its project and of its first user.
 struct AccountRows {
-    accounts: HashMap<i64, Row>,
-    projects: HashMap<i64, Row>,
-    users: HashMap<i64, Row>,
+    accounts: ById<Row>,
+    projects: ById<Row>,
+    users: ById<Row>,
 }
 
 impl AccountRows {
-    fn read(d: &mut dyn Driver, ids: &[i64]) -> DbResult<AccountRows> {
-        let accounts = by_ids(d, "account", ids)?;
+    fn read(d: &mut dyn Driver, pick: Pick<'_>, w: Wanted<'_>) -> DbResult<AccountRows> {
+        let accounts = picked(d, "account", pick)?;
+        let ids: Vec<i64> = accounts.keys().copied().collect();
         Ok(AccountRows {
-            projects: by_ids(d, "project", &column(&accounts, "project"))?,
-            users: first_users(d, ids)?,
+            projects: w.some(d, "project", &column(&accounts, "project"))?,
+            users: first_users(d, &ids)?,
             accounts,
         })
     }
@@ -147,15 +263,15 @@ impl AccountRows {
 
 /// Payers: `profile.*` and their client's `account.*`.
 struct ProfileRows {
-    profiles: HashMap<i64, Row>,
-    accounts: HashMap<i64, Row>,
+    profiles: ById<Row>,
+    accounts: ById<Row>,
 }
 
 impl ProfileRows {
-    fn read(d: &mut dyn Driver, ids: &[i64]) -> DbResult<ProfileRows> {
-        let profiles = by_ids(d, "profile", ids)?;
+    fn read(d: &mut dyn Driver, pick: Pick<'_>, w: Wanted<'_>) -> DbResult<ProfileRows> {
+        let profiles = picked(d, "profile", pick)?;
         Ok(ProfileRows {
-            accounts: by_ids(d, "account", &column(&profiles, "account"))?,
+            accounts: w.rows(d, "account", &column(&profiles, "account"))?,
             profiles,
         })
     }
@@ -175,30 +291,40 @@ impl ProfileRows {
 /// Services: `item.*`, `pricelist.*`, `itemtype.*`, `currency.*`, `account.*`,
 /// `project.*`, the client's first `user.*` and every parameter as `itemparam.<intname>`.
 struct ItemRows {
-    items: HashMap<i64, Row>,
-    pricelists: HashMap<i64, Row>,
-    itemtypes: HashMap<i64, Row>,
-    currencies: HashMap<i64, Row>,
-    accounts: HashMap<i64, Row>,
-    projects: HashMap<i64, Row>,
-    users: HashMap<i64, Row>,
+    items: ById<Row>,
+    pricelists: ById<Row>,
+    itemtypes: ById<Row>,
+    currencies: ById<Row>,
+    accounts: ById<Row>,
+    projects: ById<Row>,
+    users: ById<Row>,
     /// Each service's parameters, by its id.
-    params: HashMap<i64, Vec<Row>>,
+    params: ById<Vec<Row>>,
 }
 
 impl ItemRows {
-    fn read(d: &mut dyn Driver, ids: &[i64]) -> DbResult<ItemRows> {
-        let items = by_ids(d, "item", ids)?;
+    fn read(d: &mut dyn Driver, pick: Pick<'_>, w: Wanted<'_>) -> DbResult<ItemRows> {
+        let items = picked(d, "item", pick)?;
+        let ids: Vec<i64> = items.keys().copied().collect();
         let pricelists = by_ids(d, "pricelist", &column(&items, "pricelist"))?;
-        let accounts = by_ids(d, "account", &column(&items, "account"))?;
+        // The client's project is the fallback of the tariff's.
+        let whole_accounts = Wanted(w.0.filter(|_| !w.has("project")));
+        let accounts = whole_accounts.rows(d, "account", &column(&items, "account"))?;
         let mut project_ids = column(&pricelists, "project");
         project_ids.extend(column(&accounts, "project"));
+        let users = match w.has("user") {
+            true => first_users(d, &accounts.keys().copied().collect::<Vec<_>>())?,
+            false => ById::default(),
+        };
         Ok(ItemRows {
-            itemtypes: by_ids(d, "itemtype", &column(&pricelists, "itemtype"))?,
-            currencies: by_ids(d, "currency", &column(&items, "currency"))?,
-            projects: by_ids(d, "project", &project_ids)?,
-            users: first_users(d, &accounts.keys().copied().collect::<Vec<_>>())?,
-            params: by_item(rows_where_in(d, PARAM, "item", ids)?),
+            itemtypes: w.some(d, "itemtype", &column(&pricelists, "itemtype"))?,
+            currencies: w.some(d, "currency", &column(&items, "currency"))?,
+            projects: w.some(d, "project", &project_ids)?,
+            users,
+            params: match w.has(PARAM) {
+                true => by_item(rows_where_in(d, PARAM, "item", &ids)?),
+                false => ById::default(),
+            },
             items,
             pricelists,
             accounts,
@@ -230,14 +356,12 @@ impl ItemRows {
 
 /// Parameter rows grouped by their service, in their order: a page of services is not
 /// matched against every parameter of the page.
-fn by_item(rows: Vec<Row>) -> HashMap<i64, Vec<Row>> {
-    let mut params: HashMap<i64, Vec<Row>> = HashMap::new();
-    for row in rows {
-        if let Some(item) = row.int("item") {
-            params.entry(item).or_default().push(row);
-        }
-    }
-    params
+fn by_item(rows: Vec<Row>) -> ById<Vec<Row>> {
+    ById::grouped(
+        (rows.into_iter())
+            .filter_map(|r| Some((r.int("item")?, r)))
+            .collect(),
+    )
 }
 
 enum Rows {
@@ -249,7 +373,7 @@ enum Rows {
 /// A batch of one kind's entities as read from the panel, one query per table: each
 /// entity's record, or a digest of the rows its record is made from (a sweep compares
 /// digests and builds records only for what changed).
-pub struct EntityRows(Rows);
+pub struct EntityRows(Rows, std::cell::RefCell<Scratch>);
 
 impl EntityRows {
     fn parts(&self, id: i64) -> Option<Parts<'_>> {
@@ -260,7 +384,7 @@ impl EntityRows {
         }
     }
 
-    /// The entities read (an id the panel no longer has is missing), in no order.
+    /// The entities read (an id the panel no longer has is missing), in id order.
     pub fn ids(&self) -> Vec<i64> {
         let keys = match &self.0 {
             Rows::Accounts(r) => r.accounts.keys(),
@@ -276,7 +400,8 @@ impl EntityRows {
 
     /// Equal for two reads exactly when their records are, but for a 64-bit collision.
     pub fn digest(&self, id: i64, seed: u64) -> Option<u64> {
-        self.parts(id).map(|p| digest_of(&p, seed))
+        let scratch = &mut self.1.borrow_mut();
+        self.parts(id).map(|p| digest_of(&p, seed, scratch))
     }
 
     pub fn records(&self) -> HashMap<i64, Record> {
@@ -286,13 +411,21 @@ impl EntityRows {
     }
 }
 
-/// The rows the entities of one kind with these ids are made from.
-pub(crate) fn read_rows(d: &mut dyn Driver, kind: EntityKind, ids: &[i64]) -> DbResult<EntityRows> {
-    Ok(EntityRows(match kind {
-        EntityKind::Account => Rows::Accounts(AccountRows::read(d, ids)?),
-        EntityKind::Profile => Rows::Profiles(ProfileRows::read(d, ids)?),
-        EntityKind::Item => Rows::Items(Box::new(ItemRows::read(d, ids)?)),
-    }))
+/// The rows the entities of one kind with these ids are made from: of every table, or
+/// of the wanted ones (a client's row not wanted is read as its id: the record still
+/// says which client it hangs on).
+pub(crate) fn read_rows(
+    d: &mut dyn Driver,
+    kind: EntityKind,
+    pick: Pick<'_>,
+    w: Wanted<'_>,
+) -> DbResult<EntityRows> {
+    let rows = match kind {
+        EntityKind::Account => Rows::Accounts(AccountRows::read(d, pick, w)?),
+        EntityKind::Profile => Rows::Profiles(ProfileRows::read(d, pick, w)?),
+        EntityKind::Item => Rows::Items(Box::new(ItemRows::read(d, pick, w)?)),
+    };
+    Ok(EntityRows(rows, Default::default()))
 }
 
 /// The entities of one kind with these ids; an id the panel no longer has is missing.
@@ -301,7 +434,7 @@ pub(crate) fn read(
     kind: EntityKind,
     ids: &[i64],
 ) -> DbResult<HashMap<i64, Record>> {
-    Ok(read_rows(d, kind, ids)?.records())
+    Ok(read_rows(d, kind, Pick::Ids(ids), Wanted::ALL)?.records())
 }
 
 pub(crate) fn account_by_login(d: &mut dyn Driver, login: &str) -> DbResult<Option<i64>> {

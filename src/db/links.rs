@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::sql::{Driver, Row, SqlResult, Value, placeholders, write_tx};
+use super::sql::{Driver, Row, SqlResult, Value, ids_test, write_tx};
 use super::{DbResult, Link};
 use crate::model::EntityKind;
 
@@ -35,17 +35,22 @@ pub(crate) fn of_ids(
     kind: EntityKind,
     ids: &[i64],
 ) -> DbResult<HashMap<i64, Link>> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
     let mut links = HashMap::new();
     for chunk in ids.chunks(500) {
+        let (test, params, _) = ids_test(chunk);
         let sql = format!(
             "SELECT id, billmgr_id, amocrm_id, synced_at, fingerprint FROM {} \
-             WHERE billmgr_id IN ({}) ORDER BY id",
+             WHERE billmgr_id {test} ORDER BY id",
             kind.link_table(),
-            placeholders(chunk.len())
         );
-        let params: Vec<Value> = chunk.iter().map(|id| Value::Int(*id)).collect();
-        for link in d.query(&sql, &params)?.iter().filter_map(link_of) {
-            links.entry(link.billmgr_id).or_insert(link);
+        let rows = d.query(&sql, &params)?;
+        for link in rows.iter().filter_map(link_of) {
+            if chunk.binary_search(&link.billmgr_id).is_ok() {
+                links.entry(link.billmgr_id).or_insert(link);
+            }
         }
     }
     Ok(links)

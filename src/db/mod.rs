@@ -10,6 +10,7 @@
 //! module's schema are written once over it (`backend`).
 
 mod backend;
+mod by_id;
 mod creating;
 pub mod discover;
 mod entities;
@@ -23,7 +24,7 @@ mod sql;
 mod sqlite;
 mod target;
 
-pub use entities::EntityRows;
+pub use entities::{EntityRows, Pick, Wanted};
 pub use target::{Target, target};
 
 use std::collections::HashMap;
@@ -332,7 +333,13 @@ pub trait PanelDb {
     fn read_many(&mut self, kind: EntityKind, ids: &[i64]) -> DbResult<HashMap<i64, Record>>;
     /// [`PanelDb::read_many`]'s rows, before they are made records: a sweep makes only
     /// the records whose rows' digest changed.
-    fn read_rows(&mut self, kind: EntityKind, ids: &[i64]) -> DbResult<EntityRows>;
+    /// `wanted`: the tables whose rows are read whole ([`Wanted::ALL`]: every table).
+    fn read_rows(
+        &mut self,
+        kind: EntityKind,
+        pick: Pick<'_>,
+        wanted: Wanted<'_>,
+    ) -> DbResult<EntityRows>;
     /// One entity of [`PanelDb::read_many`].
     fn read(&mut self, kind: EntityKind, id: i64) -> DbResult<Option<Record>> {
         Ok(self.read_many(kind, &[id])?.remove(&id))

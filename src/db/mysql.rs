@@ -247,14 +247,14 @@ impl Driver for MysqlDriver {
         Ok(rows
             .into_iter()
             .map(|r| {
-                let values = (columns.iter())
-                    .zip(r.unwrap())
-                    .map(|(c, v)| text_of(v, c.column_type()))
-                    .collect();
-                Row {
-                    names: names.clone(),
-                    values,
+                let mut row = Row::new(names.clone());
+                for (c, v) in columns.iter().zip(r.unwrap()) {
+                    match v {
+                        mysql::Value::Bytes(b) => row.push(Some(&String::from_utf8_lossy(&b))),
+                        v => row.push(text_of(v, c.column_type()).as_deref()),
+                    }
                 }
+                row
             })
             .collect())
     }

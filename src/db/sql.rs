@@ -36,34 +36,61 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 }
 
 /// One result row: column names from the statement (shared by its rows: a page of a
-/// wide table is not a copy of its names per row) and values as text (NULL is `None`).
+/// wide table is not a copy of its names per row) and values as text (NULL is `None`),
+/// all in one buffer: a sweep reads millions of values, and a string each costs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Row {
     pub names: std::sync::Arc<[String]>,
-    pub values: Vec<Option<String>>,
+    /// Every value's text, one after another.
+    text: String,
+    /// Each value's place in `text`; `None`: NULL.
+    spans: Vec<Option<(u32, u32)>>,
 }
 
 impl Row {
+    pub fn new(names: std::sync::Arc<[String]>) -> Row {
+        Row {
+            spans: Vec::with_capacity(names.len()),
+            // About what a panel row's values take: most rows need no second allocation.
+            text: String::with_capacity(16 * names.len()),
+            names,
+        }
+    }
+    /// The next column's value.
+    pub fn push(&mut self, value: Option<&str>) {
+        match value {
+            None => self.spans.push(None),
+            Some(v) => self.push_with(|t| t.push_str(v)),
+        }
+    }
+    /// The next column's value, written in place (a number printed without a string of
+    /// its own).
+    pub fn push_with(&mut self, write: impl FnOnce(&mut String)) {
+        let start = self.text.len() as u32;
+        write(&mut self.text);
+        self.spans.push(Some((start, self.text.len() as u32)));
+    }
+    fn value(&self, at: usize) -> Option<&str> {
+        let (start, end) = (*self.spans.get(at)?)?;
+        self.text.get(start as usize..end as usize)
+    }
     pub fn get(&self, name: &str) -> Option<&str> {
         let at = self
             .names
             .iter()
             .position(|n| n.eq_ignore_ascii_case(name))?;
-        self.values.get(at).and_then(|v| v.as_deref())
+        self.value(at)
     }
     /// Each column's name and value.
     pub fn cols(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
-        (self.names.iter().map(String::as_str)).zip(self.values.iter().map(Option::as_deref))
+        (self.names.iter().enumerate()).map(|(i, n)| (n.as_str(), self.value(i)))
     }
     pub fn int(&self, name: &str) -> Option<i64> {
         self.get(name).and_then(parse_int)
     }
     /// The first column, for `SELECT COUNT(*)` and the like.
     pub fn first_int(&self) -> Option<i64> {
-        self.values
-            .first()
-            .and_then(|v| v.as_deref())
-            .and_then(parse_int)
+        self.value(0).and_then(parse_int)
     }
 }
 
@@ -153,6 +180,25 @@ pub(crate) fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
+/// How a statement picks the rows of these ids (sorted, each once): `BETWEEN ? AND ?`
+/// when they are dense, as a page of a keyset walk is (one index range where a list
+/// probes the index once an id; the caller then keeps its ids' rows alone), else
+/// `IN (?, …)`. The test and its parameters; `true` when it is a range.
+pub(crate) fn ids_test(ids: &[i64]) -> (String, Vec<Value>, bool) {
+    match (ids.first(), ids.last()) {
+        (Some(&lo), Some(&hi)) if ids.len() > 8 && hi - lo < 2 * ids.len() as i64 => (
+            "BETWEEN ? AND ?".into(),
+            vec![Value::Int(lo), Value::Int(hi)],
+            true,
+        ),
+        _ => (
+            format!("IN ({})", placeholders(ids.len())),
+            ids.iter().map(|id| Value::Int(*id)).collect(),
+            false,
+        ),
+    }
+}
+
 /// Splits a script into statements at `;` outside quotes and `--` comments
 /// (MySQL's text protocol takes one statement at a time).
 pub(crate) fn split_statements(script: &str) -> Vec<String> {
@@ -239,10 +285,10 @@ mod tests {
 
     #[test]
     fn rows_read_ints_either_way_printed() {
-        let row = Row {
-            names: ["n", "s", "z"].map(String::from).into(),
-            values: vec![Some("3".into()), Some("7.0000".into()), None],
-        };
+        let mut row = Row::new(["n", "s", "z"].map(String::from).into());
+        for v in [Some("3"), Some("7.0000"), None] {
+            row.push(v);
+        }
         assert_eq!(row.int("N"), Some(3));
         assert_eq!(row.int("s"), Some(7));
         assert_eq!(row.int("z"), None);

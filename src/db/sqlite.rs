@@ -94,15 +94,12 @@ impl SqliteDriver {
             .map_err(|e| err(e, sql))?;
         let mut out = Vec::new();
         while let Some(r) = rows.next().map_err(|e| err(e, sql))? {
-            let mut values = Vec::with_capacity(names.len());
+            let mut row = Row::new(names.clone());
             for (i, place) in places.iter().enumerate() {
                 let v = r.get_ref(i).map_err(|e| err(e, sql))?;
-                values.push(text_of(v, *place));
+                push_text(&mut row, v, *place);
             }
-            out.push(Row {
-                names: names.clone(),
-                values,
-            });
+            out.push(row);
         }
         Ok(out)
     }
@@ -176,18 +173,26 @@ fn to_sql(v: &Value) -> rusqlite::types::Value {
 
 /// A stored value as the panel prints it; a DECIMAL(p,s) column keeps its `s` places,
 /// since SQLite stores `590.00` as the integer 590.
-fn text_of(v: ValueRef<'_>, places: Option<usize>) -> Option<String> {
+fn push_text(row: &mut Row, v: ValueRef<'_>, places: Option<usize>) {
+    use std::fmt::Write;
+    // Writing to a String cannot fail.
     match v {
-        ValueRef::Null => None,
-        ValueRef::Integer(i) => Some(match places {
-            Some(p) if p > 0 => format!("{i}.{}", "0".repeat(p)),
-            _ => i.to_string(),
+        ValueRef::Null => row.push(None),
+        ValueRef::Integer(i) => row.push_with(|t| match places {
+            Some(p) if p > 0 => {
+                let _ = write!(t, "{i}.{:0>p$}", "");
+            }
+            _ => {
+                let _ = write!(t, "{i}");
+            }
         }),
-        ValueRef::Real(f) => Some(match places {
-            Some(p) => format!("{f:.p$}"),
-            None => f.to_string(),
+        ValueRef::Real(f) => row.push_with(|t| {
+            let _ = match places {
+                Some(p) => write!(t, "{f:.p$}"),
+                None => write!(t, "{f}"),
+            };
         }),
-        ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Text(b) | ValueRef::Blob(b) => row.push(Some(&String::from_utf8_lossy(b))),
     }
 }
 
@@ -220,6 +225,12 @@ fn err(e: rusqlite::Error, sql: &str) -> SqlError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn text_of(v: ValueRef<'_>, places: Option<usize>) -> Option<String> {
+        let mut row = Row::new(["v".to_string()].into());
+        push_text(&mut row, v, places);
+        row.get("v").map(str::to_string)
+    }
 
     #[test]
     fn decimal_columns_keep_their_places() {

@@ -118,6 +118,34 @@ pub struct Rules {
 }
 
 impl Rules {
+    /// The panel tables the rules of a kind read (conditions, fields, tags and, for
+    /// services, pipelines), each once.
+    pub fn tables(&self, kind: EntityKind) -> Vec<&str> {
+        let mut sources: Vec<&str> = Vec::new();
+        let conditions = (self.conditions.get(kind).iter())
+            .chain(self.tags.get(kind).iter().map(|t| &t.condition))
+            .chain(
+                (self.pipelines.iter())
+                    .filter(|_| kind == EntityKind::Item)
+                    .map(|p| &p.condition),
+            );
+        for c in conditions {
+            sources.extend(c.sources());
+        }
+        sources.extend(
+            self.fields
+                .get(kind)
+                .iter()
+                .map(|f| f.value.source.as_str()),
+        );
+        let mut tables: Vec<&str> = (sources.into_iter())
+            .map(|s| s.split('.').next().unwrap_or_default())
+            .collect();
+        tables.sort_unstable();
+        tables.dedup();
+        tables
+    }
+
     /// Whether the entity goes to amoCRM at all.
     pub fn should_sync(&self, kind: EntityKind, rec: &Record) -> bool {
         self.conditions

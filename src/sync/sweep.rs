@@ -22,7 +22,7 @@ use super::plan::{Admission, admit, plan};
 use super::sweep_cache::{Cached, Digests};
 use super::sweep_state::{Counts, Tally};
 use crate::config::{Config, UpdateMode};
-use crate::db::{DbError, EntityRows, Link, NewJob, PanelDb};
+use crate::db::{DbError, EntityRows, Link, NewJob, PanelDb, Pick, Wanted};
 use crate::model::{EntityKind, Record};
 use crate::rules::Rules;
 
@@ -182,22 +182,31 @@ impl<'a, 'o> Sweeper<'a, 'o> {
         Ok(())
     }
 
-    /// The page step: the kind's ids in order, a page at a time (keyset paging).
+    /// The page step: the kind's rows in id order, a page at a time (keyset paging).
     fn sweep_kind(&mut self, kind: EntityKind) -> Result<(), SweepError> {
+        let tables = wanted(&self.cfg.rules, kind);
         let mut after = 0;
         loop {
-            let ids = self.db.ids(kind, after, self.page)?;
+            let limit = self.page;
+            let rows =
+                (self.db).read_rows(kind, Pick::After { after, limit }, Wanted(Some(&tables)))?;
+            let ids = rows.ids();
             let Some(&last) = ids.last() else {
                 return Ok(());
             };
             after = last;
-            self.sweep_page(kind, &ids)?;
+            self.sweep_page(kind, &ids, rows)?;
         }
     }
 
-    fn sweep_page(&mut self, kind: EntityKind, ids: &[i64]) -> Result<(), SweepError> {
+    fn sweep_page(
+        &mut self,
+        kind: EntityKind,
+        ids: &[i64],
+        rows: EntityRows,
+    ) -> Result<(), SweepError> {
         self.tally.examined += ids.len() as u64;
-        let page = self.read(kind, ids)?;
+        let page = self.read(kind, ids, rows)?;
         let known = self.known(kind, &page);
         // Records only for what the digests do not settle.
         let records: HashMap<i64, Record> = (page.ids.iter().zip(&known))
@@ -225,9 +234,15 @@ impl<'a, 'o> Sweeper<'a, 'o> {
         self.take(kind, &queued)
     }
 
-    /// The read step. An entity whose job waits is left out: that job sends it as it is
-    /// when it goes, and queueing it again would make a failed one due before its retry.
-    fn read(&mut self, kind: EntityKind, ids: &[i64]) -> Result<Page, SweepError> {
+    /// The read step: the page's links, and which of its entities have a waiting job. Such
+    /// an entity is left out: that job sends it as it is when it goes, and queueing it
+    /// again would make a failed one due before its retry.
+    fn read(
+        &mut self,
+        kind: EntityKind,
+        ids: &[i64],
+        rows: EntityRows,
+    ) -> Result<Page, SweepError> {
         // Nothing waits most of the time: one count on the queue's index spares the look-up.
         let waiting = match self.db.count_jobs(&["pending", "failed", "taken"])? {
             0 => HashSet::new(),
@@ -238,8 +253,8 @@ impl<'a, 'o> Sweeper<'a, 'o> {
             .filter(|id| !waiting.contains(id))
             .collect();
         Ok(Page {
-            rows: self.db.read_rows(kind, &ids)?,
             links: self.db.links_of(kind, &ids)?,
+            rows,
             ids,
         })
     }
@@ -342,6 +357,16 @@ impl<'a, 'o> Sweeper<'a, 'o> {
         }
         Ok(())
     }
+}
+
+/// The tables a kind's plan reads: its own and those its rules name. The others' rows
+/// are not read whole, nor part of the digest: they change no plan.
+pub fn wanted(rules: &Rules, kind: EntityKind) -> Vec<&str> {
+    let mut tables = rules.tables(kind);
+    tables.extend(kinds::of(kind).reads());
+    tables.sort_unstable();
+    tables.dedup();
+    tables
 }
 
 fn count(c: &mut Counts, reason: Reason) {

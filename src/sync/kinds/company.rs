@@ -6,6 +6,10 @@ use crate::model::Record;
 pub struct Company;
 
 impl Kind for Company {
+    fn reads(&self) -> &'static [&'static str] {
+        &["profile"]
+    }
+
     fn never_synced(&self, rec: &Record) -> Option<&'static str> {
         (rec.int("profile.profiletype") == Some(1))
             .then_some("an individual payer does not become a company")

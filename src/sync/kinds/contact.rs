@@ -6,6 +6,10 @@ use crate::model::Record;
 pub struct Contact;
 
 impl Kind for Contact {
+    fn reads(&self) -> &'static [&'static str] {
+        &["account", "user"]
+    }
+
     /// The panel's own staff accounts (level 28 and up, the provider's account 1 among
     /// them) are not clients.
     fn never_synced(&self, rec: &Record) -> Option<&'static str> {

@@ -9,6 +9,10 @@ use crate::sync::fields::Meta;
 pub struct Lead;
 
 impl Kind for Lead {
+    fn reads(&self) -> &'static [&'static str] {
+        &["item", "pricelist", "itemparam"]
+    }
+
     fn name(&self, rec: &Record) -> Option<String> {
         let service = first(rec, &["item.name", "itemparam.domain"]);
         let tariff = first(rec, &["pricelist.name", "pricelist.name_ru"]);

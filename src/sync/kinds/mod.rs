@@ -36,6 +36,9 @@ pub struct Needs {
 }
 
 pub trait Kind: Sync {
+    /// The panel tables its admission, name and extras read, beyond what the rules read.
+    fn reads(&self) -> &'static [&'static str];
+
     /// Why this record never becomes an amoCRM entity, whatever the rules say.
     fn never_synced(&self, _rec: &Record) -> Option<&'static str> {
         None
