@@ -1266,14 +1266,18 @@ fn bench_latency(env: &Env, events: usize) -> R<String> {
 
 // ---------------------------------------------------------------- the sweep
 
-/// The tables a sweep reads the panel's entities from, read whole by the baseline.
-const SWEPT_TABLES: [&str; 6] = [
+/// The tables a sweep reads, read whole by the baseline: those the panel's entities are
+/// made from, and the links it compares them with (what was last sent).
+const SWEPT_TABLES: [&str; 9] = [
     "account",
     "user",
     "profile",
     "item",
     "pricelist",
     "itemparam",
+    "amocrm_account2contact",
+    "amocrm_profile2company",
+    "amocrm_item2lead",
 ];
 
 /// Runs of the sweep and of the baseline, interleaved; the medians are compared.

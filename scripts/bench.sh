@@ -6,7 +6,8 @@
 # and services (requests against the fewest possible, time against requests / 7), the
 # export's peak RSS at 10,000 and 100,000 entities, event → amoCRM latency, and the sweep
 # (`amocrm sync --changed`) of 100,000 linked entities where nothing changed: its time
-# against a plain SELECT * of the same tables through the same driver, and its peak RSS,
+# against a plain SELECT * of the tables it reads (the panel's and the links) through the same
+# driver, and its peak RSS,
 # on SQLite and (with --mysql) MariaDB.
 # The measuring is examples/bench.rs; this builds the release binaries and runs it.
 #

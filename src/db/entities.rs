@@ -305,7 +305,6 @@ struct ItemRows {
 impl ItemRows {
     fn read(d: &mut dyn Driver, pick: Pick<'_>, w: Wanted<'_>) -> DbResult<ItemRows> {
         let items = picked(d, "item", pick)?;
-        let ids: Vec<i64> = items.keys().copied().collect();
         let pricelists = by_ids(d, "pricelist", &column(&items, "pricelist"))?;
         // The client's project is the fallback of the tariff's.
         let whole_accounts = Wanted(w.0.filter(|_| !w.has("project")));
@@ -321,10 +320,7 @@ impl ItemRows {
             currencies: w.some(d, "currency", &column(&items, "currency"))?,
             projects: w.some(d, "project", &project_ids)?,
             users,
-            params: match w.has(PARAM) {
-                true => by_item(rows_where_in(d, PARAM, "item", &ids)?),
-                false => ById::default(),
-            },
+            params: params_of(d, &items, w)?,
             items,
             pricelists,
             accounts,
@@ -351,6 +347,24 @@ impl ItemRows {
         let params = self.params.get(&id).into_iter().flatten();
         parts.extend(params.map(|p| (PARAM, p)));
         Some(parts)
+    }
+}
+
+/// The services' parameters: of every service when wanted; otherwise only of a service
+/// without a name, which its `domain` parameter names (a lead's name).
+fn params_of(d: &mut dyn Driver, items: &ById<Row>, w: Wanted<'_>) -> DbResult<ById<Vec<Row>>> {
+    let nameless = |r: &&Row| r.get("name").is_none_or(|n| n.trim().is_empty());
+    let ids: Vec<i64> = match w.has(PARAM) {
+        true => items.keys().copied().collect(),
+        false => items
+            .values()
+            .filter(nameless)
+            .filter_map(|r| r.int("id"))
+            .collect(),
+    };
+    match ids.is_empty() {
+        true => Ok(ById::default()),
+        false => Ok(by_item(rows_where_in(d, PARAM, "item", &ids)?)),
     }
 }
 

@@ -49,6 +49,15 @@ pub fn open_panel(
     Ok(db)
 }
 
+/// A second connection to the panel database the settings name, for reads beside the
+/// first (the module's tables are in place: the first opened them).
+pub fn open_reader(
+    settings: &crate::config::DatabaseSettings,
+    paths: &crate::paths::Paths,
+) -> DbResult<Box<dyn PanelDb>> {
+    open(&target(settings, paths)?)
+}
+
 /// Drops the module's own tables (links, queue, creates in flight) where they exist, and returns the
 /// names of those dropped. The panel's tables are never touched.
 pub fn drop_module_tables(target: &Target) -> DbResult<Vec<&'static str>> {
@@ -235,7 +244,7 @@ pub struct Link {
 
 /// The one interface over both backends. Every statement takes parameters; nothing from
 /// outside is ever spliced into SQL.
-pub trait PanelDb {
+pub trait PanelDb: Send {
     /// Which backend, for messages: `sqlite:/path` or `mysql://host/db` (no password).
     fn describe(&self) -> String;
 

@@ -124,7 +124,7 @@ pub(crate) enum Dialect {
 }
 
 /// One connection to the panel database.
-pub(crate) trait Driver {
+pub(crate) trait Driver: Send {
     fn dialect(&self) -> Dialect;
     /// `sqlite:/path` or `mysql://user@host:port/db` (never the password).
     fn describe(&self) -> String;
@@ -191,11 +191,18 @@ pub(crate) fn ids_test(ids: &[i64]) -> (String, Vec<Value>, bool) {
             vec![Value::Int(lo), Value::Int(hi)],
             true,
         ),
-        _ => (
-            format!("IN ({})", placeholders(ids.len())),
-            ids.iter().map(|id| Value::Int(*id)).collect(),
-            false,
-        ),
+        _ => {
+            // Padded to a power of two with the last id: a few statement texts, each
+            // prepared once and reused, where a length each would be prepared anew.
+            let n = ids.len().max(1).next_power_of_two();
+            let last = ids.last().copied().unwrap_or_default();
+            let padded = (ids.iter().copied()).chain(std::iter::repeat(last).take(n - ids.len()));
+            (
+                format!("IN ({})", placeholders(n)),
+                padded.map(Value::Int).collect(),
+                false,
+            )
+        }
     }
 }
 

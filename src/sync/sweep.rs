@@ -22,7 +22,7 @@ use super::plan::{Admission, admit, plan};
 use super::sweep_cache::{Cached, Digests};
 use super::sweep_state::{Counts, Tally};
 use crate::config::{Config, UpdateMode};
-use crate::db::{DbError, EntityRows, Link, NewJob, PanelDb, Pick, Wanted};
+use crate::db::{DbError, EntityRows, Link, NewJob, PanelDb};
 use crate::model::{EntityKind, Record};
 use crate::rules::Rules;
 
@@ -153,6 +153,9 @@ pub struct Sweeper<'a, 'o> {
     pub digests: Option<Digests>,
     /// Entities settled by their digest, without a record or a plan.
     pub recalled: u64,
+    /// A second connection to the panel's database: pages are read on it in a thread
+    /// while the sweep compares. `None`: read between the comparisons.
+    pub reader: Option<Box<dyn PanelDb>>,
 }
 
 impl<'a, 'o> Sweeper<'a, 'o> {
@@ -171,6 +174,7 @@ impl<'a, 'o> Sweeper<'a, 'o> {
             tally: Tally::default(),
             digests: None,
             recalled: 0,
+            reader: None,
         }
     }
 
@@ -182,31 +186,36 @@ impl<'a, 'o> Sweeper<'a, 'o> {
         Ok(())
     }
 
-    /// The page step: the kind's rows in id order, a page at a time (keyset paging).
+    /// The page step ([`pages`]): in a thread on the reader's connection when there is
+    /// one, else on this one between the comparisons.
     fn sweep_kind(&mut self, kind: EntityKind) -> Result<(), SweepError> {
         let tables = wanted(&self.cfg.rules, kind);
-        let mut after = 0;
-        loop {
-            let limit = self.page;
-            let rows =
-                (self.db).read_rows(kind, Pick::After { after, limit }, Wanted(Some(&tables)))?;
-            let ids = rows.ids();
-            let Some(&last) = ids.last() else {
-                return Ok(());
-            };
-            after = last;
-            self.sweep_page(kind, &ids, rows)?;
-        }
+        let limit = self.page;
+        let Some(mut reader) = self.reader.take() else {
+            let mut after = 0;
+            while let Some(page) = pages::read_page(self.db, kind, &tables, after, limit)? {
+                after = page.ids.last().copied().unwrap_or(after);
+                self.sweep_page(kind, page)?;
+            }
+            return Ok(());
+        };
+        let result = std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            let (db, tables) = (reader.as_mut(), &tables);
+            s.spawn(move || pages::send_pages(db, kind, tables, limit, tx));
+            // An early return drops `rx`: the reader's next send fails and it stops.
+            for page in rx {
+                self.sweep_page(kind, page?)?;
+            }
+            Ok(())
+        });
+        self.reader = Some(reader);
+        result
     }
 
-    fn sweep_page(
-        &mut self,
-        kind: EntityKind,
-        ids: &[i64],
-        rows: EntityRows,
-    ) -> Result<(), SweepError> {
-        self.tally.examined += ids.len() as u64;
-        let page = self.read(kind, ids, rows)?;
+    fn sweep_page(&mut self, kind: EntityKind, read: pages::Read) -> Result<(), SweepError> {
+        self.tally.examined += read.ids.len() as u64;
+        let page = self.without_waiting(kind, read)?;
         let known = self.known(kind, &page);
         // Records only for what the digests do not settle.
         let records: HashMap<i64, Record> = (page.ids.iter().zip(&known))
@@ -234,27 +243,22 @@ impl<'a, 'o> Sweeper<'a, 'o> {
         self.take(kind, &queued)
     }
 
-    /// The read step: the page's links, and which of its entities have a waiting job. Such
-    /// an entity is left out: that job sends it as it is when it goes, and queueing it
-    /// again would make a failed one due before its retry.
-    fn read(
-        &mut self,
-        kind: EntityKind,
-        ids: &[i64],
-        rows: EntityRows,
-    ) -> Result<Page, SweepError> {
+    /// The page without its entities that have a waiting job: that job sends such an
+    /// entity as it is when it goes, and queueing it again would make a failed one due
+    /// before its retry.
+    fn without_waiting(&mut self, kind: EntityKind, read: pages::Read) -> Result<Page, SweepError> {
         // Nothing waits most of the time: one count on the queue's index spares the look-up.
         let waiting = match self.db.count_jobs(&["pending", "failed", "taken"])? {
             0 => HashSet::new(),
-            _ => self.db.waiting_among(kind, ids)?,
+            _ => self.db.waiting_among(kind, &read.ids)?,
         };
         self.tally.waiting += waiting.len() as u64;
-        let ids: Vec<i64> = (ids.iter().copied())
+        let ids: Vec<i64> = (read.ids.into_iter())
             .filter(|id| !waiting.contains(id))
             .collect();
         Ok(Page {
-            links: self.db.links_of(kind, &ids)?,
-            rows,
+            links: read.links,
+            rows: read.rows,
             ids,
         })
     }
@@ -447,5 +451,6 @@ fn print(w: &mut dyn Write, kind: EntityKind, queued: &[Queued]) -> std::io::Res
     Ok(())
 }
 
+mod pages;
 #[cfg(test)]
 mod tests;

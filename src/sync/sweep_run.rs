@@ -36,10 +36,14 @@ pub fn run(paths: &Paths, cfg: &Config, run: Run<'_>) -> Result<Option<Tally>, S
         return Ok(None);
     }
     let dry_run = matches!(run.out, Output::Print(_));
-    let since = state.and_then(|s| s.last).map(|l| l.started_at);
-    let result = sweep(paths, cfg, run.out, since);
+    let since = state.and_then(|s| s.removed_from.or(s.last.map(|l| l.started_at)));
+    let mut removed_read = since.is_none();
+    let result = sweep(paths, cfg, run.out, since, &mut removed_read);
     if !dry_run {
         record(paths, started, run.by, &result);
+        if result.is_ok() && removed_read {
+            read_removed_until(paths, started);
+        }
     }
     result.map(Some)
 }
@@ -50,6 +54,7 @@ fn sweep(
     cfg: &Config,
     out: Output<'_>,
     since: Option<i64>,
+    removed_read: &mut bool,
 ) -> Result<Tally, SweepError> {
     let meta = Meta {
         account: account_meta(paths, cfg)?,
@@ -59,9 +64,13 @@ fn sweep(
     // A dry run reads the last sweep's digests but keeps none of its own.
     let write = matches!(out, Output::Queue);
     let mut s = Sweeper::new(db.as_mut(), cfg, &meta, out);
+    s.reader = crate::db::open_reader(&cfg.database, paths)
+        .inspect_err(|e| log::warn!("sweep: no second connection ({e}); pages read in turn"))
+        .ok();
     s.digests = Some(Digests::open(paths, basis(cfg, &meta), write));
-    if let Some(since) = since {
-        s.queue_removed(&removed_in_amocrm(paths, cfg, since))?;
+    if let Some(removed) = since.and_then(|since| removed_in_amocrm(paths, cfg, since)) {
+        s.queue_removed(&removed)?;
+        *removed_read = true;
     }
     s.run()?;
     if let Some(d) = s.digests.take() {
@@ -73,26 +82,24 @@ fn sweep(
 /// What amoCRM removed (deleted, or merged into another entity) since `since`, the start
 /// of the sweep before, as `(kind, amoCRM id)`: their panel entities are queued with the
 /// reason `removed` ([`Sweeper::queue_removed`]), so that the worker finds or makes them
-/// again. When amoCRM cannot be read, none: the sweep still compares every row, and the
-/// worker heals a gone link on the entity's next change.
-fn removed_in_amocrm(paths: &Paths, cfg: &Config, since: i64) -> Vec<(EntityKind, i64)> {
+/// again. `None` when amoCRM cannot be read: the sweep still compares every row, the
+/// worker heals a gone link on the entity's next change, and the next sweep reads from
+/// the same time.
+fn removed_in_amocrm(paths: &Paths, cfg: &Config, since: i64) -> Option<Vec<(EntityKind, i64)>> {
     let read = AmoClient::new(&cfg.auth, client_options(cfg), paths)
         .and_then(|mut amo| amo.removed_since(since));
     match read {
-        Ok(removed) => removed
-            .iter()
-            .filter_map(|r| {
-                let kind = EntityKind::ALL
-                    .into_iter()
-                    .find(|k| k.amo_entity() == r.entity)?;
-                Some((kind, r.id))
-            })
-            .collect(),
+        Ok(removed) => Some(removed.iter().filter_map(kind_and_id).collect()),
         Err(e) => {
             log::warn!("sweep: what amoCRM removed cannot be read ({e}); checked again next sweep");
-            Vec::new()
+            None
         }
     }
+}
+
+fn kind_and_id(r: &crate::amo::Removed) -> Option<(EntityKind, i64)> {
+    let kind = (EntityKind::ALL.into_iter()).find(|k| k.amo_entity() == r.entity)?;
+    Some((kind, r.id))
 }
 
 fn client_options(cfg: &Config) -> ClientOptions {
@@ -128,6 +135,14 @@ fn account_meta(paths: &Paths, cfg: &Config) -> Result<AccountMeta, SweepError> 
                 "cannot read amoCRM's custom fields and pipelines, which the comparison needs: {e}"
             ))),
         },
+    }
+}
+
+/// Notes that amoCRM's removals were read up to `started`.
+fn read_removed_until(paths: &Paths, started: i64) {
+    if let Some(mut state) = SweepState::load(paths) {
+        state.removed_from = Some(started);
+        state.save(paths);
     }
 }
 
@@ -255,7 +270,8 @@ mod tests {
     }
 
     #[test]
-    fn amocrm_unreadable_the_fields_last_read_serve_and_without_them_it_waits() {
+    fn amocrm_unreadable_the_fields_last_read_serve_its_removals_wait_and_without_fields_it_waits()
+    {
         let stand = Stand::sample("");
         stand.faults(serde_json::json!({"payment_required": true}));
         let failed = run(&stand.paths, &stand.cfg, queue_run()).expect_err("no fields");
@@ -279,5 +295,22 @@ mod tests {
         assert_eq!(tally.map(|t| t.queued["account"].new), Some(6));
         let s = state(&stand);
         assert!(s.failed.is_none() && s.last.is_some(), "{s:?}");
+
+        // amoCRM's removals unread: the next sweep reads them from the same time.
+        let from = s
+            .removed_from
+            .expect("the first sweep starts the removals' clock")
+            - 100;
+        let mut aged = s.clone();
+        aged.removed_from = Some(from);
+        aged.save(&stand.paths);
+        run(&stand.paths, &stand.cfg, queue_run()).expect("swept");
+        assert_eq!(state(&stand).removed_from, Some(from), "kept for the next");
+        stand.faults(serde_json::json!({}));
+        run(&stand.paths, &stand.cfg, queue_run()).expect("swept");
+        assert!(
+            state(&stand).removed_from > Some(from),
+            "read up to this sweep"
+        );
     }
 }

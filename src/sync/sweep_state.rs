@@ -109,6 +109,10 @@ pub struct SweepState {
     pub last: Option<LastSweep>,
     /// The last try failed (after `last`, if any).
     pub failed: Option<Failure>,
+    /// The start of the last sweep that read what amoCRM removed: the next reads from there,
+    /// so a sweep that could not read them leaves no gap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_from: Option<i64>,
 }
 
 impl SweepState {
@@ -245,6 +249,7 @@ mod tests {
                 tally: Tally::default(),
             }),
             failed: None,
+            removed_from: None,
         }
     }
 

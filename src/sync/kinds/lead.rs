@@ -10,7 +10,9 @@ pub struct Lead;
 
 impl Kind for Lead {
     fn reads(&self) -> &'static [&'static str] {
-        &["item", "pricelist", "itemparam"]
+        // And `itemparam.domain` for a service without a name: read for those whatever
+        // the rules read.
+        &["item", "pricelist"]
     }
 
     fn name(&self, rec: &Record) -> Option<String> {

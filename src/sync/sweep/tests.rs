@@ -4,6 +4,7 @@
 use super::super::stand::Stand;
 use super::*;
 use crate::amo::{AccountMeta, AmoClient, ClientOptions};
+use crate::db::{Pick, Wanted};
 use crate::model::EntityKind::{Account, Item, Profile};
 
 /// amoCRM's fields and pipelines, read from the sandbox as the worker reads them.
@@ -234,7 +235,7 @@ fn rows_written_straight_into_the_tables_are_queued_and_sent() {
 }
 
 #[test]
-fn pages_of_any_size_make_the_same_sweep() {
+fn pages_of_any_size_read_in_turn_or_beside_make_the_same_sweep() {
     let stand = Stand::sample("dedup =");
     synced(&stand);
     let meta = meta(&stand);
@@ -253,6 +254,13 @@ fn pages_of_any_size_make_the_same_sweep() {
     s.run().expect("swept");
     assert_eq!(small, s.tally);
     assert_eq!(out, out500);
+    // Pages read by a thread on a second connection.
+    let mut beside = Vec::new();
+    let mut s = Sweeper::new(db.as_mut(), &stand.cfg, &meta, Output::Print(&mut beside));
+    s.reader = Some(stand.db());
+    s.page = 3;
+    s.run().expect("swept");
+    assert_eq!((&small, &out), (&s.tally, &beside));
     assert_eq!(queued(&small, "item").changed, 3);
 }
 
