@@ -196,7 +196,7 @@ pub(crate) fn ids_test(ids: &[i64]) -> (String, Vec<Value>, bool) {
             // prepared once and reused, where a length each would be prepared anew.
             let n = ids.len().max(1).next_power_of_two();
             let last = ids.last().copied().unwrap_or_default();
-            let padded = (ids.iter().copied()).chain(std::iter::repeat(last).take(n - ids.len()));
+            let padded = (ids.iter().copied()).chain(std::iter::repeat_n(last, n - ids.len()));
             (
                 format!("IN ({})", placeholders(n)),
                 padded.map(Value::Int).collect(),
@@ -282,6 +282,17 @@ mod tests {
                 "CREATE TABLE u (a INT)".to_string()
             ]
         );
+    }
+
+    #[test]
+    fn dense_ids_are_a_range_and_others_a_list_padded_to_a_power_of_two() {
+        let page: Vec<i64> = (100..=150).filter(|i| i % 7 != 0).collect();
+        let (test, params, range) = ids_test(&page);
+        assert_eq!((test.as_str(), range), ("BETWEEN ? AND ?", true));
+        assert_eq!(params, [Value::Int(100), Value::Int(150)]);
+        let (test, params, range) = ids_test(&[3, 90, 4000]);
+        assert_eq!((test.as_str(), range), ("IN (?, ?, ?, ?)", false));
+        assert_eq!(params.last(), Some(&Value::Int(4000)));
     }
 
     #[test]
