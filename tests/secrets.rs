@@ -283,6 +283,7 @@ const SQL_IDENTIFIERS: &[(&str, &[&str])] = &[
     ),
     // `table` and `kind.link_table()`: EntityKind::link_table(), three literals; `lock`:
     // " FOR UPDATE" or "".
+    ("kept.rs", &["table"]),
     ("links.rs", &["table", "lock", "kind.link_table()", "test"]),
     // `lock` as above; `guard`: " AND state = ?" or ""; `filter`: "" or "WHERE state IN
     // (?, …)"; INFO_COLUMNS: a constant column list.

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::DbResult;
 use super::by_id::ById;
+use super::kept::Kept;
 use super::sql::{Driver, Row, Value, ids_test, placeholders};
 use crate::model::{EntityKind, Record};
 
@@ -88,21 +89,44 @@ fn ids_only(d: &mut dyn Driver, table: &str, ids: &[i64]) -> DbResult<ById<Row>>
     ))
 }
 
-/// The tables a read needs: all of them, or those a sweep's rules read.
+/// The tables a read needs: all of them, or those a sweep's rules read; and where the
+/// small ones are kept between reads, if anywhere.
 #[derive(Clone, Copy)]
-pub struct Wanted<'a>(pub Option<&'a [&'a str]>);
+pub struct Wanted<'a> {
+    pub tables: Option<&'a [&'a str]>,
+    pub kept: Option<&'a Kept>,
+}
 
-impl Wanted<'_> {
-    pub const ALL: Wanted<'static> = Wanted(None);
+impl<'a> Wanted<'a> {
+    pub const ALL: Wanted<'static> = Wanted {
+        tables: None,
+        kept: None,
+    };
+
+    /// These tables only, small ones kept in `kept`.
+    pub fn only(tables: &'a [&'a str], kept: &'a Kept) -> Wanted<'a> {
+        Wanted {
+            tables: Some(tables),
+            kept: Some(kept),
+        }
+    }
 
     fn has(&self, table: &str) -> bool {
-        self.0.is_none_or(|t| t.contains(&table))
+        self.tables.is_none_or(|t| t.contains(&table))
+    }
+
+    /// A table's rows by id, from the kept ones when it is small and they are kept.
+    fn whole(&self, d: &mut dyn Driver, table: &str, ids: &[i64]) -> DbResult<ById<Row>> {
+        match (self.kept, Kept::keeps(table)) {
+            (Some(kept), Some(table)) => kept.rows(d, table, ids),
+            _ => by_ids(d, table, ids),
+        }
     }
 
     /// A table's rows by id: whole when wanted, else their ids alone.
     fn rows(&self, d: &mut dyn Driver, table: &str, ids: &[i64]) -> DbResult<ById<Row>> {
         match self.has(table) {
-            true => by_ids(d, table, ids),
+            true => self.whole(d, table, ids),
             false => ids_only(d, table, ids),
         }
     }
@@ -110,7 +134,7 @@ impl Wanted<'_> {
     /// A table's rows by id when wanted; none otherwise.
     fn some(&self, d: &mut dyn Driver, table: &str, ids: &[i64]) -> DbResult<ById<Row>> {
         match self.has(table) {
-            true => by_ids(d, table, ids),
+            true => self.whole(d, table, ids),
             false => Ok(ById::default()),
         }
     }
@@ -305,9 +329,12 @@ struct ItemRows {
 impl ItemRows {
     fn read(d: &mut dyn Driver, pick: Pick<'_>, w: Wanted<'_>) -> DbResult<ItemRows> {
         let items = picked(d, "item", pick)?;
-        let pricelists = by_ids(d, "pricelist", &column(&items, "pricelist"))?;
+        let pricelists = w.whole(d, "pricelist", &column(&items, "pricelist"))?;
         // The client's project is the fallback of the tariff's.
-        let whole_accounts = Wanted(w.0.filter(|_| !w.has("project")));
+        let whole_accounts = Wanted {
+            tables: w.tables.filter(|_| !w.has("project")),
+            ..w
+        };
         let accounts = whole_accounts.rows(d, "account", &column(&items, "account"))?;
         let mut project_ids = column(&pricelists, "project");
         project_ids.extend(column(&accounts, "project"));

@@ -14,6 +14,7 @@ mod by_id;
 mod creating;
 pub mod discover;
 mod entities;
+mod kept;
 mod links;
 mod mysql;
 mod queue;
@@ -25,6 +26,7 @@ mod sqlite;
 mod target;
 
 pub use entities::{EntityRows, Pick, Wanted};
+pub use kept::Kept;
 pub use target::{Target, target};
 
 use std::collections::HashMap;

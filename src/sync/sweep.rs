@@ -22,7 +22,7 @@ use super::plan::{Admission, admit, plan};
 use super::sweep_cache::{Cached, Digests};
 use super::sweep_state::{Counts, Tally};
 use crate::config::{Config, UpdateMode};
-use crate::db::{DbError, EntityRows, Link, NewJob, PanelDb};
+use crate::db::{DbError, EntityRows, Kept, Link, NewJob, PanelDb, Wanted};
 use crate::model::{EntityKind, Record};
 use crate::rules::Rules;
 
@@ -156,6 +156,8 @@ pub struct Sweeper<'a, 'o> {
     /// A second connection to the panel's database: pages are read on it in a thread
     /// while the sweep compares. `None`: read between the comparisons.
     pub reader: Option<Box<dyn PanelDb>>,
+    /// Whether any job waited when this kind's pass began.
+    some_wait: bool,
 }
 
 impl<'a, 'o> Sweeper<'a, 'o> {
@@ -175,6 +177,7 @@ impl<'a, 'o> Sweeper<'a, 'o> {
             digests: None,
             recalled: 0,
             reader: None,
+            some_wait: false,
         }
     }
 
@@ -191,9 +194,12 @@ impl<'a, 'o> Sweeper<'a, 'o> {
     fn sweep_kind(&mut self, kind: EntityKind) -> Result<(), SweepError> {
         let tables = wanted(&self.cfg.rules, kind);
         let limit = self.page;
+        // Jobs rarely wait: one count a kind spares a look-up a page.
+        self.some_wait = self.db.count_jobs(&["pending", "failed", "taken"])? > 0;
         let Some(mut reader) = self.reader.take() else {
-            let mut after = 0;
-            while let Some(page) = pages::read_page(self.db, kind, &tables, after, limit)? {
+            let (kept, mut after) = (Kept::default(), 0);
+            let wanted = Wanted::only(&tables, &kept);
+            while let Some(page) = pages::read_page(self.db, kind, wanted, after, limit)? {
                 after = page.ids.last().copied().unwrap_or(after);
                 self.sweep_page(kind, page)?;
             }
@@ -247,10 +253,9 @@ impl<'a, 'o> Sweeper<'a, 'o> {
     /// entity as it is when it goes, and queueing it again would make a failed one due
     /// before its retry.
     fn without_waiting(&mut self, kind: EntityKind, read: pages::Read) -> Result<Page, SweepError> {
-        // Nothing waits most of the time: one count on the queue's index spares the look-up.
-        let waiting = match self.db.count_jobs(&["pending", "failed", "taken"])? {
-            0 => HashSet::new(),
-            _ => self.db.waiting_among(kind, &read.ids)?,
+        let waiting = match self.some_wait {
+            false => HashSet::new(),
+            true => self.db.waiting_among(kind, &read.ids)?,
         };
         self.tally.waiting += waiting.len() as u64;
         let ids: Vec<i64> = (read.ids.into_iter())

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::mpsc::SyncSender;
 
-use crate::db::{DbError, EntityRows, Link, PanelDb, Pick, Wanted};
+use crate::db::{DbError, EntityRows, Kept, Link, PanelDb, Pick, Wanted};
 use crate::model::EntityKind;
 
 /// A page as read.
@@ -21,11 +21,11 @@ pub struct Read {
 pub fn read_page(
     db: &mut dyn PanelDb,
     kind: EntityKind,
-    tables: &[&str],
+    wanted: Wanted<'_>,
     after: i64,
     limit: usize,
 ) -> Result<Option<Read>, DbError> {
-    let rows = db.read_rows(kind, Pick::After { after, limit }, Wanted(Some(tables)))?;
+    let rows = db.read_rows(kind, Pick::After { after, limit }, wanted)?;
     let ids = rows.ids();
     if ids.is_empty() {
         return Ok(None);
@@ -42,9 +42,10 @@ pub fn send_pages(
     limit: usize,
     tx: SyncSender<Result<Read, DbError>>,
 ) {
+    let kept = Kept::default();
     let mut after = 0;
     loop {
-        let page = match read_page(db, kind, tables, after, limit) {
+        let page = match read_page(db, kind, Wanted::only(tables, &kept), after, limit) {
             Ok(None) => return,
             Ok(Some(page)) => page,
             Err(e) => {
