@@ -125,9 +125,10 @@ impl<'a> Wanted<'a> {
 
     /// A table's rows by id: whole when wanted, else their ids alone.
     fn rows(&self, d: &mut dyn Driver, table: &str, ids: &[i64]) -> DbResult<ById<Row>> {
-        match self.has(table) {
-            true => self.whole(d, table, ids),
-            false => ids_only(d, table, ids),
+        match (self.has(table), self.kept, Kept::keeps_ids(table)) {
+            (true, _, _) => self.whole(d, table, ids),
+            (false, Some(kept), Some(table)) => kept.ids_only(d, table, ids),
+            (false, _, _) => ids_only(d, table, ids),
         }
     }
 
