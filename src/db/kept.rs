@@ -91,15 +91,24 @@ mod tests {
     use super::*;
     use crate::db::sqlite::SqliteDriver;
 
+    /// A SQLite file with one table of `id` and `name`, these rows in it.
+    fn table(dir: &tempfile::TempDir, table: &str, rows: &[(i64, &str)]) -> SqliteDriver {
+        use crate::db::sql::Value;
+        let mut d = SqliteDriver::open(&dir.path().join("panel.db")).expect("open");
+        let create = format!("CREATE TABLE {table} (id INTEGER PRIMARY KEY, name TEXT)");
+        d.batch(&create).expect("schema");
+        let insert = format!("INSERT INTO {table} (id, name) VALUES (?, ?)");
+        for (id, name) in rows {
+            let params = [Value::Int(*id), Value::from(*name)];
+            d.execute(&insert, &params).expect("row");
+        }
+        d
+    }
+
     #[test]
     fn a_small_table_is_read_whole_once_and_served_by_id() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut d = SqliteDriver::open(&dir.path().join("panel.db")).expect("open");
-        d.batch(
-            "CREATE TABLE pricelist (id INTEGER PRIMARY KEY, name TEXT);
-             INSERT INTO pricelist VALUES (1, 'Start'), (2, 'Pro'), (3, 'Max');",
-        )
-        .expect("schema");
+        let mut d = table(&dir, "pricelist", &[(1, "Start"), (2, "Pro"), (3, "Max")]);
         let kept = Kept::default();
         assert_eq!(Kept::keeps("account"), None);
         let rows = kept.rows(&mut d, "pricelist", &[3, 1, 9]).expect("read");
@@ -115,12 +124,7 @@ mod tests {
     #[test]
     fn the_clients_ids_are_read_once_and_served_as_a_select_of_the_id_reads_them() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut d = SqliteDriver::open(&dir.path().join("panel.db")).expect("open");
-        d.batch(
-            "CREATE TABLE account (id INTEGER PRIMARY KEY, name TEXT);
-             INSERT INTO account VALUES (2, 'a'), (5, 'b'), (9, 'c');",
-        )
-        .expect("schema");
+        let mut d = table(&dir, "account", &[(2, "a"), (5, "b"), (9, "c")]);
         let kept = Kept::default();
         let table = Kept::keeps_ids("account").expect("kept");
         let rows = kept.ids_only(&mut d, table, &[9, 3, 2]).expect("read");
