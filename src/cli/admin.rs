@@ -82,12 +82,8 @@ pub fn sync(paths: &Paths, args: &[String]) -> i32 {
         return sync_changed(paths, dry_run);
     }
     crate::log::init(paths, Which::Task, true);
-    let cfg = match config::load(paths) {
-        Ok(c) => c,
-        Err(problems) => {
-            eprintln!("amocrm: configuration problems (run `amocrm check`):\n{problems}");
-            return 1;
-        }
+    let Some(cfg) = load_config(paths) else {
+        return 1;
     };
     let mut db = match crate::db::open_panel(&cfg.database, paths) {
         Ok(d) => d,
@@ -176,12 +172,8 @@ pub fn sync(paths: &Paths, args: &[String]) -> i32 {
 fn sync_changed(paths: &Paths, dry_run: bool) -> i32 {
     use crate::sync::sweep::Output;
     crate::log::init(paths, Which::Task, true);
-    let cfg = match config::load(paths) {
-        Ok(c) => c,
-        Err(problems) => {
-            eprintln!("amocrm: configuration problems (run `amocrm check`):\n{problems}");
-            return 1;
-        }
+    let Some(cfg) = load_config(paths) else {
+        return 1;
     };
     let mut stdout = std::io::stdout();
     let run = crate::sync::sweep_run::Run {
@@ -218,12 +210,8 @@ fn sync_changed(paths: &Paths, dry_run: bool) -> i32 {
 pub fn auth(paths: &Paths, code: &str) -> i32 {
     crate::log::init(paths, Which::Action, true);
     crate::log::register_secret(code);
-    let cfg = match config::load(paths) {
-        Ok(c) => c,
-        Err(problems) => {
-            eprintln!("amocrm: configuration problems (run `amocrm check`):\n{problems}");
-            return 1;
-        }
+    let Some(cfg) = load_config(paths) else {
+        return 1;
     };
     crate::log::register_secret(cfg.auth.client_secret.expose());
     let opts = crate::amo::ClientOptions {
@@ -398,4 +386,13 @@ pub fn sample_panel(paths: &Paths, args: &[String]) -> i32 {
             1
         }
     }
+}
+
+/// amocrm.conf, or `None` once its problems are printed (the command then exits 1).
+fn load_config(paths: &Paths) -> Option<config::Config> {
+    config::load(paths)
+        .inspect_err(|problems| {
+            eprintln!("amocrm: configuration problems (run `amocrm check`):\n{problems}");
+        })
+        .ok()
 }

@@ -40,10 +40,7 @@ pub fn run(paths: &Paths, cfg: &Config, run: Run<'_>) -> Result<Option<Tally>, S
     let mut removed_read = since.is_none();
     let result = sweep(paths, cfg, run.out, since, &mut removed_read);
     if !dry_run {
-        record(paths, started, run.by, &result);
-        if result.is_ok() && removed_read {
-            read_removed_until(paths, started);
-        }
+        record(paths, started, run.by, &result, removed_read);
     }
     result.map(Some)
 }
@@ -138,16 +135,15 @@ fn account_meta(paths: &Paths, cfg: &Config) -> Result<AccountMeta, SweepError> 
     }
 }
 
-/// Notes that amoCRM's removals were read up to `started`.
-fn read_removed_until(paths: &Paths, started: i64) {
-    if let Some(mut state) = SweepState::load(paths) {
-        state.removed_from = Some(started);
-        state.save(paths);
-    }
-}
-
-/// Keeps what the sweep came to: its counts, or why it failed (the next try waits).
-fn record(paths: &Paths, started: i64, by: &str, result: &Result<Tally, SweepError>) {
+/// Keeps what the sweep came to: its counts, or why it failed (the next try waits); and,
+/// when it read amoCRM's removals, that they were read up to its start.
+fn record(
+    paths: &Paths,
+    started: i64,
+    by: &str,
+    result: &Result<Tally, SweepError>,
+    removed_read: bool,
+) {
     let mut state = SweepState::load(paths).unwrap_or(SweepState {
         since: started,
         ..SweepState::default()
@@ -169,6 +165,9 @@ fn record(paths: &Paths, started: i64, by: &str, result: &Result<Tally, SweepErr
                 tally: tally.clone(),
             });
             state.failed = None;
+            if removed_read {
+                state.removed_from = Some(started);
+            }
         }
         Err(e) => {
             log::error!("sweep failed, tried again in a few minutes: {e}");
