@@ -46,11 +46,19 @@ impl TestDb {
         }
     }
 
-    fn exec(&self, sql: &str) {
+    fn conn(&self) -> mysql::Conn {
         let url = format!("{}/{}", self.server, self.name);
-        let mut conn =
-            mysql::Conn::new(mysql::Opts::from_url(&url).expect("url")).expect("connect");
-        conn.query_drop(sql).expect("statement");
+        mysql::Conn::new(mysql::Opts::from_url(&url).expect("url")).expect("connect")
+    }
+
+    fn exec(&self, sql: &str) {
+        self.conn().query_drop(sql).expect("statement");
+    }
+
+    /// How many rows a statement gives.
+    fn rows(&self, sql: &str) -> usize {
+        let rows: Vec<mysql::Row> = self.conn().query(sql).expect("query");
+        rows.len()
     }
 
     /// With the sample panel loaded.
@@ -139,6 +147,26 @@ fn an_official_link_table_is_kept_and_extended() {
     t.exec("CREATE TABLE amocrm_account2contact (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, billmgr_id INT, amocrm_id INT) ENGINE=InnoDB");
     t.exec("INSERT INTO amocrm_account2contact (billmgr_id, amocrm_id) VALUES (3, 777)");
     db_suite::an_official_link_table_is_kept_and_extended(&t.target);
+}
+
+#[test]
+fn an_older_queue_gains_the_prune_index() {
+    let Some(url) = support::skip_without_mysql("an_older_queue_gains_the_prune_index") else {
+        return;
+    };
+    let t = TestDb::with_sample(&url);
+    t.exec(&format!(
+        "CREATE TABLE amocrm_queue (id BIGINT NOT NULL AUTO_INCREMENT, {}, PRIMARY KEY (id), \
+         UNIQUE KEY uq_amocrm_queue_job_key (job_key), \
+         KEY idx_amocrm_queue_state_next_try (state, next_try), \
+         KEY idx_amocrm_queue_state_kind_id (state, kind, id)) ENGINE=InnoDB",
+        db_suite::OLD_QUEUE_COLUMNS
+    ));
+    t.exec(db_suite::OLD_QUEUE_JOB);
+    let has_index = || {
+        t.rows("SHOW INDEX FROM amocrm_queue WHERE Key_name = 'idx_amocrm_queue_state_updated'") > 0
+    };
+    db_suite::an_older_queue_gains_the_prune_index(&t.target, &has_index);
 }
 
 #[test]

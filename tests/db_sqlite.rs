@@ -91,6 +91,33 @@ fn an_official_link_table_is_kept_and_extended() {
 }
 
 #[test]
+fn an_older_queue_gains_the_prune_index() {
+    let (_dir, target) = with_sample();
+    let Target::Sqlite(path) = &target else {
+        unreachable!()
+    };
+    let conn = rusqlite::Connection::open(path).expect("open raw");
+    conn.execute_batch(&format!(
+        "CREATE TABLE amocrm_queue (id INTEGER PRIMARY KEY AUTOINCREMENT, {});
+         {};",
+        db_suite::OLD_QUEUE_COLUMNS,
+        db_suite::OLD_QUEUE_JOB
+    ))
+    .expect("old queue");
+    let has_index = || {
+        conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master \
+             WHERE type = 'index' AND name = 'idx_amocrm_queue_state_updated'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .expect("catalogue")
+            > 0
+    };
+    db_suite::an_older_queue_gains_the_prune_index(&target, &has_index);
+}
+
+#[test]
 fn twenty_processes_worth_of_writers_share_one_file() {
     let (_dir, target) = empty();
     db_suite::concurrent_enqueues_all_land(&|| db::open(&target).expect("open"));

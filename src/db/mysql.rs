@@ -189,34 +189,81 @@ fn params(values: &[Value]) -> Params {
     )
 }
 
-/// A value as the server prints it: dates by the column's type, decimals as sent.
-fn text_of(v: mysql::Value, ty: ColumnType) -> Option<String> {
+/// A value as the server prints it, written at the end of `t`: dates by the column's type,
+/// decimals as sent. Written in place: a sweep prints millions, and a string each costs.
+fn write_text(t: &mut String, v: &mysql::Value, ty: ColumnType) {
     use mysql::Value as V;
-    Some(match v {
-        V::NULL => return None,
-        V::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
-        V::Int(i) => i.to_string(),
-        V::UInt(u) => u.to_string(),
-        V::Float(f) => f.to_string(),
-        V::Double(f) => f.to_string(),
+    use std::fmt::Write;
+    // Writing into a String cannot fail.
+    let _ = match v {
+        V::NULL => Ok(()),
+        V::Bytes(b) => {
+            t.push_str(&String::from_utf8_lossy(b));
+            Ok(())
+        }
+        V::Int(i) => {
+            t.push_str(itoa::Buffer::new().format(*i));
+            Ok(())
+        }
+        V::UInt(u) => {
+            t.push_str(itoa::Buffer::new().format(*u));
+            Ok(())
+        }
+        V::Float(f) => write!(t, "{f}"),
+        V::Double(f) => write!(t, "{f}"),
         V::Date(y, mo, d, h, mi, s, us) => {
             let is_date = matches!(
                 ty,
                 ColumnType::MYSQL_TYPE_DATE | ColumnType::MYSQL_TYPE_NEWDATE
             );
             if is_date {
-                format!("{y:04}-{mo:02}-{d:02}")
-            } else if us > 0 {
-                format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{us:06}")
+                write!(t, "{y:04}-{mo:02}-{d:02}")
+            } else if *us > 0 {
+                write!(t, "{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{us:06}")
             } else {
-                format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+                write!(t, "{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
             }
         }
         V::Time(neg, d, h, mi, s, _) => {
-            let hours = u64::from(d) * 24 + u64::from(h);
-            format!("{}{hours:02}:{mi:02}:{s:02}", if neg { "-" } else { "" })
+            let hours = u64::from(*d) * 24 + u64::from(*h);
+            write!(
+                t,
+                "{}{hours:02}:{mi:02}:{s:02}",
+                if *neg { "-" } else { "" }
+            )
         }
-    })
+    };
+}
+
+/// A statement's rows, converted as they arrive: one copy of them in memory, not two.
+fn read_rows(conn: &mut Conn, sql: &str, values: &[Value]) -> Result<Vec<Row>, mysql::Error> {
+    let mut names: Option<std::sync::Arc<[String]>> = None;
+    let mut rows = Vec::new();
+    for r in conn.exec_iter(sql, params(values))? {
+        let r = r?;
+        let columns = r.columns();
+        // The rows of one statement share its columns' names.
+        let names = names
+            .get_or_insert_with(|| columns.iter().map(|c| c.name_str().into_owned()).collect());
+        rows.push(row_of(names, &columns, r.unwrap()));
+    }
+    Ok(rows)
+}
+
+/// A server's row as text, in one buffer.
+fn row_of(
+    names: &std::sync::Arc<[String]>,
+    columns: &[mysql::Column],
+    values: Vec<mysql::Value>,
+) -> Row {
+    let mut row = Row::new(names.clone());
+    for (c, v) in columns.iter().zip(&values) {
+        match v {
+            mysql::Value::NULL => row.push(None),
+            v => row.push_with(|t| write_text(t, v, c.column_type())),
+        }
+    }
+    row
 }
 
 impl Driver for MysqlDriver {
@@ -236,27 +283,7 @@ impl Driver for MysqlDriver {
     }
 
     fn query(&mut self, sql: &str, values: &[Value]) -> SqlResult<Vec<Row>> {
-        let rows: Vec<mysql::Row> = match self.conn.exec(sql, params(values)) {
-            Ok(r) => r,
-            Err(e) => return Err(self.fail(e, sql)),
-        };
-        // The rows of one statement share its columns.
-        let columns = rows.first().map(|r| r.columns()).unwrap_or_default();
-        let names: std::sync::Arc<[String]> =
-            columns.iter().map(|c| c.name_str().into_owned()).collect();
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let mut row = Row::new(names.clone());
-                for (c, v) in columns.iter().zip(r.unwrap()) {
-                    match v {
-                        mysql::Value::Bytes(b) => row.push(Some(&String::from_utf8_lossy(&b))),
-                        v => row.push(text_of(v, c.column_type()).as_deref()),
-                    }
-                }
-                row
-            })
-            .collect())
+        read_rows(&mut self.conn, sql, values).map_err(|e| self.fail(e, sql))
     }
 
     fn query_table(&mut self, _table: &str, sql: &str, values: &[Value]) -> SqlResult<Vec<Row>> {
@@ -330,6 +357,15 @@ mod tests {
             .expect("refused");
         assert!(!e.to_string().contains("hunter2"), "{e}");
         assert!(e.to_string().contains("[database] url"), "{e}");
+    }
+
+    fn text_of(v: mysql::Value, ty: ColumnType) -> Option<String> {
+        let mut row = Row::new(["v".to_string()].into());
+        match v {
+            mysql::Value::NULL => row.push(None),
+            v => row.push_with(|t| write_text(t, &v, ty)),
+        }
+        row.get("v").map(str::to_string)
     }
 
     #[test]

@@ -7,12 +7,26 @@ use super::DbResult;
 use super::sql::{Dialect, Driver, SqlError};
 use crate::model::EntityKind;
 
-/// One cheap statement that fails unless every table and column the module needs exists:
-/// the panel hook calls `ensure_schema` on every event.
-const PROBE: &str = "SELECT a.synced_at, a.fingerprint, p.synced_at, p.fingerprint, \
-     i.synced_at, i.fingerprint, q.next_try, q.generation, c.since \
-     FROM amocrm_account2contact a, amocrm_profile2company p, amocrm_item2lead i, amocrm_queue q, \
-     amocrm_creating c WHERE 1 = 0";
+/// One cheap statement that fails unless every table, column and index the module needs
+/// exists: every reader of the queue calls `ensure_schema` when it opens the database.
+/// The queue's index is named as each dialect names one to use, which fails when it is
+/// missing (a table made by an older version), so the probe sees it too.
+fn probe(dialect: Dialect) -> String {
+    let index = match dialect {
+        Dialect::Sqlite => format!("INDEXED BY {PRUNE_INDEX}"),
+        Dialect::Mysql => format!("FORCE INDEX ({PRUNE_INDEX})"),
+    };
+    format!(
+        "SELECT a.synced_at, a.fingerprint, p.synced_at, p.fingerprint, \
+         i.synced_at, i.fingerprint, q.next_try, q.generation, c.since \
+         FROM amocrm_account2contact a, amocrm_profile2company p, amocrm_item2lead i, \
+         amocrm_queue q {index}, amocrm_creating c WHERE 1 = 0"
+    )
+}
+
+/// Finished jobs by their age: the worker removes the old ones at every start, and without
+/// it that is a scan of every job the queue ever kept.
+const PRUNE_INDEX: &str = "idx_amocrm_queue_state_updated";
 
 /// Creates in flight: one row per panel entity whose create may have reached amoCRM.
 fn creating_table(dialect: Dialect) -> String {
@@ -81,6 +95,7 @@ fn queue_table(dialect: Dialect) -> Vec<String> {
             "CREATE INDEX IF NOT EXISTS idx_amocrm_queue_state_kind_id \
              ON amocrm_queue (state, kind, id)"
                 .to_string(),
+            format!("CREATE INDEX IF NOT EXISTS {PRUNE_INDEX} ON amocrm_queue (state, updated_at)"),
         ],
         Dialect::Mysql => vec![
             "CREATE TABLE IF NOT EXISTS amocrm_queue (
@@ -100,7 +115,8 @@ fn queue_table(dialect: Dialect) -> Vec<String> {
                PRIMARY KEY (id),
                UNIQUE KEY uq_amocrm_queue_job_key (job_key),
                KEY idx_amocrm_queue_state_next_try (state, next_try),
-               KEY idx_amocrm_queue_state_kind_id (state, kind, id)
+               KEY idx_amocrm_queue_state_kind_id (state, kind, id),
+               KEY idx_amocrm_queue_state_updated (state, updated_at)
              ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
                 .to_string(),
         ],
@@ -110,10 +126,11 @@ fn queue_table(dialect: Dialect) -> Vec<String> {
 /// Creates what is missing. A link table left by the official module (only `id`,
 /// `billmgr_id`, `amocrm_id`) gets the two bookkeeping columns added.
 pub(crate) fn ensure(d: &mut dyn Driver) -> DbResult<()> {
-    if d.query(PROBE, &[]).is_ok() {
+    let dialect = d.dialect();
+    let probe = probe(dialect);
+    if d.query(&probe, &[]).is_ok() {
         return Ok(());
     }
-    let dialect = d.dialect();
     for kind in EntityKind::ALL {
         let table = kind.link_table();
         d.batch(&link_table(dialect, table))?;
@@ -128,8 +145,11 @@ pub(crate) fn ensure(d: &mut dyn Driver) -> DbResult<()> {
     for stmt in queue_table(dialect) {
         d.batch(&stmt)?;
     }
+    if dialect == Dialect::Mysql {
+        add_prune_index(d)?;
+    }
     d.batch(&creating_table(dialect))?;
-    d.query(PROBE, &[])?;
+    d.query(&probe, &[])?;
     Ok(())
 }
 
@@ -168,6 +188,24 @@ fn add_missing_columns(d: &mut dyn Driver, table: &str) -> DbResult<()> {
         }
     }
     Ok(())
+}
+
+/// The queue's prune index on a MySQL table made before it existed (MySQL has no
+/// `CREATE INDEX IF NOT EXISTS`).
+fn add_prune_index(d: &mut dyn Driver) -> DbResult<()> {
+    let has = |d: &mut dyn Driver| {
+        let sql = format!("SELECT id FROM amocrm_queue FORCE INDEX ({PRUNE_INDEX}) WHERE 1 = 0");
+        d.query(&sql, &[]).is_ok()
+    };
+    if has(d) {
+        return Ok(());
+    }
+    let sql = format!("CREATE INDEX {PRUNE_INDEX} ON amocrm_queue (state, updated_at)");
+    match d.batch(&sql) {
+        // Another process may have made it a moment ago.
+        Err(e) if !has(d) => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 fn has_column(d: &mut dyn Driver, table: &str, col: &str) -> Result<bool, SqlError> {

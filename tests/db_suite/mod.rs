@@ -1304,6 +1304,35 @@ pub fn an_official_link_table_is_kept_and_extended(target: &Target) {
     assert_eq!(db.link_count(EntityKind::Account).expect("count"), 2);
 }
 
+/// The queue as a version before the prune index made it, with a job finished long ago:
+/// the columns of every job, for the test files' own DDL.
+pub const OLD_QUEUE_COLUMNS: &str = "job_key VARCHAR(191) NOT NULL, kind VARCHAR(16) NOT NULL, \
+     billmgr_id BIGINT NULL, lookup TEXT NULL, event VARCHAR(128) NOT NULL, \
+     state VARCHAR(16) NOT NULL DEFAULT 'pending', generation BIGINT NOT NULL DEFAULT 1, \
+     attempts INT NOT NULL DEFAULT 0, next_try BIGINT NOT NULL DEFAULT 0, \
+     last_error TEXT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL";
+
+/// The old queue's one job: done at T0 - 10.
+pub const OLD_QUEUE_JOB: &str = "INSERT INTO amocrm_queue \
+     (job_key, kind, billmgr_id, event, state, created_at, updated_at) \
+     VALUES ('account:3', 'account', 3, 'account.edit', 'done', 1749999990, 1749999990)";
+
+/// `target` holds a queue an older version made, without the index the prune reads by:
+/// the first open adds it (`has_index` reads the database's own catalogue), keeps the
+/// job, and the prune then finds it.
+pub fn an_older_queue_gains_the_prune_index(target: &Target, has_index: &dyn Fn() -> bool) {
+    assert!(!has_index(), "the old queue has no prune index");
+    let mut db = db::open(target).expect("open");
+    db.ensure_schema().expect("schema");
+    assert!(has_index(), "the prune index added");
+    db.ensure_schema().expect("schema again");
+    assert_eq!(
+        db.prune_jobs(T0 + 1).expect("prune"),
+        1,
+        "the old job pruned"
+    );
+}
+
 /// 20 connections enqueue at once: every job lands once, no write is refused.
 pub fn concurrent_enqueues_all_land(open: &(dyn Fn() -> Box<dyn PanelDb> + Sync)) {
     let threads = 20;
