@@ -156,6 +156,9 @@ pub struct Sweeper<'a, 'o> {
     /// A second connection to the panel's database: pages are read on it in a thread
     /// while the sweep compares. `None`: read between the comparisons.
     pub reader: Option<Box<dyn PanelDb>>,
+    /// A third, for the pages' links, read in a thread of their own after the rows; `None`:
+    /// the links are read with the rows.
+    pub link_reader: Option<Box<dyn PanelDb>>,
     /// Whether any job waited when this kind's pass began.
     some_wait: bool,
 }
@@ -177,6 +180,7 @@ impl<'a, 'o> Sweeper<'a, 'o> {
             digests: None,
             recalled: 0,
             reader: None,
+            link_reader: None,
             some_wait: false,
         }
     }
@@ -189,34 +193,39 @@ impl<'a, 'o> Sweeper<'a, 'o> {
         Ok(())
     }
 
-    /// The page step ([`pages`]): in a thread on the reader's connection when there is
-    /// one, else on this one between the comparisons.
+    /// The page step ([`pages`]): in threads on the readers' connections when there are
+    /// any, else on this one between the comparisons.
     fn sweep_kind(&mut self, kind: EntityKind) -> Result<(), SweepError> {
         let tables = wanted(&self.cfg.rules, kind);
-        let limit = self.page;
         // Jobs rarely wait: one count a kind spares a look-up a page.
         self.some_wait = self.db.count_jobs(&["pending", "failed", "taken"])? > 0;
         let Some(mut reader) = self.reader.take() else {
-            let (kept, mut after) = (Kept::default(), 0);
-            let wanted = Wanted::only(&tables, &kept);
-            while let Some(page) = pages::read_page(self.db, kind, wanted, after, limit)? {
-                after = page.ids.last().copied().unwrap_or(after);
-                self.sweep_page(kind, page)?;
-            }
-            return Ok(());
+            return self.sweep_in_turn(kind, &tables);
         };
+        let mut link_reader = self.link_reader.take();
         let result = std::thread::scope(|s| {
-            let (tx, rx) = std::sync::mpsc::sync_channel(1);
-            let (db, tables) = (reader.as_mut(), &tables);
-            s.spawn(move || pages::send_pages(db, kind, tables, limit, tx));
-            // An early return drops `rx`: the reader's next send fails and it stops.
+            let links = link_reader.as_deref_mut().map(|d| d as &mut dyn PanelDb);
+            let rows = reader.as_mut();
+            let rx = pages::spawn(s, rows, links, (kind, &tables), self.page);
+            // An early return drops `rx`: the readers' next sends fail and they stop.
             for page in rx {
                 self.sweep_page(kind, page?)?;
             }
             Ok(())
         });
-        self.reader = Some(reader);
+        (self.reader, self.link_reader) = (Some(reader), link_reader);
         result
+    }
+
+    /// Pages read on this connection, each before its comparison.
+    fn sweep_in_turn(&mut self, kind: EntityKind, tables: &[&str]) -> Result<(), SweepError> {
+        let (kept, mut after) = (Kept::default(), 0);
+        let wanted = Wanted::only(tables, &kept);
+        while let Some(page) = pages::read_page(self.db, kind, wanted, (after, self.page), true)? {
+            after = page.ids.last().copied().unwrap_or(after);
+            self.sweep_page(kind, page)?;
+        }
+        Ok(())
     }
 
     fn sweep_page(&mut self, kind: EntityKind, read: pages::Read) -> Result<(), SweepError> {

@@ -64,6 +64,11 @@ fn sweep(
     s.reader = crate::db::open_reader(&cfg.database, paths)
         .inspect_err(|e| log::warn!("sweep: no second connection ({e}); pages read in turn"))
         .ok();
+    if s.reader.is_some() {
+        s.link_reader = crate::db::open_reader(&cfg.database, paths)
+            .inspect_err(|e| log::warn!("sweep: no third connection ({e}); links read with rows"))
+            .ok();
+    }
     s.digests = Some(Digests::open(paths, basis(cfg, &meta), write));
     if let Some(removed) = since.and_then(|since| removed_in_amocrm(paths, cfg, since)) {
         s.queue_removed(&removed)?;

@@ -1,10 +1,12 @@
 //! The sweep's page step: a kind's rows in id order, a page at a time (keyset paging),
-//! with their links. Given a connection of its own, a thread reads the next page while
-//! the sweep compares this one: the database works while the module hashes, and the
-//! other way round. At most one page waits, so memory still holds a page or two.
+//! with their links. Given connections of their own, threads read ahead while the sweep
+//! compares: one the next page's rows, another the links of the page it read before. The
+//! database works while the module converts and hashes, and the other way round. At most
+//! one page waits at each step, so memory still holds a few pages.
 
 use std::collections::HashMap;
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::Scope;
 
 use crate::db::{DbError, EntityRows, Kept, Link, PanelDb, Pick, Wanted};
 use crate::model::EntityKind;
@@ -17,35 +19,42 @@ pub struct Read {
     pub links: HashMap<i64, Link>,
 }
 
-/// The page after `after`, of at most `limit` entities; `None` past the last.
+type Sent = Result<Read, DbError>;
+
+/// The page after `after`, of at most `limit` entities, with its links when `links`;
+/// `None` past the last.
 pub fn read_page(
     db: &mut dyn PanelDb,
     kind: EntityKind,
     wanted: Wanted<'_>,
-    after: i64,
-    limit: usize,
+    (after, limit): (i64, usize),
+    links: bool,
 ) -> Result<Option<Read>, DbError> {
     let rows = db.read_rows(kind, Pick::After { after, limit }, wanted)?;
     let ids = rows.ids();
     if ids.is_empty() {
         return Ok(None);
     }
-    let links = db.links_of(kind, &ids)?;
+    let links = match links {
+        true => db.links_of(kind, &ids)?,
+        false => HashMap::new(),
+    };
     Ok(Some(Read { ids, rows, links }))
 }
 
 /// Every page of a kind into `tx`, until the last, a failure, or the receiver is gone.
-pub fn send_pages(
+fn send_pages(
     db: &mut dyn PanelDb,
-    kind: EntityKind,
-    tables: &[&str],
+    (kind, tables): (EntityKind, &[&str]),
     limit: usize,
-    tx: SyncSender<Result<Read, DbError>>,
+    links: bool,
+    tx: SyncSender<Sent>,
 ) {
     let kept = Kept::default();
     let mut after = 0;
     loop {
-        let page = match read_page(db, kind, Wanted::only(tables, &kept), after, limit) {
+        let wanted = Wanted::only(tables, &kept);
+        let page = match read_page(db, kind, wanted, (after, limit), links) {
             Ok(None) => return,
             Ok(Some(page)) => page,
             Err(e) => {
@@ -58,4 +67,39 @@ pub fn send_pages(
             return;
         }
     }
+}
+
+/// Each page from `rx` with its links, into `tx`.
+fn add_links(db: &mut dyn PanelDb, kind: EntityKind, rx: Receiver<Sent>, tx: SyncSender<Sent>) {
+    for page in rx {
+        let page = page.and_then(|mut p| {
+            p.links = db.links_of(kind, &p.ids)?;
+            Ok(p)
+        });
+        let failed = page.is_err();
+        if tx.send(page).is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// The threads that read a kind's pages, on `rows` (and the links on `links`, when there
+/// is a connection for them): the pages come out of the receiver in order. A receiver
+/// dropped early stops them at their next send.
+pub fn spawn<'scope>(
+    s: &'scope Scope<'scope, '_>,
+    rows: &'scope mut dyn PanelDb,
+    links: Option<&'scope mut dyn PanelDb>,
+    (kind, tables): (EntityKind, &'scope [&'scope str]),
+    limit: usize,
+) -> Receiver<Sent> {
+    let (tx, rx) = sync_channel(1);
+    let inline = links.is_none();
+    s.spawn(move || send_pages(rows, (kind, tables), limit, inline, tx));
+    let Some(db) = links else {
+        return rx;
+    };
+    let (tx, linked) = sync_channel(1);
+    s.spawn(move || add_links(db, kind, rx, tx));
+    linked
 }

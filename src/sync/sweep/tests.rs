@@ -261,6 +261,13 @@ fn pages_of_any_size_read_in_turn_or_beside_make_the_same_sweep() {
     s.page = 3;
     s.run().expect("swept");
     assert_eq!((&small, &out), (&s.tally, &beside));
+    // And their links by another thread on a third.
+    let mut linked = Vec::new();
+    let mut s = Sweeper::new(db.as_mut(), &stand.cfg, &meta, Output::Print(&mut linked));
+    (s.reader, s.link_reader) = (Some(stand.db()), Some(stand.db()));
+    s.page = 3;
+    s.run().expect("swept");
+    assert_eq!((&small, &out), (&s.tally, &linked));
     assert_eq!(queued(&small, "item").changed, 3);
 }
 
