@@ -107,6 +107,7 @@ suite!(
     links_save_update_page_and_count,
     links_page_at_an_offset_and_unlink,
     creates_in_flight_are_marked_kept_and_cleared,
+    notes_and_tasks_are_posted_once,
     accounts_read_with_project_and_first_user,
     profiles_read_with_their_client,
     items_read_with_tariff_type_currency_client_and_parameters,

@@ -142,12 +142,13 @@ fn text(out: &Output) -> (String, String) {
     )
 }
 
-const MODULE_TABLES: [&str; 5] = [
+const MODULE_TABLES: [&str; 6] = [
     "amocrm_account2contact",
     "amocrm_profile2company",
     "amocrm_item2lead",
     "amocrm_queue",
     "amocrm_creating",
+    "amocrm_posted",
 ];
 
 /// The tables of a SQLite file (the file must exist: opening would create it).

@@ -297,13 +297,15 @@ pub fn init(paths: &Paths) -> i32 {
     }
 }
 
-/// `amocrm drop-tables --yes`: drops the link tables, the queue and the create marks (uninstall --purge).
+/// `amocrm drop-tables --yes`: drops the link tables, the queue, the create marks and the
+/// posts (uninstall --purge).
 pub fn drop_tables(paths: &Paths, args: &[String]) -> i32 {
     if !matches!(args, [y] if y == "--yes") {
         eprintln!(
             "amocrm drop-tables drops the link tables (amocrm_account2contact, \
-             amocrm_profile2company, amocrm_item2lead), the queue (amocrm_queue) and the \
-             create marks (amocrm_creating) with every link they hold; a panel that had the \
+             amocrm_profile2company, amocrm_item2lead), the queue (amocrm_queue), the \
+             create marks (amocrm_creating) and the notes and tasks posted (amocrm_posted) \
+             with every link they hold; a panel that had the \
              official amoCRM module may share the link tables. Run `amocrm drop-tables --yes` to go ahead."
         );
         return 2;

@@ -25,7 +25,7 @@ Run by the panel as an XML handler (PARAM_func set, the document on stdin), or:
   amocrm links [account|profile|item]
                                     the link tables: panel id → amoCRM id, last sync
   amocrm init                       create the module's tables in the panel database (idempotent)
-  amocrm drop-tables --yes          drop the module's tables: links, queue, create marks (uninstall --purge)
+  amocrm drop-tables --yes          drop the module's tables: links, queue, create marks, posts (uninstall --purge)
   amocrm sample-panel [--generate CLIENTS,PAYERS,SERVICES]
                                     create a panel database with sample data, for the demo
                                     and for trying a configuration (refuses a database that

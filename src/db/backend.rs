@@ -2,8 +2,8 @@
 
 use super::sql::Driver;
 use super::{
-    DbResult, Job, JobInfo, Link, NewJob, Outcome, PanelDb, QueueSummary, Write, creating,
-    entities, links, queue, schema,
+    DbResult, Job, JobInfo, Link, NewJob, NewPost, Outcome, PanelDb, PostKind, Posted,
+    QueueSummary, Write, creating, entities, links, posted, queue, schema,
 };
 use std::collections::HashMap;
 
@@ -145,6 +145,24 @@ impl PanelDb for Database {
     }
     fn link_count(&mut self, kind: EntityKind) -> DbResult<i64> {
         links::count(self.d(), kind)
+    }
+    fn mark_posts(&mut self, posts: &[NewPost], now: i64) -> DbResult<()> {
+        posted::mark(self.d(), posts, now)
+    }
+    fn posts(&mut self, keys: &[&str]) -> DbResult<HashMap<String, Posted>> {
+        posted::of_keys(self.d(), keys)
+    }
+    fn posts_in_flight(&mut self, kind: PostKind) -> DbResult<Vec<Posted>> {
+        posted::in_flight(self.d(), kind)
+    }
+    fn record_post(&mut self, key: &str, amocrm_id: i64, now: i64) -> DbResult<bool> {
+        posted::record(self.d(), key, amocrm_id, now)
+    }
+    fn forget_post(&mut self, key: &str) -> DbResult<bool> {
+        posted::forget(self.d(), key)
+    }
+    fn posts_page(&mut self, offset: usize, limit: usize) -> DbResult<Vec<Posted>> {
+        posted::page(self.d(), offset, limit)
     }
     fn mark_creating(&mut self, kind: EntityKind, ids: &[i64], now: i64) -> DbResult<()> {
         creating::mark(self.d(), kind, ids, now)

@@ -17,6 +17,7 @@ mod entities;
 mod kept;
 mod links;
 mod mysql;
+mod posted;
 mod queue;
 pub mod sample;
 mod schema;
@@ -27,6 +28,7 @@ mod target;
 
 pub use entities::{EntityRows, Pick, Wanted};
 pub use kept::Kept;
+pub use posted::{NewPost, PostKind, Posted};
 pub use target::{Target, target};
 
 use std::collections::HashMap;
@@ -60,7 +62,7 @@ pub fn open_reader(
     open(&target(settings, paths)?)
 }
 
-/// Drops the module's own tables (links, queue, creates in flight) where they exist, and returns the
+/// Drops the module's own tables (links, queue, creates in flight, posts) where they exist, and returns the
 /// names of those dropped. The panel's tables are never touched.
 pub fn drop_module_tables(target: &Target) -> DbResult<Vec<&'static str>> {
     schema::drop_all(open_driver(target)?.as_mut())
@@ -323,6 +325,21 @@ pub trait PanelDb: Send {
     fn links_page(&mut self, kind: EntityKind, offset: usize, limit: usize) -> DbResult<Vec<Link>>;
     /// Forgets the link of a panel entity (amoCRM keeps its entity); returns rows removed.
     fn unlink(&mut self, kind: EntityKind, billmgr_id: i64) -> DbResult<u64>;
+
+    // --- notes and tasks posted once ---
+    /// Marks these as about to be posted (committed before the create is sent); a key
+    /// recorded already keeps its row.
+    fn mark_posts(&mut self, posts: &[NewPost], now: i64) -> DbResult<()>;
+    /// The recorded ones among these keys, by key.
+    fn posts(&mut self, keys: &[&str]) -> DbResult<HashMap<String, Posted>>;
+    /// Those of a kind sent with no answer recorded, oldest first.
+    fn posts_in_flight(&mut self, kind: PostKind) -> DbResult<Vec<Posted>>;
+    /// Records amoCRM's id of a posted one; whether its key was marked.
+    fn record_post(&mut self, key: &str, amocrm_id: i64, now: i64) -> DbResult<bool>;
+    /// Forgets a key; whether it was there.
+    fn forget_post(&mut self, key: &str) -> DbResult<bool>;
+    /// A page of what was posted, newest first.
+    fn posts_page(&mut self, offset: usize, limit: usize) -> DbResult<Vec<Posted>>;
 
     // --- creates in flight ---
     /// Marks entities as about to be created in amoCRM (committed before the create is

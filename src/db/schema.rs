@@ -1,5 +1,5 @@
-//! The module's own tables (three link tables, the queue and the creates in flight), in
-//! both dialects.
+//! The module's own tables (three link tables, the queue, the creates in flight and the
+//! notes and tasks posted), in both dialects.
 //! Created when missing, dropped only on request (uninstall --purge); nothing else in the
 //! database is ever created, altered or dropped.
 
@@ -18,9 +18,9 @@ fn probe(dialect: Dialect) -> String {
     };
     format!(
         "SELECT a.synced_at, a.fingerprint, p.synced_at, p.fingerprint, \
-         i.synced_at, i.fingerprint, q.next_try, q.generation, c.since \
+         i.synced_at, i.fingerprint, q.next_try, q.generation, c.since, o.posted_at \
          FROM amocrm_account2contact a, amocrm_profile2company p, amocrm_item2lead i, \
-         amocrm_queue q {index}, amocrm_creating c WHERE 1 = 0"
+         amocrm_queue q {index}, amocrm_creating c, amocrm_posted o WHERE 1 = 0"
     )
 }
 
@@ -41,6 +41,36 @@ fn creating_table(dialect: Dialect) -> String {
         sql.push_str(" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
     }
     sql
+}
+
+/// Notes and tasks posted once: `src/db/posted.rs`.
+fn posted_table(dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Sqlite => "CREATE TABLE IF NOT EXISTS amocrm_posted (
+               id          INTEGER PRIMARY KEY AUTOINCREMENT,
+               post_key    VARCHAR(191) NOT NULL UNIQUE,
+               what        VARCHAR(8) NOT NULL,
+               entity_type VARCHAR(16) NOT NULL,
+               entity_id   BIGINT NOT NULL,
+               amocrm_id   BIGINT NULL,
+               since       BIGINT NOT NULL,
+               posted_at   BIGINT NOT NULL DEFAULT 0
+             )"
+        .to_string(),
+        Dialect::Mysql => "CREATE TABLE IF NOT EXISTS amocrm_posted (
+               id          BIGINT NOT NULL AUTO_INCREMENT,
+               post_key    VARCHAR(191) NOT NULL,
+               what        VARCHAR(8) NOT NULL,
+               entity_type VARCHAR(16) NOT NULL,
+               entity_id   BIGINT NOT NULL,
+               amocrm_id   BIGINT NULL,
+               since       BIGINT NOT NULL,
+               posted_at   BIGINT NOT NULL DEFAULT 0,
+               PRIMARY KEY (id),
+               UNIQUE KEY uq_amocrm_posted_key (post_key)
+             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+            .to_string(),
+    }
 }
 
 fn link_table(dialect: Dialect, table: &str) -> String {
@@ -149,6 +179,7 @@ pub(crate) fn ensure(d: &mut dyn Driver) -> DbResult<()> {
         add_prune_index(d)?;
     }
     d.batch(&creating_table(dialect))?;
+    d.batch(&posted_table(dialect))?;
     d.query(&probe, &[])?;
     Ok(())
 }
@@ -160,7 +191,7 @@ pub(crate) fn drop_all(d: &mut dyn Driver) -> DbResult<Vec<&'static str>> {
     let mut dropped = Vec::new();
     for table in tables
         .into_iter()
-        .chain(["amocrm_queue", "amocrm_creating"])
+        .chain(["amocrm_queue", "amocrm_creating", "amocrm_posted"])
     {
         if d.table_columns(table)?.is_some() {
             d.batch(&format!("DROP TABLE {table}"))?;

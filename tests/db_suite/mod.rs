@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use billmgr_amocrm::db::sample::{self, SampleOptions, Size};
-use billmgr_amocrm::db::{self, Job, Lookup, NewJob, Outcome, PanelDb, Target};
+use billmgr_amocrm::db::{self, Job, Lookup, NewJob, NewPost, Outcome, PanelDb, PostKind, Target};
 use billmgr_amocrm::model::{EntityKind, Record};
 
 const T0: i64 = 1_750_000_000;
@@ -536,6 +536,71 @@ pub fn creates_in_flight_are_marked_kept_and_cleared(db: &mut dyn PanelDb) {
     assert_eq!(db.creating(Item).expect("marks"), vec![(1001, T0)]);
     db.ensure_schema().expect("schema again");
     assert_eq!(db.creating(Item).expect("marks kept"), vec![(1001, T0)]);
+}
+
+fn post(key: &str, kind: PostKind, entity_type: &str, entity_id: i64) -> NewPost {
+    NewPost {
+        key: key.into(),
+        kind,
+        entity_type: entity_type.into(),
+        entity_id,
+    }
+}
+
+/// Notes and tasks posted once: marked before they are sent (a key marked again keeps its
+/// first row), in flight until amoCRM's id is recorded, each kind apart, forgotten on
+/// request, listed newest first; kept by the schema's next look.
+pub fn notes_and_tasks_are_posted_once(db: &mut dyn PanelDb) {
+    use PostKind::*;
+    let paid = post("payment:31:credited", Note, "contacts", 900);
+    let task = post("task:expiring:1001:2025-07-14", Task, "leads", 700);
+    db.mark_posts(&[paid.clone(), task.clone()], T0)
+        .expect("mark");
+    let moved = NewPost {
+        entity_id: 901,
+        ..paid.clone()
+    };
+    db.mark_posts(&[moved], T0 + 60).expect("mark again");
+    db.mark_posts(&[], T0 + 90).expect("nothing to mark");
+    let flying = db.posts_in_flight(Note).expect("in flight");
+    assert_eq!(flying.len(), 1);
+    let first = &flying[0];
+    assert_eq!(
+        (
+            first.key.as_str(),
+            first.entity_id,
+            first.amocrm_id,
+            first.since
+        ),
+        ("payment:31:credited", 900, None, T0),
+        "the first mark kept"
+    );
+    assert_eq!(db.posts_in_flight(Task).expect("tasks").len(), 1);
+
+    assert!(db.record_post(&paid.key, 5001, T0 + 120).expect("record"));
+    assert!(
+        !db.record_post("payment:99:credited", 5002, T0)
+            .expect("unknown key")
+    );
+    assert_eq!(db.posts_in_flight(Note).expect("in flight"), vec![]);
+    let found = db
+        .posts(&[paid.key.as_str(), "payment:99:credited"])
+        .expect("by key");
+    assert_eq!(found.len(), 1);
+    let p = &found[&paid.key];
+    assert_eq!(
+        (p.amocrm_id, p.posted_at, p.kind),
+        (Some(5001), T0 + 120, Note)
+    );
+
+    db.ensure_schema().expect("schema again");
+    let page = db.posts_page(0, 10).expect("page");
+    let keys: Vec<&str> = page.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, [task.key.as_str(), paid.key.as_str()], "newest first");
+    assert!(db.forget_post(&task.key).expect("forget"));
+    assert!(!db.forget_post(&task.key).expect("forget again"));
+    assert_eq!(db.posts_in_flight(Task).expect("tasks"), vec![]);
+    assert_eq!(db.posts_page(1, 10).expect("past the end"), vec![]);
 }
 
 pub fn accounts_read_with_project_and_first_user(db: &mut dyn PanelDb) {

@@ -124,3 +124,45 @@ INSERT INTO item (id, account, pricelist, parent, name, status, period, currency
 INSERT INTO itemparam (id, item, intname, value) VALUES (1, 1001, 'ip', '203.0.113.41');
 INSERT INTO itemparam (id, item, intname, value) VALUES (2, 1001, 'ostempl', 'ISPsystem__Debian-12-x86_64');
 INSERT INTO itemparam (id, item, intname, value) VALUES (3, 1009, 'domain', 'ivanov.su');
+
+-- paymethod (payment methods; module names as ISPsystem's modules are called, the
+-- bank transfer's 'pmbill' is invented)
+INSERT INTO paymethod (id, name, module, active, currency, recurring, xmlparams)
+  VALUES (1, 'Банковская карта', 'pmcloudpaymentswidget', 'on', 126, 'on', NULL);
+INSERT INTO paymethod (id, name, module, active, currency, recurring, xmlparams)
+  VALUES (2, 'Безналичный расчёт', 'pmbill', 'on', 126, 'off', NULL);
+INSERT INTO paymethod (id, name, module, active, currency, recurring, xmlparams)
+  VALUES (3, 'Card (USD)', 'pmnowpayments', 'on', 153, 'off', NULL);
+
+-- subaccount (one personal account a client; client 3 owes money)
+INSERT INTO subaccount (id, account, project, currency, name, balance, credit)
+  VALUES (41, 2, 1, 126, 'Основной', 1250.00, 0.00);
+INSERT INTO subaccount (id, account, project, currency, name, balance, credit)
+  VALUES (42, 3, 1, 126, 'Основной', -540.00, 1000.00);
+INSERT INTO subaccount (id, account, project, currency, name, balance, credit)
+  VALUES (43, 4, 2, 153, 'Main', 0.00, 0.00);
+INSERT INTO subaccount (id, account, project, currency, name, balance, credit)
+  VALUES (44, 5, 1, 126, 'Основной', 0.00, 0.00);
+INSERT INTO subaccount (id, account, project, currency, name, balance, credit)
+  VALUES (45, 6, 2, 153, 'Main', 15.50, 0.00);
+INSERT INTO subaccount (id, account, project, currency, name, balance, credit)
+  VALUES (46, 7, 1, 126, 'Основной', 0.00, 0.00);
+
+-- payment. Credited (4): 31, 32, 37; a partial refund of 31 is the negative 35
+-- (payment2payment); 34 was refunded in full (6); 33 is a new invoice (1); 36 fraud (7).
+INSERT INTO payment (id, subaccount, paymethod, status, number, description, subaccountamount, paymethodamount, currency, createdate, paydate, externalid, info, refund, sender)
+  VALUES (31, 41, 1, 4, '2025-000031', 'Пополнение лицевого счёта', 1500.00, 1500.00, 126, '2025-05-20 11:02:10', '2025-05-20 11:03:45', 'cp-77812', NULL, NULL, 21);
+INSERT INTO payment (id, subaccount, paymethod, status, number, description, subaccountamount, paymethodamount, currency, createdate, paydate, externalid, info, refund, sender)
+  VALUES (32, 42, 2, 4, '2025-000032', 'Оплата по счёту', 20000.00, 20000.00, 126, '2025-05-25 09:00:00', '2025-05-27 14:30:00', NULL, NULL, NULL, 22);
+INSERT INTO payment (id, subaccount, paymethod, status, number, description, subaccountamount, paymethodamount, currency, createdate, paydate, externalid, info, refund, sender)
+  VALUES (33, 42, 2, 1, '2025-000033', 'Оплата по счёту', 5000.00, 5000.00, 126, '2025-05-31 10:15:00', NULL, NULL, NULL, NULL, 23);
+INSERT INTO payment (id, subaccount, paymethod, status, number, description, subaccountamount, paymethodamount, currency, createdate, paydate, externalid, info, refund, sender)
+  VALUES (34, 43, 3, 6, '2025-000034', 'Top-up', 9.99, 9.99, 153, '2025-04-01 08:00:00', '2025-04-01 08:01:12', 'np-5521', NULL, NULL, 25);
+INSERT INTO payment (id, subaccount, paymethod, status, number, description, subaccountamount, paymethodamount, currency, createdate, paydate, externalid, info, refund, sender)
+  VALUES (35, 41, 1, 4, '2025-000035', 'Возврат части платежа 2025-000031', -300.00, -300.00, 126, '2025-05-28 16:40:00', '2025-05-28 16:40:00', 'cp-77812-r1', NULL, NULL, 21);
+INSERT INTO payment (id, subaccount, paymethod, status, number, description, subaccountamount, paymethodamount, currency, createdate, paydate, externalid, info, refund, sender)
+  VALUES (36, 45, 3, 7, '2025-000036', 'Top-up', 50.00, 50.00, 153, '2025-05-15 22:10:00', NULL, 'np-5630', NULL, NULL, 26);
+INSERT INTO payment (id, subaccount, paymethod, status, number, description, subaccountamount, paymethodamount, currency, createdate, paydate, externalid, info, refund, sender)
+  VALUES (37, 46, 1, 4, '2025-000037', 'Пополнение лицевого счёта', 590.00, 590.00, 126, '2025-05-31 23:59:00', '2025-06-01 00:00:30', 'cp-78001', NULL, NULL, NULL);
+
+INSERT INTO payment2payment (payment_base, payment_refund) VALUES (31, 35);

@@ -295,3 +295,95 @@ CREATE TABLE itemparam (
   KEY idx_itemparam_item (item),
   CONSTRAINT fk_itemparam_item FOREIGN KEY (item) REFERENCES item (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- =============================================================================
+-- Money: payment methods, personal accounts (balances), payments and refunds.
+-- Evidence per column as above; the sources are ISPsystem's own payment modules
+-- (ISPsystemLLC/billmanager paymethod/NOWPayments, cloudpayments, qiwipull,
+-- cashregister/modulkassa), a third-party script's SELECT column lists run against
+-- a real panel (public file id 70123713405, "EXPORT"), and the payments API pages
+-- (ispsystem.com/docs/b6c/developer-section/billmanager-api/payments-payment).
+-- No public CREATE TABLE exists for any of them: types are inferred throughout.
+-- =============================================================================
+
+-- -----------------------------------------------------------------------------
+-- paymethod (a payment method the provider set up)
+-- Sources: NOWPayments/cloudpayments (pay.paymethod = pm.id, pm.module, pm.xmlparams);
+--   EXPORT (id, name, module, active, currency, recurring).
+-- -----------------------------------------------------------------------------
+CREATE TABLE paymethod (
+  id        INT          NOT NULL AUTO_INCREMENT, -- [C]
+  name      VARCHAR(255) NULL,      -- [C]
+  module    VARCHAR(64)  NULL,      -- [C] e.g. 'pmnowpayments'
+  active    VARCHAR(3)   NOT NULL DEFAULT 'on', -- [C] name; 'on'/'off' [I]
+  currency  INT          NULL,      -- [C] currency of paymethodamount
+  recurring VARCHAR(3)   NULL,      -- [C] name; type [I]
+  xmlparams TEXT         NULL,      -- [C] the module's settings (secrets: never read)
+  PRIMARY KEY (id),
+  CONSTRAINT fk_paymethod_currency FOREIGN KEY (currency) REFERENCES currency (id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- -----------------------------------------------------------------------------
+-- subaccount (a client's personal account, one per provider and currency)
+-- Sources: Snarov/billmgr-modules Notifier (account a JOIN subaccount sa ON
+--   a.id = sa.account); crmodulkassa.py (sa.project); EXPORT (payment JOIN
+--   subaccount s ON s.id = p.subaccount WHERE s.account ...). The balance, credit
+--   limit and currency are UI fields (ISPWiki "Account information"); their COLUMN
+--   NAMES were found in no public SQL.
+-- -----------------------------------------------------------------------------
+CREATE TABLE subaccount (
+  id       INT           NOT NULL AUTO_INCREMENT, -- [C]
+  account  INT           NOT NULL,  -- [C] -> account.id
+  project  INT           NULL,      -- [C] -> project.id
+  currency INT           NULL,      -- [I] the UI shows a currency per personal account
+  name     VARCHAR(255)  NULL,      -- [I] UI "Account name"
+  balance  DECIMAL(14,2) NOT NULL DEFAULT 0, -- [I] UI "Balance of account"; name NOT confirmed
+  credit   DECIMAL(14,2) NOT NULL DEFAULT 0, -- [I] UI "Credit limit"; name NOT confirmed
+  PRIMARY KEY (id),
+  KEY idx_subaccount_account (account),
+  CONSTRAINT fk_subaccount_account  FOREIGN KEY (account)  REFERENCES account (id),
+  CONSTRAINT fk_subaccount_project  FOREIGN KEY (project)  REFERENCES project (id),
+  CONSTRAINT fk_subaccount_currency FOREIGN KEY (currency) REFERENCES currency (id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- -----------------------------------------------------------------------------
+-- payment
+-- status [C docs + ISPsystem's module sample]: 1 new, 2 in payment (setinpay),
+--   3 reserved (set by staff), 4 credited (setpaid), 5 awaiting refund, 6 refunded,
+--   7 fraudulent (setfraud), 8 initiated, 9 cancelled (setcanceled), 100 being deleted.
+-- A full refund sets the payment to 6; a partial one makes a new negative payment,
+--   linked to the first by payment2payment [C docs: refunds page; EXPORT].
+-- Client of a payment: payment.subaccount -> subaccount.account [C].
+-- -----------------------------------------------------------------------------
+CREATE TABLE payment (
+  id               INT           NOT NULL AUTO_INCREMENT, -- [C]
+  subaccount       INT           NULL,      -- [C] -> subaccount.id
+  paymethod        INT           NULL,      -- [C] -> paymethod.id
+  status           INT           NOT NULL DEFAULT 1, -- [C] codes above
+  number           VARCHAR(64)   NULL,      -- [C] "invoice number for payment"
+  description      TEXT          NULL,      -- [C]
+  subaccountamount DECIMAL(14,2) NULL,      -- [C] amount credited to the personal account
+  paymethodamount  DECIMAL(14,2) NULL,      -- [C] amount in the payment method's currency
+  currency         INT           NULL,      -- [C] name; which currency it is [I]
+  createdate       DATETIME      NULL,      -- [C] 'YYYY-MM-DD HH:MM:SS'
+  paydate          DATETIME      NULL,      -- [C-api] crediting date; NULL until credited [I]
+  externalid       VARCHAR(255)  NULL,      -- [C] the gateway's id
+  info             TEXT          NULL,      -- [C] the gateway's text
+  refund           INT           NULL,      -- [C] name; meaning [I]
+  sender           INT           NULL,      -- [C-api] the payer (profile.id)
+  PRIMARY KEY (id),
+  KEY idx_payment_subaccount (subaccount),
+  KEY idx_payment_status (status),
+  CONSTRAINT fk_payment_subaccount FOREIGN KEY (subaccount) REFERENCES subaccount (id),
+  CONSTRAINT fk_payment_paymethod  FOREIGN KEY (paymethod)  REFERENCES paymethod (id),
+  CONSTRAINT fk_payment_currency   FOREIGN KEY (currency)   REFERENCES currency (id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- payment2payment: a refund's payment and the payment it returns [C names, EXPORT]
+CREATE TABLE payment2payment (
+  payment_base   INT NOT NULL, -- [C] the original payment
+  payment_refund INT NOT NULL, -- [C] the refund (negative) payment
+  PRIMARY KEY (payment_base, payment_refund), -- [I]
+  CONSTRAINT fk_p2p_base   FOREIGN KEY (payment_base)   REFERENCES payment (id),
+  CONSTRAINT fk_p2p_refund FOREIGN KEY (payment_refund) REFERENCES payment (id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
