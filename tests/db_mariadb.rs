@@ -108,6 +108,7 @@ suite!(
     links_page_at_an_offset_and_unlink,
     creates_in_flight_are_marked_kept_and_cleared,
     notes_and_tasks_are_posted_once,
+    payments_read_with_method_currency_and_client,
     accounts_read_with_project_and_first_user,
     profiles_read_with_their_client,
     items_read_with_tariff_type_currency_client_and_parameters,

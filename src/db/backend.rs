@@ -3,7 +3,7 @@
 use super::sql::Driver;
 use super::{
     DbResult, Job, JobInfo, Link, NewJob, NewPost, Outcome, PanelDb, PostKind, Posted,
-    QueueSummary, Write, creating, entities, links, posted, queue, schema,
+    QueueSummary, Write, creating, entities, links, payments, posted, queue, schema,
 };
 use std::collections::HashMap;
 
@@ -145,6 +145,12 @@ impl PanelDb for Database {
     }
     fn link_count(&mut self, kind: EntityKind) -> DbResult<i64> {
         links::count(self.d(), kind)
+    }
+    fn read_payments(&mut self, ids: &[i64]) -> DbResult<HashMap<i64, Record>> {
+        payments::read(self.d(), ids)
+    }
+    fn noted_payments(&mut self, after: i64, limit: usize) -> DbResult<Vec<i64>> {
+        payments::noted_after(self.d(), after, limit)
     }
     fn mark_posts(&mut self, posts: &[NewPost], now: i64) -> DbResult<()> {
         posted::mark(self.d(), posts, now)

@@ -41,6 +41,10 @@ impl<T> ById<T> {
         self.0.iter().map(|(k, _)| k)
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = (&i64, &T)> {
+        self.0.iter().map(|(id, v)| (id, v))
+    }
+
     pub fn values(&self) -> impl Iterator<Item = &T> {
         self.0.iter().map(|(_, v)| v)
     }

@@ -47,7 +47,7 @@ fn select_where_in(
 }
 
 /// Rows by id.
-fn by_ids(d: &mut dyn Driver, table: &str, ids: &[i64]) -> DbResult<ById<Row>> {
+pub(super) fn by_ids(d: &mut dyn Driver, table: &str, ids: &[i64]) -> DbResult<ById<Row>> {
     Ok(ById::first_of(
         (rows_where_in(d, table, "id", ids)?.into_iter())
             .filter_map(|r| Some((r.int("id")?, r)))
@@ -156,7 +156,7 @@ fn column(rows: &ById<Row>, name: &str) -> Vec<i64> {
 }
 
 /// Copies every non-NULL column as `table.column`.
-fn add(rec: &mut Record, table: &str, row: &Row) {
+pub(super) fn add(rec: &mut Record, table: &str, row: &Row) {
     for (col, value) in row.cols() {
         if let Some(v) = value {
             // Built by hand: a sweep makes millions of these keys, and `format!` costs.

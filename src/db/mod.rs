@@ -17,6 +17,7 @@ mod entities;
 mod kept;
 mod links;
 mod mysql;
+mod payments;
 mod posted;
 mod queue;
 pub mod sample;
@@ -325,6 +326,14 @@ pub trait PanelDb: Send {
     fn links_page(&mut self, kind: EntityKind, offset: usize, limit: usize) -> DbResult<Vec<Link>>;
     /// Forgets the link of a panel entity (amoCRM keeps its entity); returns rows removed.
     fn unlink(&mut self, kind: EntityKind, billmgr_id: i64) -> DbResult<u64>;
+
+    // --- payments ---
+    /// These payments as records: `payment.*`, `paymethod.*` (not its settings),
+    /// `currency.*`, `subaccount.*` (`subaccount.account` is the client) and
+    /// `payment2payment.payment_base` for a refund; an id the panel lacks is missing.
+    fn read_payments(&mut self, ids: &[i64]) -> DbResult<HashMap<i64, Record>>;
+    /// Ids of credited and refunded payments above `after`, at most `limit`, in order.
+    fn noted_payments(&mut self, after: i64, limit: usize) -> DbResult<Vec<i64>>;
 
     // --- notes and tasks posted once ---
     /// Marks these as about to be posted (committed before the create is sent); a key

@@ -538,6 +538,55 @@ pub fn creates_in_flight_are_marked_kept_and_cleared(db: &mut dyn PanelDb) {
     assert_eq!(db.creating(Item).expect("marks kept"), vec![(1001, T0)]);
 }
 
+/// The sample's payments as records: amount, currency, method and client; a partial
+/// refund names the payment it returns; a method's settings never come through. Credited
+/// and refunded ones page in id order.
+pub fn payments_read_with_method_currency_and_client(db: &mut dyn PanelDb) {
+    let got = db.read_payments(&[31, 35, 34, 99]).expect("read");
+    assert_eq!(got.len(), 3, "99 is not in the panel");
+    has(
+        &got[&31],
+        "payment 31",
+        &[
+            ("payment.number", "2025-000031"),
+            ("payment.status", "4"),
+            ("payment.subaccountamount", "1500.00"),
+            ("payment.paydate", "2025-05-20 11:03:45"),
+            ("currency.iso", "RUB"),
+            ("paymethod.name", "Банковская карта"),
+            ("subaccount.account", "2"),
+            ("subaccount.balance", "1250.00"),
+        ],
+    );
+    lacks(
+        &got[&31],
+        "payment 31",
+        &["paymethod.xmlparams", "payment2payment.payment_base"],
+    );
+    has(
+        &got[&35],
+        "refund 35",
+        &[
+            ("payment.subaccountamount", "-300.00"),
+            ("payment2payment.payment_base", "31"),
+        ],
+    );
+    has(
+        &got[&34],
+        "payment 34",
+        &[("payment.status", "6"), ("currency.iso", "USD")],
+    );
+    assert_eq!(
+        db.noted_payments(0, 10).expect("page"),
+        vec![31, 32, 34, 35, 37]
+    );
+    assert_eq!(db.noted_payments(32, 2).expect("page"), vec![34, 35]);
+    assert_eq!(
+        db.noted_payments(37, 10).expect("past the end"),
+        Vec::<i64>::new()
+    );
+}
+
 fn post(key: &str, kind: PostKind, entity_type: &str, entity_id: i64) -> NewPost {
     NewPost {
         key: key.into(),
