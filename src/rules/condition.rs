@@ -46,6 +46,14 @@ impl Condition {
         }
     }
 
+    /// Whether any of its tests uses this operation.
+    pub fn uses(&self, op: Op) -> bool {
+        match self {
+            Condition::All(parts) | Condition::Any(parts) => parts.iter().any(|c| c.uses(op)),
+            Condition::Test(t) => t.op == op,
+        }
+    }
+
     /// The Record keys the condition reads, each once, in order of appearance.
     pub fn sources(&self) -> Vec<&str> {
         let mut out = Vec::new();
@@ -102,12 +110,24 @@ impl Test {
                 Op::Contains => text_pair(&value, arg).is_some_and(|(v, a)| v.contains(a)),
                 Op::StartsWith => text_pair(&value, arg).is_some_and(|(v, a)| v.starts_with(a)),
                 Op::EndsWith => text_pair(&value, arg).is_some_and(|(v, a)| v.ends_with(a)),
+                Op::Within => within(&value, arg, crate::log::now()),
                 Op::In | Op::Empty => false,
             },
             // The parser never builds these; a mismatch holds nothing.
             _ => return false,
         };
         holds != self.negate
+    }
+}
+
+/// A date from `now`'s day to `days` days after it, counted in whole days (UTC).
+fn within(value: &Value, days: &Value, now: i64) -> bool {
+    match (value, days) {
+        (Value::Date { unix, .. }, Value::Int(n)) => {
+            let ahead = unix.div_euclid(86_400) - now.div_euclid(86_400);
+            (0..=*n).contains(&ahead)
+        }
+        _ => false,
     }
 }
 
@@ -200,4 +220,29 @@ fn literal(v: &Value) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::value::ValueType;
+
+    fn date(s: &str) -> Value {
+        ValueType::Date.parse_value(s).expect("a date")
+    }
+
+    #[test]
+    fn within_counts_whole_days_from_today() {
+        // 2025-06-28 15:30 UTC.
+        let now = 1_751_124_600;
+        let days = |n| Value::Int(n);
+        assert!(within(&date("2025-06-28"), &days(0), now), "today");
+        assert!(
+            within(&date("2025-07-05"), &days(7), now),
+            "the 7th day ahead"
+        );
+        assert!(!within(&date("2025-07-06"), &days(7), now), "the 8th");
+        assert!(!within(&date("2025-06-27"), &days(7), now), "yesterday");
+        assert!(!within(&Value::Int(3), &days(7), now), "not a date");
+    }
 }

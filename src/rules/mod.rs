@@ -118,6 +118,18 @@ pub struct Rules {
 }
 
 impl Rules {
+    /// Whether what the rules make of an entity depends on the day (a `within` test), not
+    /// only on its rows.
+    pub fn depend_on_the_day(&self) -> bool {
+        let mut conditions = (EntityKind::ALL.iter())
+            .flat_map(|k| {
+                let tags = self.tags.get(*k).iter().map(|t| &t.condition);
+                self.conditions.get(*k).iter().chain(tags)
+            })
+            .chain(self.pipelines.iter().map(|p| &p.condition));
+        conditions.any(|c| c.uses(vocabulary::Op::Within))
+    }
+
     /// The panel tables the rules of a kind read (conditions, fields, tags and, for
     /// services, pipelines), each once.
     pub fn tables(&self, kind: EntityKind) -> Vec<&str> {

@@ -13,7 +13,7 @@
 use super::condition::{Arg, Condition, Test, lower};
 use super::lexer::{SyntaxError, Tok, Token, tokenize};
 use super::value::{Value, ValueSpec, ValueType, kind_noun};
-use super::vocabulary::{Arity, Vocabulary, is_reserved};
+use super::vocabulary::{Arity, Op, Vocabulary, is_reserved};
 use crate::model::EntityKind;
 
 /// Parentheses nested deeper than this are refused (the parser recurses on them).
@@ -215,6 +215,10 @@ impl Parser<'_> {
         let nocase = def.nocase;
         let arg = match def.op.arity() {
             Arity::None => Arg::None,
+            // `within`'s argument is a count of days, whatever the value's type.
+            Arity::One if def.op == Op::Within => {
+                Arg::One(self.literal(ValueType::Int, false, &vname, vcol)?)
+            }
             Arity::One => Arg::One(self.literal(ty, nocase, &vname, vcol)?),
             Arity::List => Arg::List(self.list(ty, nocase, &vname, vcol)?),
         };
@@ -467,6 +471,7 @@ pub(in crate::rules) mod tests {
             ("ends_with", Op::EndsWith, false, false, vec![Text]),
             ("empty", Op::Empty, false, false, all.clone()),
             ("not_empty", Op::Empty, true, false, all.clone()),
+            ("within", Op::Within, false, false, vec![Date]),
         ] {
             let def = ValidatorDef {
                 name: name.into(),
@@ -506,6 +511,18 @@ pub(in crate::rules) mod tests {
             ("item.expiredate", "2025-07-01"),
             ("item.autosuspend", "off"),
         ])
+    }
+
+    #[test]
+    fn within_takes_a_date_and_a_count_of_days() {
+        let c = cond("item.status = 2 and item.expiredate within 7");
+        assert!(c.uses(Op::Within) && !cond("item.status = 2").uses(Op::Within));
+        let e = err("item.status within 7");
+        assert!(e.message.contains("does not apply to item.status"), "{e:?}");
+        let e = err("item.expiredate within 2025-07-01");
+        assert!(e.message.contains("expected"), "{e:?}");
+        // A date long past is not within any number of days ahead.
+        assert!(!c.eval(&vds("2")));
     }
 
     #[test]

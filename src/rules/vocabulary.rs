@@ -22,6 +22,9 @@ pub enum Op {
     EndsWith,
     /// No value (absent, blank or not of the value's type). Takes no argument.
     Empty,
+    /// A date from today to N days ahead (N a whole number of days). It depends on the
+    /// day it is evaluated: the sweep is what notices a date coming near.
+    Within,
 }
 
 /// What an operation is compared against.
@@ -33,7 +36,7 @@ pub enum Arity {
 }
 
 impl Op {
-    pub const ALL: [Op; 10] = [
+    pub const ALL: [Op; 11] = [
         Op::Eq,
         Op::Lt,
         Op::Le,
@@ -44,6 +47,7 @@ impl Op {
         Op::StartsWith,
         Op::EndsWith,
         Op::Empty,
+        Op::Within,
     ];
 
     /// The name used in the presets files.
@@ -59,6 +63,7 @@ impl Op {
             Op::StartsWith => "starts_with",
             Op::EndsWith => "ends_with",
             Op::Empty => "empty",
+            Op::Within => "within",
         }
     }
 
@@ -80,6 +85,7 @@ impl Op {
             Op::Eq | Op::In | Op::Empty => true,
             Op::Lt | Op::Le | Op::Gt | Op::Ge => ty != ValueType::Bool,
             Op::Contains | Op::StartsWith | Op::EndsWith => ty == ValueType::Text,
+            Op::Within => ty == ValueType::Date,
         }
     }
 }

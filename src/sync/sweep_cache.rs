@@ -46,13 +46,24 @@ const FNV_SEED: u64 = 0xcbf2_9ce4_8422_2325;
 
 /// What every digest of a sweep is made under.
 pub fn basis(cfg: &Config, meta: &Meta) -> u64 {
+    basis_on(cfg, meta, crate::log::now().div_euclid(86_400))
+}
+
+/// [`basis`] on a day (days since 1970, UTC). A rule that reads the day (`within`) can
+/// change its verdict with no row changed: the digests then hold for that day only.
+fn basis_on(cfg: &Config, meta: &Meta, day: i64) -> u64 {
     let modes: Vec<_> = (EntityKind::ALL.iter())
         .map(|k| super::sweep::update_mode(cfg, *k))
         .collect();
     let account =
         serde_json::to_string(&(&meta.account.fields, &meta.account.pipelines)).unwrap_or_default();
+    let day = if cfg.rules.depend_on_the_day() {
+        day
+    } else {
+        0
+    };
     let text = format!(
-        "{FORMAT}|{}|{:?}|{modes:?}|{}|{account}",
+        "{FORMAT}|{}|{:?}|{modes:?}|{}|{account}|{day}",
         env!("CARGO_PKG_VERSION"),
         cfg.rules,
         meta.offline
@@ -245,6 +256,37 @@ mod tests {
             synced_at: 0,
             fingerprint: fp.into(),
         }
+    }
+
+    #[test]
+    fn rules_that_read_the_day_make_a_basis_a_day() {
+        let etc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("etc");
+        let presets = std::fs::read_to_string(etc.join("presets.default")).expect("presets");
+        let conf = std::fs::read_to_string(etc.join("amocrm.conf")).expect("sample");
+        let load = |conf: &str| crate::config::load_text(conf, &presets, None).expect("loads");
+        let meta = Meta {
+            account: Default::default(),
+            offline: false,
+        };
+        let plain = load(&conf);
+        assert!(!plain.rules.depend_on_the_day());
+        assert_eq!(
+            basis_on(&plain, &meta, 20_000),
+            basis_on(&plain, &meta, 20_001)
+        );
+        let dated = load(&conf.replace(
+            "[tags.lead]\n",
+            "[tags.lead]\nsoon = item.expiredate within 7\n",
+        ));
+        assert!(dated.rules.depend_on_the_day());
+        assert_ne!(
+            basis_on(&dated, &meta, 20_000),
+            basis_on(&dated, &meta, 20_001)
+        );
+        assert_eq!(
+            basis_on(&dated, &meta, 20_000),
+            basis_on(&dated, &meta, 20_000)
+        );
     }
 
     #[test]
