@@ -1,5 +1,6 @@
-//! `/api/v4/*` for an authorized caller: entities, custom fields, tags, pipelines, links,
-//! tasks, notes and the account, answered from the account's state.
+//! `/api/v4/*` for an authorized caller: entities, custom fields, tags, pipelines, links
+//! and the account, answered from the account's state; users, tasks and notes are handed
+//! to their own modules. Also the request helpers they share: bodies, batches, pages.
 
 use serde_json::{Value, json};
 
@@ -9,6 +10,7 @@ use super::problem::{self, FieldError};
 use super::render::{self, With, href};
 use super::state::{Crm, Kind, USER_ID};
 use super::write::{self, Written, now};
+use super::{notes, people, tasks};
 
 /// amoCRM's ceiling on entities per request and per page.
 pub const MAX_BATCH: usize = 250;
@@ -44,8 +46,8 @@ pub fn route(crm: &mut Crm, req: &Request, base: &str) -> Response {
             }
         }
         ("GET", ["events"]) => super::events::list(crm, req, base),
-        ("POST", ["tasks"]) => with_array(req, |items| tasks(crm, items, base)),
-        ("GET", ["tasks"]) => list_plain(req, base, "tasks", &crm.tasks),
+        (_, ["users", rest @ ..]) => people::route(crm, m, rest, req, base),
+        (_, ["tasks", rest @ ..]) => tasks::route(crm, m, rest, req, base),
         (_, [entity, ..]) => match Kind::parse(entity) {
             Some(kind) => entity_route(crm, kind, m, &seg[1..], req, base),
             None => problem::not_found(),
@@ -79,16 +81,7 @@ fn entity_route(
         }
         ("GET", ["tags"]) => tags(crm, kind, req, base),
         ("POST", ["tags"]) => with_array(req, |items| add_tags(crm, kind, items, base)),
-        ("POST", ["notes"]) => with_array(req, |items| notes(crm, kind, None, items, base)),
-        ("GET", ["notes"]) => {
-            let mine: Vec<Value> = crm
-                .notes
-                .iter()
-                .filter(|n| n["entity_type"] == kind.segment())
-                .cloned()
-                .collect();
-            list_plain(req, base, "notes", &mine)
-        }
+        (_, ["notes", tail @ ..]) => notes::route(crm, kind, None, m, tail, req, base),
         ("POST", ["link"]) => with_array(req, |items| links(crm, kind, None, items, base, true)),
         ("POST", ["unlink"]) => with_array(req, |items| links(crm, kind, None, items, base, false)),
         (_, [id, tail @ ..]) => {
@@ -121,9 +114,7 @@ fn entity_route(
                     with_array(req, |items| links(crm, kind, Some(id), items, base, false))
                 }
                 ("GET", ["links"]) => entity_links(crm, kind, id, req, base),
-                ("POST", ["notes"]) => {
-                    with_array(req, |items| notes(crm, kind, Some(id), items, base))
-                }
+                (_, ["notes", tail @ ..]) => notes::route(crm, kind, Some(id), m, tail, req, base),
                 _ => problem::not_found(),
             }
         }
@@ -131,7 +122,7 @@ fn entity_route(
     }
 }
 
-fn parse_id(s: &str) -> Option<u64> {
+pub(super) fn parse_id(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
@@ -144,7 +135,7 @@ fn parse_body(req: &Request) -> Result<Value, Response> {
 }
 
 /// Write calls take a JSON array of 1..=250 items.
-fn with_array(req: &Request, f: impl FnOnce(&[Value]) -> Response) -> Response {
+pub(super) fn with_array(req: &Request, f: impl FnOnce(&[Value]) -> Response) -> Response {
     match parse_body(req) {
         Ok(Value::Array(items)) if items.is_empty() => {
             problem::bad_request("The request body is an empty array; send at least one item")
@@ -384,7 +375,8 @@ fn tags(crm: &Crm, kind: Kind, req: &Request, base: &str) -> Response {
     )
 }
 
-fn request_id(item: &Value, i: usize) -> String {
+/// An item's `request_id`, echoed in answers and errors; its index when it has none.
+pub(super) fn request_id(item: &Value, i: usize) -> String {
     match item.get("request_id") {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
@@ -561,153 +553,95 @@ fn entity_links(crm: &Crm, kind: Kind, id: u64, req: &Request, base: &str) -> Re
     )
 }
 
-fn tasks(crm: &mut Crm, items: &[Value], base: &str) -> Response {
-    let mut bad = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let mut errs = Vec::new();
-        if item
-            .get("text")
-            .and_then(Value::as_str)
-            .is_none_or(|t| t.trim().is_empty())
-        {
-            errs.push(FieldError::new("NotBlank", "text", "text is required."));
-        }
-        if item.get("complete_till").and_then(Value::as_i64).is_none() {
-            errs.push(FieldError::new(
-                "InvalidType",
-                "complete_till",
-                "complete_till is required, a unix timestamp.",
-            ));
-        }
-        check_target(crm, item, None, &mut errs);
-        if !errs.is_empty() {
-            bad.push((request_id(item, i), errs));
-        }
-    }
-    if !bad.is_empty() {
-        return problem::validation_failed(&bad);
-    }
-    let mut out = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let id = crm.new_id();
-        crm.tasks.push(json!({
-            "id": id,
-            "text": item["text"],
-            "complete_till": item["complete_till"],
-            "entity_id": item.get("entity_id").cloned().unwrap_or(Value::Null),
-            "entity_type": item.get("entity_type").cloned().unwrap_or(Value::Null),
-            "task_type_id": item.get("task_type_id").cloned().unwrap_or(json!(1)),
-            "responsible_user_id": item.get("responsible_user_id").cloned().unwrap_or(json!(USER_ID)),
-            "is_completed": false,
-            "created_at": now(),
-        }));
-        out.push(json!({
-            "id": id,
-            "request_id": request_id(item, i),
-            "_links": href(base, &format!("/api/v4/tasks/{id}")),
-        }));
-    }
-    Response::hal(
-        200,
-        &json!({ "_links": href(base, "/api/v4/tasks"), "_embedded": { "tasks": out } }),
-    )
-}
-
-/// A task's or note's entity, when it names one, must exist.
-fn check_target(crm: &Crm, item: &Value, kind: Option<Kind>, errs: &mut Vec<FieldError>) {
-    let kind = kind.or_else(|| {
-        item.get("entity_type")
-            .and_then(Value::as_str)
-            .and_then(Kind::parse)
-    });
-    let id = item.get("entity_id").and_then(as_u64);
-    match (kind, id) {
-        (Some(k), Some(id)) if crm.entity(k, id).is_none() => errs.push(FieldError::new(
-            "NotFound",
-            "entity_id",
-            format!("There is no {} with id {id}.", k.segment()),
-        )),
-        (None, Some(_)) => errs.push(FieldError::new(
-            "NotSupportedChoice",
-            "entity_type",
-            "entity_type must be contacts, companies or leads.",
-        )),
-        _ => {}
-    }
-}
-
-fn notes(crm: &mut Crm, kind: Kind, path_id: Option<u64>, items: &[Value], base: &str) -> Response {
-    let mut bad = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let mut errs = Vec::new();
-        let mut item = item.clone();
-        if let Some(id) = path_id {
-            item["entity_id"] = json!(id);
-        }
-        if item.get("entity_id").and_then(as_u64).is_none() {
-            errs.push(FieldError::new(
-                "NotBlank",
-                "entity_id",
-                "entity_id is required.",
-            ));
-        }
-        if item.get("note_type").and_then(Value::as_str).is_none() {
-            errs.push(FieldError::new(
-                "NotBlank",
-                "note_type",
-                "note_type is required.",
-            ));
-        }
-        check_target(crm, &item, Some(kind), &mut errs);
-        if !errs.is_empty() {
-            bad.push((request_id(&item, i), errs));
-        }
-    }
-    if !bad.is_empty() {
-        return problem::validation_failed(&bad);
-    }
-    let mut out = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let id = crm.new_id();
-        let entity_id = path_id.or_else(|| item.get("entity_id").and_then(as_u64));
-        crm.notes.push(json!({
-            "id": id,
-            "entity_id": entity_id,
-            "entity_type": kind.segment(),
-            "note_type": item["note_type"],
-            "params": item.get("params").cloned().unwrap_or(Value::Null),
-            "created_at": now(),
-        }));
-        out.push(json!({
-            "id": id,
-            "entity_id": entity_id,
-            "request_id": request_id(item, i),
-            "_links": href(base, &format!("/api/v4/{}/notes/{id}", kind.segment())),
-        }));
-    }
-    Response::hal(
-        200,
-        &json!({
-            "_links": href(base, &format!("/api/v4/{}/notes", kind.segment())),
-            "_embedded": { "notes": out },
-        }),
-    )
-}
-
-/// Tasks and notes as a paged list.
-fn list_plain(req: &Request, base: &str, name: &str, all: &[Value]) -> Response {
+/// The page `page` and `limit` ask for out of `all`: its number, its items and whether more
+/// follow; `None` when it is empty, which amoCRM answers with 204.
+pub(super) fn page_of<'a, T>(req: &Request, all: &'a [T]) -> Option<(usize, &'a [T], bool)> {
     let (page, limit) = paging(req);
     let start = (page - 1).saturating_mul(limit);
     if start >= all.len() {
-        return Response::no_content();
+        return None;
     }
     let end = (start + limit).min(all.len());
-    Response::hal(
-        200,
-        &json!({
-            "_page": page,
-            "_links": page_links(req, base, page, end < all.len()),
-            "_embedded": { name: all[start..end] },
-        }),
+    Some((page, &all[start..end], end < all.len()))
+}
+
+/// A HAL list: `_page`, `_links` (with `next` when more follow), `_embedded.{name}`.
+pub(super) fn hal_page(
+    req: &Request,
+    base: &str,
+    name: &str,
+    page: usize,
+    items: Vec<Value>,
+    more: bool,
+) -> Value {
+    json!({
+        "_page": page,
+        "_links": page_links(req, base, page, more),
+        "_embedded": { name: items },
+    })
+}
+
+/// The values of a `filter[...]` in any of the forms clients send: `key=a`, `key=a,b`,
+/// `key[]=a&key[]=b`, `key[0]=a`; `None` when the query has no such filter.
+pub(super) fn filter_values(req: &Request, key: &str) -> Option<Vec<String>> {
+    let nested = format!("{key}[");
+    let mut out: Option<Vec<String>> = None;
+    for (k, v) in req.query_pairs() {
+        if k == key || k.starts_with(&nested) {
+            out.get_or_insert_with(Vec::new).extend(
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
+            );
+        }
+    }
+    out
+}
+
+/// [`filter_values`] as ids; a value that is not one matches nothing.
+pub(super) fn filter_ids(req: &Request, key: &str) -> Option<Vec<u64>> {
+    filter_values(req, key).map(|v| v.iter().filter_map(|s| s.parse().ok()).collect())
+}
+
+/// Checks every item of a batch: the batch is refused whole when any item has errors, as
+/// amoCRM refuses it, and each bad item is named by its `request_id`.
+pub(super) fn check_each<T>(
+    items: &[Value],
+    mut check: impl FnMut(&Value) -> Result<T, Vec<FieldError>>,
+) -> Result<Vec<T>, write::ItemErrors> {
+    let mut ok = Vec::with_capacity(items.len());
+    let mut bad = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match check(item) {
+            Ok(t) => ok.push(t),
+            Err(errs) => bad.push((request_id(item, i), errs)),
+        }
+    }
+    if bad.is_empty() { Ok(ok) } else { Err(bad) }
+}
+
+/// An update's items checked as [`check_each`] does, an id named twice refused.
+pub(super) fn check_each_once<T>(
+    items: &[Value],
+    id: impl Fn(&T) -> u64,
+    mut check: impl FnMut(&Value) -> Result<T, Vec<FieldError>>,
+) -> Result<Vec<T>, write::ItemErrors> {
+    let mut seen = std::collections::HashSet::new();
+    check_each(items, |item| {
+        let c = check(item)?;
+        match seen.insert(id(&c)) {
+            true => Ok(c),
+            false => Err(vec![duplicate_id()]),
+        }
+    })
+}
+
+/// An update naming one id twice.
+pub(super) fn duplicate_id() -> FieldError {
+    FieldError::new(
+        "Duplicate",
+        "id",
+        "The same id appears twice in one request.",
     )
 }

@@ -77,15 +77,30 @@ Options:
                                815002 text, 815003 numeric; lead fields 816001 text, 816002
                                date, 816003 select, 816004 numeric, 816005 checkbox
                              none: the account and pipeline 7000001 (7000100, 142, 143)
+                           both have users 504141 (the user who authorized the integration,
+                           admin), 504142 manager1@example.com, 504143 manager2@example.com
+                           (active) and 504144 former@example.com (deactivated)
   -h, --help               this text
 
 API (as amoCRM's v4): POST /oauth2/access_token; /api/v4/account; /api/v4/{contacts,
 companies,leads} (GET, POST, PATCH), /{id}, /custom_fields, /tags, /link, /unlink,
-/{id}/link, /{id}/unlink, /{id}/links, /notes; /api/v4/leads/pipelines[/{id}];
-/api/v4/tasks; GET /api/v4/events (newest first, at most 100 a page, 204 when none:
+/{id}/link, /{id}/unlink, /{id}/links; /api/v4/leads/pipelines[/{id}];
+GET /api/v4/events (newest first, at most 100 a page, 204 when none:
 filter[type][]=contact_deleted|company_deleted|lead_deleted|entity_merged,
 filter[entity][]=contact|company|lead, filter[entity_id][] (at most 10, one entity),
-filter[created_at][from]=T, filter[created_at][to]=T, filter[id][]).
+filter[created_at][from]=T, filter[created_at][to]=T, filter[id][]);
+GET /api/v4/users[/{id}];
+/api/v4/tasks (GET, POST, PATCH), GET /api/v4/tasks/{id}; GET filters
+filter[entity_type], filter[entity_id][], filter[is_completed]=0|1,
+filter[responsible_user_id][], filter[id][];
+/api/v4/{contacts,companies,leads}/notes (GET, POST, PATCH), /notes/{id},
+/{id}/notes (GET, POST, PATCH), /{id}/notes/{note_id}; GET filters filter[entity_id][],
+filter[note_type][], filter[id][]; note_type common (params.text), service_message or
+extended_service_message (params.service and params.text).
+
+responsible_user_id (contacts, companies, leads, tasks, notes; create and update) must
+name an active user: any other id is a 400 validation error, NotSupportedChoice on
+responsible_user_id, and nothing of the request is applied. Without it, 504141.
 
 An entity deleted or merged away (see /_sandbox/delete and /_sandbox/merge) is answered
 as an unknown id: GET /{entity}/{id} 204, left out of lists and filter[id][]; a PATCH
@@ -135,6 +150,11 @@ Control (no authorization, no rate limit; errors are {\"error\": \"...\"} with 4
                             [{\"entity\": {\"id\": A, ...}}] [guess: amoCRM does not
                             document these values]
                             Both do all or nothing: an unknown id changes nothing (400)
+  POST /_sandbox/users      adds a user or changes one: {\"id\"?, \"name\", \"email\",
+                            \"is_active\"?, \"is_admin\"?}; without an id (or with one the
+                            account lacks) a new user, name and email required; with
+                            an id, what is given changes (\"is_active\": false deactivates
+                            a manager); answers the user as GET /api/v4/users/{id}
 
 ";
 

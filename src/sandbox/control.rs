@@ -7,11 +7,11 @@ use serde_json::{Value, json};
 
 use super::faults::{Faults, RateLimiter};
 use super::http::{Request, Response};
-use super::removal;
 use super::render::{self, With};
 use super::rng::Rng;
 use super::service::{World, log_json};
 use super::state::Kind;
+use super::{notes, people, removal, tasks};
 use crate::secret::Secret;
 
 fn error(status: u16, message: &str) -> Response {
@@ -54,6 +54,7 @@ pub fn handle(w: &mut World, req: &Request, now: Instant) -> Response {
         }
         ("POST", "/_sandbox/delete") => answer(removal::delete_call(&mut w.crm, &req.body)),
         ("POST", "/_sandbox/merge") => answer(removal::merge_call(&mut w.crm, &req.body)),
+        ("POST", "/_sandbox/users") => answer(people::upsert_call(&mut w.crm, &req.body, &w.base)),
         ("POST", "/_sandbox/code") => {
             // A new one-time authorization code, as the account's "integration" page gives.
             let given = serde_json::from_slice::<Value>(&req.body)
@@ -76,12 +77,12 @@ pub fn handle(w: &mut World, req: &Request, now: Instant) -> Response {
         (
             _,
             "/_sandbox/state" | "/_sandbox/requests" | "/_sandbox/faults" | "/_sandbox/reset"
-            | "/_sandbox/code" | "/_sandbox/delete" | "/_sandbox/merge",
+            | "/_sandbox/code" | "/_sandbox/delete" | "/_sandbox/merge" | "/_sandbox/users",
         ) => error(405, "method not allowed here; see amocrm-sandbox --help"),
         _ => error(
             404,
             "unknown control path; use /_sandbox/state, /requests, /faults, /reset, /code, \
-             /delete or /merge",
+             /delete, /merge or /users",
         ),
     }
 }
@@ -115,6 +116,7 @@ pub fn state(w: &World, now: Instant) -> Value {
         "contacts": crm.entities[Kind::Contacts.idx()].len(),
         "companies": crm.entities[Kind::Companies.idx()].len(),
         "leads": crm.entities[Kind::Leads.idx()].len(),
+        "users": crm.users.len(),
         "tasks": crm.tasks.len(),
         "notes": crm.notes.len(),
         "events": crm.events.len(),
@@ -135,8 +137,9 @@ pub fn state(w: &World, now: Instant) -> Value {
         "contacts": entities(Kind::Contacts),
         "companies": entities(Kind::Companies),
         "leads": entities(Kind::Leads),
-        "tasks": crm.tasks,
-        "notes": crm.notes,
+        "users": crm.users.values().map(|u| people::render(u, base)).collect::<Vec<_>>(),
+        "tasks": crm.tasks.values().map(|t| tasks::render(crm, t, base)).collect::<Vec<_>>(),
+        "notes": notes::state(crm, base),
         "events": super::events::state(crm, base),
         "counts": counts,
         "oauth": {

@@ -17,7 +17,9 @@ mod events;
 mod faults;
 mod fields;
 mod http;
+mod notes;
 mod oauth;
+mod people;
 mod problem;
 mod removal;
 mod render;
@@ -26,6 +28,7 @@ mod seed;
 mod server;
 mod service;
 mod state;
+mod tasks;
 mod write;
 
 pub use faults::BlockPolicy;

@@ -226,6 +226,8 @@ struct FileSeed {
     custom_fields: Option<PerKind<FileField>>,
     tags: Option<PerKind<FileTag>>,
     #[serde(default)]
+    users: Vec<Value>,
+    #[serde(default)]
     contacts: Vec<Value>,
     #[serde(default)]
     companies: Vec<Value>,
@@ -371,6 +373,10 @@ pub fn from_json(text: &str) -> Result<Crm, String> {
             }
         }
     }
+    // Users before entities: an entity's responsible user must be one of them.
+    for u in seed.users {
+        super::people::upsert(&mut crm, u).map_err(|e| format!("users: {e}"))?;
+    }
     // Companies first, so contacts and leads can link to them; contacts before leads.
     for (kind, items) in [
         (Kind::Companies, seed.companies),
@@ -433,6 +439,8 @@ pub const FILE_FORMAT: &str = r#"A seed file is JSON; every key is optional:
    "custom_fields": {"contacts"|"companies"|"leads":
                   [{"id", "name", "type", "code", "sort", "enums": [{"id", "value", "sort"}]}]},
    "tags": {"contacts"|"companies"|"leads": [{"id", "name"}]},
+   "users": [{"id", "name", "email", "is_active", "is_admin"}],   added to the base's, or
+                  changing one of them (every base has users 504141-504144)
    "companies": [...], "contacts": [...], "leads": [...]}
 Entities are written as to the API, plus their "id" (e.g. what /_sandbox/state shows):
   {"id": 1001, "name": "Иван", "custom_fields_values": [{"field_code": "EMAIL",

@@ -1,5 +1,5 @@
 //! The stand-in account's data: entities, their custom fields, tags and links, pipelines,
-//! tasks and notes. Plain data and the invariants of links; no HTTP here.
+//! users, tasks and notes. Plain data and the invariants of links; no HTTP here.
 
 use std::collections::BTreeMap;
 
@@ -42,7 +42,8 @@ impl Kind {
     }
 }
 
-/// The account's owner: every entity is "responsible" to this user unless told otherwise.
+/// The user who authorized the integration: every entity, task and note is "responsible"
+/// to this user unless told otherwise.
 pub const USER_ID: u64 = 504141;
 pub const ACCOUNT_ID: u64 = 28805383;
 /// Won and lost: present in every pipeline.
@@ -192,8 +193,9 @@ pub struct Crm {
     pub fields: [Vec<FieldDef>; 3],
     pub tags: [Vec<Tag>; 3],
     pub entities: [BTreeMap<u64, Entity>; 3],
-    pub tasks: Vec<Value>,
-    pub notes: Vec<Value>,
+    pub users: BTreeMap<u64, super::people::User>,
+    pub tasks: BTreeMap<u64, super::tasks::Task>,
+    pub notes: BTreeMap<u64, super::notes::Note>,
     /// What managers did that the events API shows (deletions, merges), oldest first.
     pub events: Vec<super::events::Event>,
     next_id: u64,
@@ -208,8 +210,9 @@ impl Crm {
             fields: Default::default(),
             tags: Default::default(),
             entities: Default::default(),
-            tasks: Vec::new(),
-            notes: Vec::new(),
+            users: super::people::default_users(),
+            tasks: BTreeMap::new(),
+            notes: BTreeMap::new(),
             events: Vec::new(),
             next_id: 40_000_001,
             next_tag_id: 600_001,

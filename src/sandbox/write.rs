@@ -341,6 +341,12 @@ fn prepare(
         p.last_name = text("last_name", &mut errs);
     }
     p.responsible_user_id = id_of("responsible_user_id", &mut errs);
+    if let Some(id) = p.responsible_user_id {
+        // A seed restores what the account held: an entity may belong to a manager who
+        // has left since, which only a new write may not name.
+        let restored = mode == Mode::Create { with_ids: true };
+        super::people::check_responsible(crm, id, restored, &mut errs);
+    }
     p.created_at = int("created_at", &mut errs);
     p.updated_at = int("updated_at", &mut errs);
     if kind == Kind::Leads {
