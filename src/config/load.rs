@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::ini_file::{self, IniDoc};
+use super::retention_sections;
 use super::rule_sections::{self, entity_suffix};
 use super::settings::{self, AUTH_KEYS, DATABASE_KEYS, Report, SYNC_KEYS};
 use super::{AuthConfig, Config, DatabaseSettings, Problem, Problems, presets};
@@ -215,7 +216,8 @@ fn from_text(file: &Path, text: &str, vocab: &Vocabulary, problems: &mut Vec<Pro
     };
     let database = settings::database(&doc, &mut r);
     let sync = settings::sync(&doc, &mut r);
-    let rules = rule_sections::build(&doc, vocab, &mut r);
+    let mut rules = rule_sections::build(&doc, vocab, &mut r);
+    retention_sections::build(&doc, vocab, &mut r, &mut rules);
     Config {
         auth,
         database,
@@ -285,9 +287,18 @@ fn valid(config: Config, mut problems: Vec<Problem>) -> Result<Config, Problems>
 
 /// Unknown sections and keys (a typo would otherwise be silently ignored).
 fn check_names(doc: &IniDoc, r: &mut Report<'_>) {
-    let mut sections: Vec<String> = ["auth", "database", "sync", "conditions", "pipelines"]
-        .map(String::from)
-        .to_vec();
+    let mut sections: Vec<String> = [
+        "auth",
+        "database",
+        "sync",
+        "conditions",
+        "pipelines",
+        "notes",
+        "tasks",
+        "responsible",
+    ]
+    .map(String::from)
+    .to_vec();
     for kind in EntityKind::ALL {
         sections.push(format!("fields.{}", entity_suffix(kind)));
         sections.push(format!("tags.{}", entity_suffix(kind)));
@@ -305,6 +316,7 @@ fn check_names(doc: &IniDoc, r: &mut Report<'_>) {
             "auth" => &AUTH_KEYS,
             "database" => &DATABASE_KEYS,
             "sync" => &SYNC_KEYS,
+            "notes" => &retention_sections::NOTES_KEYS,
             _ => continue,
         };
         if !known.contains(&e.key.as_str()) {

@@ -12,6 +12,7 @@ pub mod edit;
 mod ini_file;
 mod load;
 mod presets;
+mod retention_sections;
 mod rule_sections;
 mod settings;
 

@@ -143,7 +143,7 @@ pub fn build(doc: &IniDoc, vocab: &Vocabulary, r: &mut Report<'_>) -> Rules {
     rules
 }
 
-fn condition(
+pub(super) fn condition(
     e: &Entry,
     src: &str,
     vocab: &Vocabulary,
@@ -160,7 +160,7 @@ fn condition(
 }
 
 /// Reports a condition error at its column in the file's line.
-fn at_column(r: &mut Report<'_>, e: &Entry, err: &SyntaxError) {
+pub(super) fn at_column(r: &mut Report<'_>, e: &Entry, err: &SyntaxError) {
     let col = e.value_col + err.col - 1;
     r.at(
         e.line,

@@ -301,7 +301,7 @@ pub fn sync(doc: &IniDoc, r: &mut Report<'_>) -> SyncConfig {
     sync
 }
 
-fn flag(e: &Entry, r: &mut Report<'_>) -> Option<bool> {
+pub(super) fn flag(e: &Entry, r: &mut Report<'_>) -> Option<bool> {
     let v = unquote(&e.value);
     match v.to_ascii_lowercase().as_str() {
         "yes" | "on" | "true" | "1" => Some(true),

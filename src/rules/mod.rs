@@ -9,12 +9,14 @@
 mod condition;
 mod lexer;
 mod parse;
+mod retention;
 mod value;
 mod vocabulary;
 
 pub use condition::{Arg, Condition, Test};
 pub use lexer::{MAX_LEN, SyntaxError};
 pub use parse::{MAX_DEPTH, MAX_LIST, parse_condition, parse_value_name};
+pub use retention::{Due, NotesRules, Piece, Responsible, ResponsibleRule, TaskRule, UserRef};
 pub use value::{Value, ValueSpec, ValueType, kind_noun, parse_date, source_kinds, source_tables};
 pub use vocabulary::{
     Arity, Op, ValidatorDef, ValueDef, Vocabulary, is_reserved, is_symbol_char, is_valid_name,
@@ -115,6 +117,12 @@ pub struct Rules {
     pub pipelines: Vec<PipelineRule>,
     /// `[pipelines] default = P:S`.
     pub default_stage: Option<Stage>,
+    /// `[notes]`.
+    pub notes: NotesRules,
+    /// `[tasks]` in file order.
+    pub tasks: Vec<TaskRule>,
+    /// `[responsible]`.
+    pub responsible: Responsible,
 }
 
 impl Rules {
@@ -126,7 +134,8 @@ impl Rules {
                 let tags = self.tags.get(*k).iter().map(|t| &t.condition);
                 self.conditions.get(*k).iter().chain(tags)
             })
-            .chain(self.pipelines.iter().map(|p| &p.condition));
+            .chain(self.pipelines.iter().map(|p| &p.condition))
+            .chain(self.tasks.iter().map(|t| &t.condition));
         conditions.any(|c| c.uses(vocabulary::Op::Within))
     }
 
@@ -140,9 +149,17 @@ impl Rules {
                 (self.pipelines.iter())
                     .filter(|_| kind == EntityKind::Item)
                     .map(|p| &p.condition),
+            )
+            .chain(
+                (self.tasks.iter())
+                    .filter(|_| kind == EntityKind::Item)
+                    .map(|t| &t.condition),
             );
         for c in conditions {
             sources.extend(c.sources());
+        }
+        if kind == EntityKind::Item {
+            sources.extend(self.tasks.iter().flat_map(TaskRule::sources));
         }
         sources.extend(
             self.fields
@@ -273,6 +290,7 @@ mod tests {
                 pipe("closed", "item.status = 4", stage(7000001, 143)),
             ],
             default_stage: Some(stage(7000001, 7000100)),
+            ..Rules::default()
         }
     }
 
