@@ -353,6 +353,29 @@ fn fields_and_pipelines_of_the_account() {
 }
 
 #[test]
+fn the_accounts_users_with_who_is_active() {
+    let sandbox = Sandbox::start(&[]);
+    let panel = Panel::new();
+    let mut c = authorized(&sandbox, &panel);
+    let users = c.users().expect("users");
+    let by_mail = |mail: &str| {
+        users
+            .iter()
+            .find(|u| u.email == mail)
+            .map(|u| (u.id, u.is_active))
+    };
+    assert_eq!(by_mail("manager1@example.com"), Some((504142, true)));
+    assert_eq!(by_mail("former@example.com"), Some((504144, false)));
+    assert_eq!(users.len(), 4, "{users:?}");
+    // More than a page: every user of every page.
+    for i in 0..260 {
+        let body = serde_json::json!({"name": format!("Менеджер {i}"), "email": format!("m{i}@example.com")});
+        assert_eq!(sandbox.post_json("/_sandbox/users", &body).0, 200);
+    }
+    assert_eq!(c.users().expect("two pages").len(), 264);
+}
+
+#[test]
 fn entities_round_trip() {
     let sandbox = Sandbox::start(&[]);
     let panel = Panel::new();

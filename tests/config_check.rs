@@ -178,3 +178,38 @@ fn missing_auth_settings_are_reported() {
         "the secret never reaches the output"
     );
 }
+
+#[test]
+fn responsible_users_amocrm_lacks_or_has_deactivated_are_reported() {
+    let sandbox = support::Sandbox::start(&[]);
+    let panel = Panel::new();
+    panel.write_conf(&sandbox.url, Panel::sqlite(), "");
+    let conf = panel.read(CONF)
+        + "\n[responsible]\nvds = item.itemtype = vds -> former@example.com\n\
+           mail = user.email ends_with \"@romashka.example\" -> Manager1@example.com\n\
+           default = 999\n";
+    panel.write(CONF, &conf);
+    let (code, out, err) = check(&panel);
+    assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
+    assert!(
+        err.contains(
+            "[responsible] vds: amoCRM user former@example.com (id 504144) is deactivated"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("[responsible] default: amoCRM has no user 999"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("[responsible] mail"),
+        "an active manager: {err}"
+    );
+    assert!(err.contains("2 problem(s)"), "{err}");
+
+    // amoCRM out of reach: the users are not checked, and that is said, not counted.
+    drop(sandbox);
+    let (code, out, err) = check(&panel);
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(out.contains("responsible users not checked"), "{out}");
+}

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::batch::{self, Outcome, Pending, Reply};
 use super::entity::{Entity, EntityPatch, NewEntity};
 use super::error::{AmoError, NEW_CODE_ACTION};
-use super::models::{CustomField, LinkRequest, Pipeline};
+use super::models::{CustomField, LinkRequest, Pipeline, User};
 use super::problem;
 use super::rejection::Rejection;
 use super::tokens::{TokenFiles, TokenStatus, needs_refresh, now_unix};
@@ -146,6 +146,26 @@ impl AmoClient {
                 "GET /api/v4/{entity}/custom_fields: {e}"
             ))),
             None => Ok(fields),
+        }
+    }
+
+    /// Every user of the account, all pages.
+    pub fn users(&mut self) -> Result<Vec<User>, AmoError> {
+        let mut users = Vec::new();
+        let mut bad = None;
+        self.pages("/api/v4/users", &[], "users", &mut |page| {
+            for v in page {
+                match User::from_json(&v) {
+                    Ok(u) => users.push(u),
+                    Err(e) => {
+                        bad.get_or_insert(e);
+                    }
+                }
+            }
+        })?;
+        match bad {
+            Some(e) => Err(AmoError::Protocol(format!("GET /api/v4/users: {e}"))),
+            None => Ok(users),
         }
     }
 

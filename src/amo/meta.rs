@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::client::AmoClient;
 use super::error::AmoError;
-use super::models::{CustomField, Pipeline};
+use super::models::{CustomField, Pipeline, User};
 use crate::paths::Paths;
 
 /// How long what was read is trusted (seconds). A field or stage changed in amoCRM within
@@ -29,6 +29,9 @@ pub struct AccountMeta {
     /// Custom fields by entity (`contacts`, `companies`, `leads`).
     pub fields: BTreeMap<String, Vec<CustomField>>,
     pub pipelines: Vec<Pipeline>,
+    /// The account's users, when they were read (only `[responsible]` needs them).
+    #[serde(default)]
+    pub users: Option<Vec<User>>,
 }
 
 fn file(paths: &Paths) -> PathBuf {
@@ -47,7 +50,14 @@ impl AccountMeta {
             fetched_at: now,
             fields,
             pipelines: client.pipelines()?,
+            users: None,
         })
+    }
+
+    /// Reads the account's users too (one request a 250 users).
+    pub fn read_users(&mut self, client: &mut AmoClient) -> Result<(), AmoError> {
+        self.users = Some(client.users()?);
+        Ok(())
     }
 
     /// What was last read from this account, however old; no request.
@@ -102,6 +112,7 @@ mod tests {
             fetched_at: at,
             fields: BTreeMap::from([("leads".to_string(), vec![field])]),
             pipelines: vec![],
+            users: None,
         }
     }
 

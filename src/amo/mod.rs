@@ -31,7 +31,7 @@ pub use client::{AmoClient, ClientOptions};
 pub use entity::{Entity, EntityPatch, FieldValue, FieldValues, NewEntity, Scalar};
 pub use error::{AmoError, NEW_CODE_ACTION, OAuthRefusal};
 pub use meta::AccountMeta;
-pub use models::{CustomField, FieldEnum, LinkRequest, Pipeline, PipelineStatus};
+pub use models::{CustomField, FieldEnum, LinkRequest, Pipeline, PipelineStatus, User};
 pub use rejection::Rejection;
 pub use removed::Removed;
 pub use tokens::TokenStatus;

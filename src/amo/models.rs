@@ -130,6 +130,30 @@ impl Pipeline {
     }
 }
 
+/// An amoCRM user (`GET /api/v4/users`): who may own entities and tasks.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    /// `rights.is_active`: a deactivated user cannot be made responsible.
+    pub is_active: bool,
+}
+
+impl User {
+    pub(crate) fn from_json(v: &Value) -> Result<User, String> {
+        let id = int(v, "id").ok_or("a user without an id")?;
+        let active = v.pointer("/rights/is_active").and_then(Value::as_bool);
+        Ok(User {
+            id,
+            name: text(v, "name").unwrap_or_default(),
+            email: text(v, "email").unwrap_or_default(),
+            // amoCRM always sends it; a user whose rights say nothing is taken as active.
+            is_active: active.unwrap_or(true),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -255,6 +255,7 @@ pub fn check(paths: &Paths) -> i32 {
     for p in &problems {
         eprintln!("{p}");
     }
+    count += check_users(paths, problems.is_empty());
     match database {
         Some(Ok(r)) => println!(
             "database: {} (settings from {})",
@@ -272,6 +273,24 @@ pub fn check(paths: &Paths) -> i32 {
     }
     eprintln!("{count} problem(s)");
     1
+}
+
+/// The users `[responsible]` names, looked up in amoCRM when the settings are sound and
+/// amoCRM answers; returns how many cannot own what the module creates.
+fn check_users(paths: &Paths, sound: bool) -> usize {
+    let Some(cfg) = sound.then(|| config::load(paths).ok()).flatten() else {
+        return 0;
+    };
+    match crate::sync::responsible::check_users(&cfg, paths) {
+        Ok(problems) => {
+            problems.iter().for_each(|p| eprintln!("{p}"));
+            problems.len()
+        }
+        Err(e) => {
+            println!("responsible users not checked: amoCRM did not answer: {e}");
+            0
+        }
+    }
 }
 
 /// `amocrm init`: the module's tables in the panel database, at install time.

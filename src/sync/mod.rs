@@ -26,6 +26,7 @@ mod prepare;
 mod read;
 mod record;
 mod recover;
+pub mod responsible;
 mod send;
 #[cfg(test)]
 mod stand;

@@ -188,6 +188,7 @@ mod tests {
                     name: "New".into(),
                 }],
             }],
+            users: None,
         })
     }
 
