@@ -290,7 +290,11 @@ const SQL_IDENTIFIERS: &[(&str, &[&str])] = &[
     ("queue.rs", &["lock", "guard", "filter", "INFO_COLUMNS"]),
     // `table`: EntityKind::link_table() or "amocrm_queue"; `col` and `ty`: a constant list
     // of column names and types.
-    ("schema.rs", &["table", "col", "ty"]),
+    // `index`: "INDEXED BY " or "FORCE INDEX (" and PRUNE_INDEX, the queue's index name
+    // (a constant).
+    ("schema.rs", &["table", "col", "ty", "index", "PRUNE_INDEX"]),
+    // COLUMNS: a constant column list.
+    ("posted.rs", &["COLUMNS"]),
     // `table`: the table names the callers above pass.
     ("sqlite.rs", &["table"]),
     // `db`: the database name, checked to be letters, digits and _ just before.

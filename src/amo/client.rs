@@ -188,7 +188,7 @@ impl AmoClient {
         entity: &str,
         items: &[NewEntity],
     ) -> Result<Vec<Result<i64, Rejection>>, AmoError> {
-        let items: Vec<Value> = items.iter().map(NewEntity::to_json).collect();
+        let items: Vec<Value> = items.iter().map(NewEntity::to_create_json).collect();
         self.create_json(entity, &items)
     }
 

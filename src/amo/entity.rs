@@ -99,10 +99,23 @@ pub struct NewEntity {
     pub tags: Vec<String>,
     pub contact: Option<i64>,
     pub company: Option<i64>,
+    /// Who owns it, set by the send step: only a create carries it, and it is not part of
+    /// what a fingerprint hashes (a new `[responsible]` rule re-sends nothing).
+    pub responsible_user_id: Option<i64>,
 }
 
 impl NewEntity {
-    /// The item of `POST /api/v4/{entity}`; also the stable form a fingerprint hashes.
+    /// The item of `POST /api/v4/{entity}`, with its owner.
+    pub fn to_create_json(&self) -> Value {
+        let mut v = self.to_json();
+        if let (Some(id), Some(obj)) = (self.responsible_user_id, v.as_object_mut()) {
+            obj.insert("responsible_user_id".into(), Value::from(id));
+        }
+        v
+    }
+
+    /// The item of `POST /api/v4/{entity}` without its owner; also the stable form a
+    /// fingerprint hashes.
     pub fn to_json(&self) -> Value {
         let mut p = Map::new();
         p.insert("name".into(), Value::from(self.name.as_str()));
@@ -299,6 +312,7 @@ mod tests {
             tags: vec!["vds".into()],
             contact: Some(7),
             company: Some(8),
+            responsible_user_id: None,
         };
         assert_eq!(
             lead.to_json(),

@@ -12,6 +12,9 @@ pub enum Rejection {
         entity: &'static str,
         message: String,
     },
+    /// The responsible user the item names is not one amoCRM takes (deactivated, or not
+    /// a user of the account): the item may go again without one.
+    Owner(String),
     /// Anything else amoCRM found wrong with the item.
     Invalid(String),
 }
@@ -20,7 +23,7 @@ impl Rejection {
     /// amoCRM's words: `path: code: detail` for each problem, joined with `; `.
     pub fn message(&self) -> &str {
         match self {
-            Rejection::Gone(m) | Rejection::Invalid(m) => m,
+            Rejection::Gone(m) | Rejection::Owner(m) | Rejection::Invalid(m) => m,
             Rejection::LinkGone { message, .. } => message,
         }
     }
@@ -49,6 +52,13 @@ impl Rejection {
                 return Rejection::LinkGone { entity, message };
             }
         }
+        if problems
+            .iter()
+            .all(|(_, path)| *path == "responsible_user_id")
+            && !problems.is_empty()
+        {
+            return Rejection::Owner(message);
+        }
         Rejection::Invalid(message)
     }
 }
@@ -62,6 +72,16 @@ impl std::fmt::Display for Rejection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_responsible_user_alone_is_told_apart() {
+        let m = || "m".to_string();
+        let owner = [("NotSupportedChoice", "responsible_user_id")];
+        assert_eq!(Rejection::classify(&owner, m()), Rejection::Owner(m()));
+        // With another problem the item would be refused without the user too.
+        let both = [owner[0], ("NotBlank", "name")];
+        assert_eq!(Rejection::classify(&both, m()), Rejection::Invalid(m()));
+    }
 
     #[test]
     fn not_found_on_the_id_or_a_link_is_told_apart() {

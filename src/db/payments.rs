@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use super::DbResult;
 use super::by_id::ById;
 use super::entities::{add, by_ids};
-use super::sql::{Driver, Row, Value};
+use super::sql::{Driver, Row, Value, placeholders};
 use crate::model::Record;
 
 /// Credited (4) and refunded in full (6): the statuses a note is written for.
@@ -87,7 +87,7 @@ fn refund_rows(d: &mut dyn Driver, ids: &[i64]) -> DbResult<Vec<Row>> {
         let sql = format!(
             "SELECT payment_base, payment_refund FROM payment2payment \
              WHERE payment_refund IN ({}) ORDER BY payment_refund, payment_base",
-            super::sql::placeholders(chunk.len())
+            placeholders(chunk.len())
         );
         let params: Vec<Value> = chunk.iter().map(|id| Value::Int(*id)).collect();
         rows.extend(d.query(&sql, &params)?);

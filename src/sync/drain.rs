@@ -52,6 +52,8 @@ pub(super) struct Worker<'a> {
     /// The kept fields and pipelines were dropped in this run already.
     pub meta_forgotten: bool,
     pub progress: bool,
+    /// The users `[responsible]` names, as resolved in this run.
+    pub owners: super::owners::Owners,
 }
 
 impl<'a> Worker<'a> {
@@ -79,6 +81,7 @@ impl<'a> Worker<'a> {
             heals: Default::default(),
             meta_forgotten: false,
             progress: progress && std::io::stderr().is_terminal(),
+            owners: Default::default(),
         })
     }
 
@@ -255,10 +258,18 @@ impl<'a> Worker<'a> {
     pub fn meta(&mut self) -> Result<&Meta, Stop> {
         if self.meta.is_none() {
             let (url, now) = (self.cfg.auth.url.as_str(), crate::log::now());
-            let account = match AccountMeta::fresh(&self.paths, url, now) {
+            let with_users = super::owners::wanted(self.cfg);
+            let fresh = AccountMeta::fresh(&self.paths, url, now)
+                .filter(|m| !with_users || m.users.is_some());
+            let account = match fresh {
                 Some(m) => m,
                 None => {
-                    let m = AccountMeta::fetch(&mut self.amo, url, now).map_err(Stop::Amo)?;
+                    let mut m = AccountMeta::fetch(&mut self.amo, url, now).map_err(Stop::Amo)?;
+                    if with_users && let Err(e) = m.read_users(&mut self.amo) {
+                        log::warn!(
+                            "amoCRM's users not read ({e}): created without a responsible user"
+                        );
+                    }
                     m.keep(&self.paths);
                     m
                 }

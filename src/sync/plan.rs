@@ -13,7 +13,7 @@ use crate::amo::{Entity, EntityPatch, FieldValues, NewEntity};
 use crate::config::UpdateMode;
 use crate::db::Link;
 use crate::model::{EntityKind, Record};
-use crate::rules::{Rules, Stage};
+use crate::rules::{Rules, Stage, UserRef};
 
 /// The desired state of one entity.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +35,8 @@ pub struct Plan {
     pub account_id: Option<i64>,
     /// Services: `item.status`, the state pipeline rules may name.
     pub state: Option<i64>,
+    /// Who `[responsible]` says owns it when it is created.
+    pub owner: Option<UserRef>,
 }
 
 /// Whether an entity goes to amoCRM at all.
@@ -95,6 +97,7 @@ pub fn plan(kind: EntityKind, billmgr_id: i64, rec: &Record, rules: &Rules, meta
             tags: rules.tags_for(kind, rec),
             contact: None,
             company: None,
+            responsible_user_id: None,
         },
         managed_tags: rules.tags.get(kind).iter().map(|t| t.tag.clone()).collect(),
         stage_move: extras.stage_move,
@@ -103,6 +106,7 @@ pub fn plan(kind: EntityKind, billmgr_id: i64, rec: &Record, rules: &Rules, meta
         phone: rec.text("user.phone").map(str::to_string),
         account_id: rec.int("account.id"),
         state: extras.state,
+        owner: rules.responsible.user_for(kind, rec).cloned(),
     }
 }
 
@@ -191,6 +195,7 @@ impl Plan {
         NewEntity {
             contact: contact.filter(|_| linked),
             company: company.filter(|_| linked),
+            responsible_user_id: None,
             ..self.entity.clone()
         }
     }
@@ -307,6 +312,7 @@ mod tests {
                 tags: vec!["vds".into()],
                 contact: None,
                 company: None,
+                responsible_user_id: None,
             },
             managed_tags: vec!["vds".into(), "trial".into()],
             stage_move: Some(Stage {
@@ -318,6 +324,7 @@ mod tests {
             phone: None,
             account_id: Some(2),
             state: Some(4),
+            owner: None,
         }
     }
 

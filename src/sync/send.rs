@@ -238,10 +238,12 @@ impl Worker<'_> {
             }
             let ids: Vec<i64> = creates.iter().map(|r| r.target.id).collect();
             self.db.mark_creating(kind, &ids, crate::log::now())?;
-            let bodies: Vec<_> = creates
-                .iter()
-                .map(|r| r.plan.create(r.contact, r.company))
-                .collect();
+            let mut bodies = Vec::with_capacity(creates.len());
+            for r in &creates {
+                let mut body = r.plan.create(r.contact, r.company);
+                body.responsible_user_id = self.owner_id(&r.plan)?;
+                bodies.push(body);
+            }
             match self.amo.create(kind.amo_entity(), &bodies) {
                 Ok(answers) => return self.created(kind, creates, answers),
                 Err(AmoError::MaybeApplied(why)) if round < CREATE_ROUNDS => {
@@ -265,10 +267,21 @@ impl Worker<'_> {
         creates: Vec<Ready>,
         answers: Vec<Result<i64, Rejection>>,
     ) -> Result<(), Stop> {
-        let mut rejected = Vec::new();
+        let (mut rejected, mut again) = (Vec::new(), Vec::new());
         for (r, answer) in creates.into_iter().zip(answers) {
             match answer {
                 Ok(amo_id) => self.made(&r, amo_id, "created"),
+                Err(Rejection::Owner(why)) => match self.owner_id(&r.plan)? {
+                    Some(id) => {
+                        self.owner_refused(id);
+                        again.push(r);
+                    }
+                    None => {
+                        rejected.push(r.target.id);
+                        let why = format!("amoCRM rejected it: {why}");
+                        self.ledger.failed(&r.target, &why);
+                    }
+                },
                 Err(Rejection::LinkGone { entity, .. }) => {
                     rejected.push(r.target.id);
                     self.link_gone(&r, entity)?;
@@ -282,7 +295,11 @@ impl Worker<'_> {
             }
         }
         self.db.clear_creating(kind, &rejected)?;
-        Ok(())
+        // Sent again without the user amoCRM refused: nothing of them was made.
+        match again.is_empty() {
+            true => Ok(()),
+            false => self.create(kind, again),
+        }
     }
 
     /// A new entity (or one a lost create made): linked, and a company hung on its
