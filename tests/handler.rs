@@ -302,7 +302,8 @@ fn every_event_the_module_description_declares_is_queued() {
         assert!(
             keys.iter().any(|k| k.ends_with(&format!(":{id}"))
                 || k.contains(&format!("c{id}@"))
-                || k.ends_with(&format!("user={id}"))),
+                || k.ends_with(&format!("user={id}"))
+                || k.ends_with(&format!("payment={id}"))),
             "{func} queued nothing: {keys:?}"
         );
     }

@@ -10,6 +10,7 @@ use super::batch::{self, Outcome, Pending, Reply};
 use super::entity::{Entity, EntityPatch, NewEntity};
 use super::error::{AmoError, NEW_CODE_ACTION};
 use super::models::{CustomField, LinkRequest, Pipeline, User};
+use super::note::{NewNote, Note};
 use super::problem;
 use super::rejection::Rejection;
 use super::tokens::{TokenFiles, TokenStatus, needs_refresh, now_unix};
@@ -198,7 +199,41 @@ impl AmoClient {
         items: &[Value],
     ) -> Result<Vec<Result<i64, Rejection>>, AmoError> {
         check_entity(entity)?;
-        let path = format!("/api/v4/{entity}");
+        self.create_at(&format!("/api/v4/{entity}"), entity, items)
+    }
+
+    /// `POST /api/v4/{entity}/notes`: plain notes; one result (the note's id) per note,
+    /// in order. An answer lost after amoCRM made them is [`AmoError::MaybeApplied`].
+    pub fn add_notes(
+        &mut self,
+        entity: &str,
+        notes: &[NewNote],
+    ) -> Result<Vec<Result<i64, Rejection>>, AmoError> {
+        check_entity(entity)?;
+        let items: Vec<Value> = notes.iter().map(NewNote::to_json).collect();
+        self.create_at(&format!("/api/v4/{entity}/notes"), "notes", &items)
+    }
+
+    /// The plain notes on one entity, every page.
+    pub fn notes_of(&mut self, entity: &str, entity_id: i64) -> Result<Vec<Note>, AmoError> {
+        check_entity(entity)?;
+        let mut notes = Vec::new();
+        let path = format!("/api/v4/{entity}/{entity_id}/notes");
+        let filter = [("filter[note_type][]", "common")];
+        self.pages(&path, &filter, "notes", &mut |page| {
+            notes.extend(page.iter().filter_map(Note::from_json));
+        })?;
+        Ok(notes)
+    }
+
+    /// Creates at `path`, the answer's items under `_embedded.{key}`.
+    fn create_at(
+        &mut self,
+        path: &str,
+        entity: &str,
+        items: &[Value],
+    ) -> Result<Vec<Result<i64, Rejection>>, AmoError> {
+        let path = path.to_string();
         let mut results: Vec<Result<i64, Rejection>> = Vec::with_capacity(items.len());
         for (chunk_no, chunk) in items.chunks(MOST_PER_REQUEST).enumerate() {
             let first = chunk_no * MOST_PER_REQUEST;

@@ -149,6 +149,9 @@ impl PanelDb for Database {
     fn read_payments(&mut self, ids: &[i64]) -> DbResult<HashMap<i64, Record>> {
         payments::read(self.d(), ids)
     }
+    fn account_of_payment(&mut self, payment: i64) -> DbResult<Option<i64>> {
+        payments::account_of(self.d(), payment)
+    }
     fn noted_payments(&mut self, after: i64, limit: usize) -> DbResult<Vec<i64>> {
         payments::noted_after(self.d(), after, limit)
     }

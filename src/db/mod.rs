@@ -136,6 +136,9 @@ pub enum Lookup {
     User(i64),
     /// The newest payer of the client whose user has this login, after a payer was added.
     NewestProfileOfLogin(String),
+    /// The client a payment was made to (`payment.id`), after the payment was credited:
+    /// the client is synced, then the payment's note written.
+    Payment(i64),
 }
 
 impl Lookup {
@@ -144,6 +147,7 @@ impl Lookup {
             Lookup::Login(l) => format!("login={l}"),
             Lookup::User(id) => format!("user={id}"),
             Lookup::NewestProfileOfLogin(l) => format!("newest-profile-of={l}"),
+            Lookup::Payment(id) => format!("payment={id}"),
         }
     }
     pub fn decode(s: &str) -> Option<Lookup> {
@@ -152,6 +156,7 @@ impl Lookup {
             "login" => Some(Lookup::Login(v.to_string())),
             "user" => v.parse().ok().map(Lookup::User),
             "newest-profile-of" => Some(Lookup::NewestProfileOfLogin(v.to_string())),
+            "payment" => v.parse().ok().map(Lookup::Payment),
             _ => None,
         }
     }
@@ -332,6 +337,8 @@ pub trait PanelDb: Send {
     /// `currency.*`, `subaccount.*` (`subaccount.account` is the client) and
     /// `payment2payment.payment_base` for a refund; an id the panel lacks is missing.
     fn read_payments(&mut self, ids: &[i64]) -> DbResult<HashMap<i64, Record>>;
+    /// The client a payment was made to, if the panel has the payment.
+    fn account_of_payment(&mut self, payment: i64) -> DbResult<Option<i64>>;
     /// Ids of credited and refunded payments above `after`, at most `limit`, in order.
     fn noted_payments(&mut self, after: i64, limit: usize) -> DbResult<Vec<i64>>;
 

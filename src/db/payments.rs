@@ -57,6 +57,16 @@ pub(crate) fn read(d: &mut dyn Driver, ids: &[i64]) -> DbResult<HashMap<i64, Rec
     Ok(out)
 }
 
+/// The client a payment was made to (its personal account's), if the panel has it.
+pub(crate) fn account_of(d: &mut dyn Driver, payment: i64) -> DbResult<Option<i64>> {
+    let rows = d.query(
+        "SELECT s.account AS account FROM payment p JOIN subaccount s ON s.id = p.subaccount \
+         WHERE p.id = ?",
+        &[Value::Int(payment)],
+    )?;
+    Ok(rows.first().and_then(|r| r.int("account")))
+}
+
 /// Ids of the payments a note is written for, above `after`, at most `limit`, in order.
 pub(crate) fn noted_after(d: &mut dyn Driver, after: i64, limit: usize) -> DbResult<Vec<i64>> {
     let rows = d.query(

@@ -35,9 +35,14 @@ const SERVICE_CALLBACKS: [&str; 6] = [
 /// once, or put in the cart), which the lead is refreshed after.
 const RENEWAL: &str = "service.prolong";
 /// Prefixes that are not item types.
-const NOT_ITEM_TYPES: [&str; 6] = [
-    "account", "profile", "user", "amocrm", "service", "register",
+const NOT_ITEM_TYPES: [&str; 7] = [
+    "account", "profile", "user", "amocrm", "service", "register", "payment",
 ];
+/// A payment credited: payment modules call it when the gateway confirms (ISPsystem's own
+/// modules, `payment.setpaid elid=<id>`), and staff with the toolbar's button [inferred].
+const PAYMENT_PAID: &str = "payment.setpaid";
+/// The admin's payment form, which can set any status (a refund, a manual credit).
+const PAYMENT_EDIT: &str = "payment.edit";
 
 /// The events the module follows, by what they are about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +55,9 @@ enum Followed {
     ServiceForm,
     /// A service's callback or group action.
     ServiceAction,
+    /// A payment credited (an action) or edited (a form): its note, on its client.
+    PaymentAction,
+    PaymentForm,
 }
 
 impl Followed {
@@ -63,6 +71,8 @@ impl Followed {
             "user.edit" => Followed::User,
             "profile.edit" | "profile.add" | "profile.add.profiledata" => Followed::Payer,
             RENEWAL => Followed::ServiceForm,
+            PAYMENT_PAID => Followed::PaymentAction,
+            PAYMENT_EDIT => Followed::PaymentForm,
             _ if prefix == "service" && SERVICE_CALLBACKS.contains(&action) => {
                 Followed::ServiceAction
             }
@@ -74,7 +84,7 @@ impl Followed {
 
     /// Form functions run their after-handler on open too; only a submit counts.
     fn is_form(self) -> bool {
-        self != Followed::ServiceAction
+        !matches!(self, Followed::ServiceAction | Followed::PaymentAction)
     }
 }
 
@@ -94,6 +104,7 @@ pub fn decide(req: &Request, doc: &DocInfo) -> Decision {
         Followed::User => user(req, doc),
         Followed::Payer => payer(req, doc),
         Followed::ServiceForm | Followed::ServiceAction => services(req),
+        Followed::PaymentForm | Followed::PaymentAction => payments(req),
     }
 }
 
@@ -182,6 +193,18 @@ fn services(req: &Request) -> Decision {
     match req.elids() {
         ids if ids.is_empty() => Decision::Ignore("service event without an elid"),
         ids => by_ids(EntityKind::Item, ids, &req.func),
+    }
+}
+
+/// Each payment named (`elid`) → its client, looked up by the worker, then its note.
+fn payments(req: &Request) -> Decision {
+    match req.elids() {
+        ids if ids.is_empty() => Decision::Ignore("payment event without an elid"),
+        ids => Decision::Queue(
+            ids.into_iter()
+                .map(|id| NewJob::for_lookup(EntityKind::Account, Lookup::Payment(id), &req.func))
+                .collect(),
+        ),
     }
 }
 

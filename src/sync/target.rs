@@ -107,6 +107,10 @@ fn entity_of(db: &mut dyn PanelDb, job: &Job) -> DbResult<Result<(EntityKind, i6
             },
             None => Err(no_login(login)),
         },
+        Some(Lookup::Payment(p)) => match db.account_of_payment(*p)? {
+            Some(id) => Ok((EntityKind::Account, id)),
+            None => Err(format!("payment {p} is not in the panel, or names no client")),
+        },
         None => Err("the job names no entity".to_string()),
     })
 }

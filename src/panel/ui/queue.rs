@@ -54,6 +54,7 @@ fn entity_of(db: &mut dyn PanelDb, job: &JobInfo) -> String {
     match job.key.split_once('?').and_then(|(_, l)| Lookup::decode(l)) {
         Some(Lookup::Login(login)) | Some(Lookup::NewestProfileOfLogin(login)) => login,
         Some(Lookup::User(id)) => format!("user #{id}"),
+        Some(Lookup::Payment(id)) => format!("payment #{id}"),
         None => job.key.clone(),
     }
 }
