@@ -54,6 +54,10 @@ pub(super) struct Worker<'a> {
     pub progress: bool,
     /// The users `[responsible]` names, as resolved in this run.
     pub owners: super::owners::Owners,
+    /// Notes marked in this run and not sent yet.
+    pub fresh_notes: super::notes::Fresh,
+    /// Payments of this pass whose clients have no contact yet: `(client, payment)`.
+    pub payments_waiting: Vec<(i64, i64)>,
 }
 
 impl<'a> Worker<'a> {
@@ -82,6 +86,8 @@ impl<'a> Worker<'a> {
             meta_forgotten: false,
             progress: progress && std::io::stderr().is_terminal(),
             owners: Default::default(),
+            fresh_notes: Default::default(),
+            payments_waiting: Vec::new(),
         })
     }
 
@@ -100,6 +106,8 @@ impl<'a> Worker<'a> {
     }
 
     fn passes(&mut self) -> Result<(), Stop> {
+        // Notes an earlier run marked and may not have sent.
+        self.post_notes()?;
         loop {
             let mut claimed = false;
             for kind in EntityKind::ALL {
@@ -139,8 +147,10 @@ impl<'a> Worker<'a> {
             self.send(kind, ready)?;
             self.show_progress();
         }
+        self.mark_waiting_notes()?;
         // What was settled without a request (skipped, unchanged) is recorded too.
         self.flush()?;
+        self.post_notes()?;
         Ok(claimed)
     }
 
@@ -177,6 +187,9 @@ impl<'a> Worker<'a> {
         }
         let (mine, others): (Vec<Target>, Vec<Target>) =
             targets.into_iter().partition(|t| t.kind == kind);
+        // Marked before any of their jobs can be recorded done.
+        let waiting = self.mark_payment_notes(&super::notes::payments_named(&mine))?;
+        self.payments_waiting.extend(waiting);
         ready.extend(self.prepare(kind, mine)?);
         // A lookup that found another kind of entity than its job's: sent on its own.
         for t in others {

@@ -20,6 +20,7 @@ pub mod fields;
 mod heal;
 mod kinds;
 pub mod lock;
+mod notes;
 mod owners;
 pub mod payment_note;
 pub mod plan;

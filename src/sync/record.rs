@@ -124,6 +124,19 @@ impl Ledger {
     }
 
     /// Why an entity asked for earlier in this run is not in amoCRM, if it is not.
+    /// The amoCRM id a link this run made and has not recorded yet gives the entity.
+    pub fn pending_link(&self, kind: EntityKind, id: i64) -> Option<i64> {
+        self.writes.iter().rev().find_map(|w| match w {
+            Write::Link {
+                kind: k,
+                billmgr_id,
+                amocrm_id,
+                ..
+            } if *k == kind && *billmgr_id == id => Some(*amocrm_id),
+            _ => None,
+        })
+    }
+
     pub fn not_synced(&self, kind: EntityKind, id: i64) -> Option<NotSynced> {
         self.not_synced.get(&(kind, id)).copied()
     }

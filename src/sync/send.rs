@@ -36,6 +36,9 @@ impl Worker<'_> {
         let gone = self.update(kind, updates)?;
         self.heal(kind, gone, &mut taken, &mut creates)?;
         self.create(kind, creates)?;
+        // The payments of new contacts' clients, marked before their jobs are recorded.
+        let waiting = std::mem::take(&mut self.payments_waiting);
+        self.payments_waiting = self.mark_payment_notes(&waiting)?;
         // Recorded first: a company link is sent only for a company linked in the panel.
         self.flush()?;
         self.hang_on_healed()?;

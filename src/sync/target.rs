@@ -109,7 +109,9 @@ fn entity_of(db: &mut dyn PanelDb, job: &Job) -> DbResult<Result<(EntityKind, i6
         },
         Some(Lookup::Payment(p)) => match db.account_of_payment(*p)? {
             Some(id) => Ok((EntityKind::Account, id)),
-            None => Err(format!("payment {p} is not in the panel, or names no client")),
+            None => Err(format!(
+                "payment {p} is not in the panel, or names no client"
+            )),
         },
         None => Err("the job names no entity".to_string()),
     })
