@@ -107,25 +107,46 @@ fn level_word(level: Level) -> &'static str {
     }
 }
 
+/// The local time of a Unix time, if the system can tell it.
+fn local_tm(unix: i64) -> Option<libc::tm> {
+    // SAFETY: localtime_r only writes into the tm we own.
+    unsafe {
+        let t: libc::time_t = unix as libc::time_t;
+        let mut tm: libc::tm = std::mem::zeroed();
+        (!libc::localtime_r(&t, &mut tm).is_null()).then_some(tm)
+    }
+}
+
 /// `Nov 21 19:06:00` in local time, as the panel's logs show it.
 pub fn timestamp(unix: i64) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    // SAFETY: localtime_r only writes into the tm we own.
-    let tm = unsafe {
-        let t: libc::time_t = unix as libc::time_t;
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&t, &mut tm).is_null() {
-            return format!("@{unix}");
-        }
-        tm
+    let Some(tm) = local_tm(unix) else {
+        return format!("@{unix}");
     };
     let month = MONTHS.get(tm.tm_mon as usize).copied().unwrap_or("???");
     format!(
         "{month} {:2} {:02}:{:02}:{:02}",
         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec
     )
+}
+
+/// `2025-06-01 09:06:00` in local time, as the panel's DATETIME columns hold it (the panel
+/// writes its own local time: inferred, as it runs on the same server).
+pub fn local_datetime(unix: i64) -> String {
+    match local_tm(unix) {
+        Some(tm) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            tm.tm_year + 1900,
+            tm.tm_mon + 1,
+            tm.tm_mday,
+            tm.tm_hour,
+            tm.tm_min,
+            tm.tm_sec
+        ),
+        None => "1970-01-01 00:00:00".to_string(),
+    }
 }
 
 /// One record as a single line: newlines folded, known secrets masked.

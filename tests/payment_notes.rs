@@ -221,3 +221,65 @@ fn with_answers_lost_each_payment_still_has_one_note() {
     }
     one_run::assert_none(test, &problems);
 }
+
+/// Payment 39 of client 2, credited a moment ago as the panel dates it, with no event; and
+/// payment 40, credited long ago, with none either.
+fn paid_without_events(now: i64) -> String {
+    let paid = billmgr_amocrm::log::local_datetime(now - 60);
+    format!(
+        "INSERT INTO payment (id, subaccount, paymethod, status, number, subaccountamount, \
+         currency, paydate) VALUES (39, 41, 2, 4, 'N-39', 250.00, 126, '{paid}');\n\
+         INSERT INTO payment (id, subaccount, paymethod, status, number, subaccountamount, \
+         currency, paydate) VALUES (40, 41, 2, 4, 'N-40', 10.00, 126, '2020-01-10 10:00:00');\n"
+    )
+}
+
+fn sweep(p: &Panel) -> String {
+    let out = p.amocrm(&["sync", "--changed"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn sweep_problems(p: &Panel, sandbox: &Sandbox, mariadb: Option<&MysqlDb>) -> Vec<String> {
+    let mut problems = Vec::new();
+    sweep(p);
+    sql_each(p, mariadb, &paid_without_events(billmgr_amocrm::log::now()));
+    let said = sweep(p);
+    let notes = |id: &str| count(sandbox, p, 2, &[&format!("№ N-{id} ")]);
+    if (notes("39"), notes("40")) != (1, 0) {
+        problems.push(format!(
+            "after the sweep, payment 39 has {} note(s) (not 1) and 40, paid long ago, {} (not 0); it said: {said}",
+            notes("39"),
+            notes("40")
+        ));
+    }
+    let before = workers::requests(sandbox).len();
+    sweep(p);
+    let writes = workers::requests(sandbox)[before..]
+        .iter()
+        .filter(|r| r["method"] != "GET")
+        .count();
+    if writes > 0 || notes("39") != 1 {
+        problems.push(format!("the second sweep wrote {writes} time(s)"));
+    }
+    problems
+}
+
+#[test]
+fn a_payment_no_event_reported_becomes_its_note_at_the_sweep() {
+    let test = "a payment no event reported becomes its note at the sweep";
+    let mut problems = Vec::new();
+    for (db, database, mariadb) in workers::databases(test) {
+        let sandbox = Sandbox::start(&[]);
+        let p = exported(&sandbox, &database);
+        problems.push((
+            db.to_string(),
+            sweep_problems(&p, &sandbox, mariadb.as_ref()),
+        ));
+    }
+    one_run::assert_none(test, &problems);
+}

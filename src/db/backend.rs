@@ -152,8 +152,8 @@ impl PanelDb for Database {
     fn account_of_payment(&mut self, payment: i64) -> DbResult<Option<i64>> {
         payments::account_of(self.d(), payment)
     }
-    fn noted_payments(&mut self, after: i64, limit: usize) -> DbResult<Vec<i64>> {
-        payments::noted_after(self.d(), after, limit)
+    fn noted_payments(&mut self, from: &str, after: i64, limit: usize) -> DbResult<Vec<i64>> {
+        payments::noted_after(self.d(), from, after, limit)
     }
     fn mark_posts(&mut self, posts: &[NewPost], now: i64) -> DbResult<()> {
         posted::mark(self.d(), posts, now)

@@ -339,8 +339,9 @@ pub trait PanelDb: Send {
     fn read_payments(&mut self, ids: &[i64]) -> DbResult<HashMap<i64, Record>>;
     /// The client a payment was made to, if the panel has the payment.
     fn account_of_payment(&mut self, payment: i64) -> DbResult<Option<i64>>;
-    /// Ids of credited and refunded payments above `after`, at most `limit`, in order.
-    fn noted_payments(&mut self, after: i64, limit: usize) -> DbResult<Vec<i64>>;
+    /// Ids of credited and refunded payments paid at `from` or later (`YYYY-MM-DD
+    /// HH:MM:SS`, the panel's time), above `after`, at most `limit`, in order.
+    fn noted_payments(&mut self, from: &str, after: i64, limit: usize) -> DbResult<Vec<i64>>;
 
     // --- notes and tasks posted once ---
     /// Marks these as about to be posted (committed before the create is sent); a key

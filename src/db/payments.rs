@@ -67,14 +67,22 @@ pub(crate) fn account_of(d: &mut dyn Driver, payment: i64) -> DbResult<Option<i6
     Ok(rows.first().and_then(|r| r.int("account")))
 }
 
-/// Ids of the payments a note is written for, above `after`, at most `limit`, in order.
-pub(crate) fn noted_after(d: &mut dyn Driver, after: i64, limit: usize) -> DbResult<Vec<i64>> {
+/// Ids of the payments a note is written for, credited at `from` or later (the panel's
+/// local time, `YYYY-MM-DD HH:MM:SS`), above `after`, at most `limit`, in id order.
+pub(crate) fn noted_after(
+    d: &mut dyn Driver,
+    from: &str,
+    after: i64,
+    limit: usize,
+) -> DbResult<Vec<i64>> {
     let rows = d.query(
-        "SELECT id FROM payment WHERE id > ? AND status IN (?, ?) ORDER BY id LIMIT ?",
+        "SELECT id FROM payment WHERE id > ? AND status IN (?, ?) AND paydate >= ? \
+         ORDER BY id LIMIT ?",
         &[
             Value::Int(after),
             Value::Int(NOTED[0]),
             Value::Int(NOTED[1]),
+            Value::from(from),
             Value::Int(limit as i64),
         ],
     )?;

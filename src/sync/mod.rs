@@ -35,6 +35,7 @@ mod stand;
 pub mod state;
 pub mod sweep;
 mod sweep_cache;
+mod sweep_payments;
 pub mod sweep_run;
 pub mod sweep_state;
 mod target;

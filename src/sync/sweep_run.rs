@@ -75,6 +75,8 @@ fn sweep(
         *removed_read = true;
     }
     s.run()?;
+    let from = since.unwrap_or_else(now) - super::sweep_payments::OVERLAP_SECS;
+    s.queue_payments(from)?;
     if let Some(d) = s.digests.take() {
         d.finish(paths);
     }

@@ -576,14 +576,19 @@ pub fn payments_read_with_method_currency_and_client(db: &mut dyn PanelDb) {
         "payment 34",
         &[("payment.status", "6"), ("currency.iso", "USD")],
     );
+    let all = "2000-01-01 00:00:00";
     assert_eq!(
-        db.noted_payments(0, 10).expect("page"),
+        db.noted_payments(all, 0, 10).expect("page"),
         vec![31, 32, 34, 35, 37]
     );
-    assert_eq!(db.noted_payments(32, 2).expect("page"), vec![34, 35]);
+    assert_eq!(db.noted_payments(all, 32, 2).expect("page"), vec![34, 35]);
+    let none: Vec<i64> = Vec::new();
+    assert_eq!(db.noted_payments(all, 37, 10).expect("past the end"), none);
+    // Paid at the time or later only.
+    let recent = "2025-05-27 14:30:00";
     assert_eq!(
-        db.noted_payments(37, 10).expect("past the end"),
-        Vec::<i64>::new()
+        db.noted_payments(recent, 0, 10).expect("recent"),
+        vec![32, 35, 37]
     );
 }
 
