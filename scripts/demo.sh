@@ -76,6 +76,9 @@ for p in 22 23 24 26; do event profile.edit "$p"; done
 for i in 1001 1002 1004 1005 1006 1007 1010; do event service.postopen "$i"; done
 event vhost.suspend "1003, 1009"
 event service.postclose 1008
+# Payments: one credited by the card module, and the partial refund of it.
+event payment.setpaid 31
+event payment.setpaid 35
 
 echo "== waiting for the worker the handler started"
 # The worker holds var/amocrm_task.lock while it runs; wait for it (without asking amoCRM

@@ -90,6 +90,19 @@ pub fn render(state: &Value) -> String {
             }
         }
     }
+    out.push_str(&notes(state));
+    out
+}
+
+/// Notes on the timelines: on which entity, and their text.
+fn notes(state: &Value) -> String {
+    let list = state["notes"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let mut out = format!("Notes ({})\n", list.len());
+    for n in list {
+        let on = format!("{} #{}", text(&n["entity_type"]), n["entity_id"]);
+        let body = n["params"]["text"].as_str().unwrap_or("");
+        out.push_str(&format!("  #{:<9} on {on}: {body}\n", n["id"]));
+    }
     out
 }
 
@@ -137,7 +150,14 @@ mod tests {
                 && text.contains("EMAIL: i@x.ru")
                 && text.contains("tags: vip")
         );
-        assert!(text.contains("Companies (0)"));
+        assert!(text.contains("Companies (0)") && text.contains("Notes (0)"));
+        let noted = json!({"notes": [{"id": 3, "entity_type": "contacts", "entity_id": 5,
+            "params": {"text": "Оплата 10.00 RUB зачислена."}}]});
+        let shown = render(&noted);
+        assert!(
+            shown.contains("on contacts #5: Оплата 10.00 RUB зачислена."),
+            "{shown}"
+        );
         assert!(
             text.contains("stage 1:143 (Хостинг / Закрыто)") && text.contains("contacts: 5"),
             "{text}"
