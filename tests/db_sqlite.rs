@@ -53,6 +53,7 @@ suite!(
     creates_in_flight_are_marked_kept_and_cleared,
     notes_and_tasks_are_posted_once,
     payments_read_with_method_currency_and_client,
+    money_is_read_for_clients_and_their_services,
     accounts_read_with_project_and_first_user,
     profiles_read_with_their_client,
     items_read_with_tariff_type_currency_client_and_parameters,

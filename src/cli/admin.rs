@@ -92,6 +92,7 @@ pub fn sync(paths: &Paths, args: &[String]) -> i32 {
             return 1;
         }
     };
+    db.read_money(cfg.rules.read_money());
     // A full export records its progress for the panel's export screen; one at a time.
     let mut export = None;
     if all && !dry_run {
@@ -256,6 +257,7 @@ pub fn check(paths: &Paths) -> i32 {
         eprintln!("{p}");
     }
     count += check_users(paths, problems.is_empty());
+    count += check_money(paths, problems.is_empty());
     match database {
         Some(Ok(r)) => println!(
             "database: {} (settings from {})",
@@ -291,6 +293,33 @@ fn check_users(paths: &Paths, sound: bool) -> usize {
             0
         }
     }
+}
+
+/// When a rule names the client's money, whether the panel's database has the columns it
+/// is read from (the balance's is an inferred name); 1 when it has not.
+fn check_money(paths: &Paths, sound: bool) -> usize {
+    let Some(cfg) = sound.then(|| config::load(paths).ok()).flatten() else {
+        return 0;
+    };
+    if !cfg.rules.read_money() {
+        return 0;
+    }
+    let problem = match crate::db::open_panel(&cfg.database, paths) {
+        Ok(mut db) => db.money_problem(),
+        // The database's own problem is reported with its settings.
+        Err(_) => None,
+    };
+    let Some(why) = problem else {
+        return 0;
+    };
+    eprintln!(
+        "the rules name the client's money (account.balance, account.paid_total, \
+         account.last_payment…), read from the panel's subaccount and payment tables, and \
+         this database cannot give it: {why}. The balance's column, subaccount.balance, is a \
+         name inferred from the panel's forms; if this panel names it otherwise, take the \
+         money values out of the rules"
+    );
+    1
 }
 
 /// `amocrm init`: the module's tables in the panel database, at install time.

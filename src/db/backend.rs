@@ -3,7 +3,7 @@
 use super::sql::Driver;
 use super::{
     DbResult, Job, JobInfo, Link, NewJob, NewPost, Outcome, PanelDb, PostKind, Posted,
-    QueueSummary, Write, creating, entities, links, payments, posted, queue, schema,
+    QueueSummary, Write, creating, entities, links, money, payments, posted, queue, schema,
 };
 use std::collections::HashMap;
 
@@ -11,11 +11,16 @@ use crate::model::{EntityKind, Record};
 
 pub(crate) struct Database {
     driver: Box<dyn Driver>,
+    /// Entity reads take the client's money too.
+    money: bool,
 }
 
 impl Database {
     pub fn new(driver: Box<dyn Driver>) -> Database {
-        Database { driver }
+        Database {
+            driver,
+            money: false,
+        }
     }
     fn d(&mut self) -> &mut dyn Driver {
         self.driver.as_mut()
@@ -183,7 +188,14 @@ impl PanelDb for Database {
         creating::clear(self.d(), kind, ids)
     }
     fn read_many(&mut self, kind: EntityKind, ids: &[i64]) -> DbResult<HashMap<i64, Record>> {
-        entities::read(self.d(), kind, ids)
+        let money = self.money;
+        entities::read(self.d(), kind, ids, money)
+    }
+    fn read_money(&mut self, on: bool) {
+        self.money = on;
+    }
+    fn money_problem(&mut self) -> Option<String> {
+        money::probe(self.d()).err()
     }
     fn read_rows(
         &mut self,

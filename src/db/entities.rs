@@ -95,12 +95,19 @@ fn ids_only(d: &mut dyn Driver, table: &str, ids: &[i64]) -> DbResult<ById<Row>>
 pub struct Wanted<'a> {
     pub tables: Option<&'a [&'a str]>,
     pub kept: Option<&'a Kept>,
+    /// The client's money (`money.*`): read only when a rule names it, since its columns
+    /// are partly inferred.
+    pub money: bool,
 }
+
+/// The client's money, as records name it (`src/db/money.rs`).
+pub const MONEY: &str = "money";
 
 impl<'a> Wanted<'a> {
     pub const ALL: Wanted<'static> = Wanted {
         tables: None,
         kept: None,
+        money: false,
     };
 
     /// These tables only, small ones kept in `kept`.
@@ -108,11 +115,23 @@ impl<'a> Wanted<'a> {
         Wanted {
             tables: Some(tables),
             kept: Some(kept),
+            money: tables.contains(&MONEY),
         }
     }
 
     fn has(&self, table: &str) -> bool {
+        if table == MONEY {
+            return self.money;
+        }
         self.tables.is_none_or(|t| t.contains(&table))
+    }
+
+    /// The money rows of these clients when wanted; none otherwise.
+    fn money(&self, d: &mut dyn Driver, clients: &[i64]) -> DbResult<ById<Row>> {
+        match self.money {
+            true => super::money::of_clients(d, clients),
+            false => Ok(ById::default()),
+        }
     }
 
     /// A table's rows by id, from the kept ones when it is small and they are kept.
@@ -260,6 +279,7 @@ struct AccountRows {
     accounts: ById<Row>,
     projects: ById<Row>,
     users: ById<Row>,
+    money: ById<Row>,
 }
 
 impl AccountRows {
@@ -269,6 +289,7 @@ impl AccountRows {
         Ok(AccountRows {
             projects: w.some(d, "project", &column(&accounts, "project"))?,
             users: first_users(d, &ids)?,
+            money: w.money(d, &ids)?,
             accounts,
         })
     }
@@ -282,6 +303,7 @@ impl AccountRows {
                 .map(|p| ("project", p)),
         );
         parts.extend(self.users.get(&id).map(|u| ("user", u)));
+        parts.extend(self.money.get(&id).map(|m| (MONEY, m)));
         Some(parts)
     }
 }
@@ -323,6 +345,8 @@ struct ItemRows {
     accounts: ById<Row>,
     projects: ById<Row>,
     users: ById<Row>,
+    /// The clients' money, by client id.
+    money: ById<Row>,
     /// Each service's parameters, by its id.
     params: ById<Vec<Row>>,
 }
@@ -344,6 +368,7 @@ impl ItemRows {
             false => ById::default(),
         };
         Ok(ItemRows {
+            money: w.money(d, &column(&items, "account"))?,
             itemtypes: w.some(d, "itemtype", &column(&pricelists, "itemtype"))?,
             currencies: w.some(d, "currency", &column(&items, "currency"))?,
             projects: w.some(d, "project", &project_ids)?,
@@ -370,6 +395,7 @@ impl ItemRows {
             ("account", account),
             ("project", project),
             ("user", pointed(account, "id", &self.users)),
+            (MONEY, pointed(Some(row), "account", &self.money)),
         ];
         parts.extend(more.into_iter().filter_map(|(t, r)| Some((t, r?))));
         let params = self.params.get(&id).into_iter().flatten();
@@ -471,12 +497,18 @@ pub(crate) fn read_rows(
 }
 
 /// The entities of one kind with these ids; an id the panel no longer has is missing.
+/// `money`: with the client's money (`money.*`), which only rules that name it need.
 pub(crate) fn read(
     d: &mut dyn Driver,
     kind: EntityKind,
     ids: &[i64],
+    money: bool,
 ) -> DbResult<HashMap<i64, Record>> {
-    Ok(read_rows(d, kind, Pick::Ids(ids), Wanted::ALL)?.records())
+    let wanted = Wanted {
+        money,
+        ..Wanted::ALL
+    };
+    Ok(read_rows(d, kind, Pick::Ids(ids), wanted)?.records())
 }
 
 pub(crate) fn account_by_login(d: &mut dyn Driver, login: &str) -> DbResult<Option<i64>> {

@@ -16,6 +16,7 @@ pub mod discover;
 mod entities;
 mod kept;
 mod links;
+mod money;
 mod mysql;
 mod payments;
 mod posted;
@@ -331,6 +332,13 @@ pub trait PanelDb: Send {
     fn links_page(&mut self, kind: EntityKind, offset: usize, limit: usize) -> DbResult<Vec<Link>>;
     /// Forgets the link of a panel entity (amoCRM keeps its entity); returns rows removed.
     fn unlink(&mut self, kind: EntityKind, billmgr_id: i64) -> DbResult<u64>;
+
+    /// Whether [`PanelDb::read_many`] takes the client's money (`money.*`) too: on when a
+    /// rule names it.
+    fn read_money(&mut self, on: bool);
+    /// What the money values need of the panel's tables and this database lacks, if
+    /// anything (the balance's column name is inferred).
+    fn money_problem(&mut self) -> Option<String>;
 
     // --- payments ---
     /// These payments as records: `payment.*`, `paymethod.*` (not its settings),

@@ -139,6 +139,13 @@ impl Rules {
         conditions.any(|c| c.uses(vocabulary::Op::Within))
     }
 
+    /// Whether a rule names the client's money (`money.*`), which is read only then.
+    pub fn read_money(&self) -> bool {
+        EntityKind::ALL
+            .iter()
+            .any(|k| self.tables(*k).contains(&"money"))
+    }
+
     /// The panel tables the rules of a kind read (conditions, fields, tags and, for
     /// services, pipelines), each once.
     pub fn tables(&self, kind: EntityKind) -> Vec<&str> {

@@ -140,7 +140,7 @@ impl ValueSpec {
 
 /// The tables a Record key may start with, and the kinds whose records carry them
 /// (what the database layer fills for each kind).
-const TABLES: [(&str, &[EntityKind]); 9] = [
+const TABLES: [(&str, &[EntityKind]); 10] = [
     (
         "account",
         &[EntityKind::Account, EntityKind::Profile, EntityKind::Item],
@@ -153,6 +153,9 @@ const TABLES: [(&str, &[EntityKind]); 9] = [
     ("itemtype", &[EntityKind::Item]),
     ("currency", &[EntityKind::Item]),
     ("itemparam", &[EntityKind::Item]),
+    // The client's money (`src/db/money.rs`): computed from its personal accounts and
+    // payments, not a table of the panel.
+    ("money", &[EntityKind::Account, EntityKind::Item]),
 ];
 
 /// The kinds whose records can hold `source` (`table.column`); empty for an unknown table.

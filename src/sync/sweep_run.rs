@@ -58,6 +58,7 @@ fn sweep(
         offline: false,
     };
     let mut db = crate::db::open_panel(&cfg.database, paths)?;
+    db.read_money(cfg.rules.read_money());
     // A dry run reads the last sweep's digests but keeps none of its own.
     let write = matches!(out, Output::Queue);
     let mut s = Sweeper::new(db.as_mut(), cfg, &meta, out);

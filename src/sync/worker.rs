@@ -96,6 +96,7 @@ fn open_queue(cfg: &Config, paths: &Paths) -> Result<Box<dyn PanelDb>, RunError>
     // Said in the task log too: a worker the panel hook woke has no terminal.
     let mut db = db::open_panel(&cfg.database, paths)
         .inspect_err(|e| log::error!("the worker cannot start: {e}"))?;
+    db.read_money(cfg.rules.read_money());
     let reset = db.reset_taken()?;
     if reset > 0 {
         log::warn!("{reset} job(s) left taken by a worker that stopped are pending again");

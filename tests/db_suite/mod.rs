@@ -592,6 +592,47 @@ pub fn payments_read_with_method_currency_and_client(db: &mut dyn PanelDb) {
     );
 }
 
+/// The client's money, read only when asked: balances, the total credited (a refund's
+/// negative payment left out) and the last credited payment; on a client's services too.
+pub fn money_is_read_for_clients_and_their_services(db: &mut dyn PanelDb) {
+    let plain = db.read_many(EntityKind::Account, &[2]).expect("read");
+    lacks(&plain[&2], "without money", &["money.balance"]);
+    db.read_money(true);
+    let got = db.read_many(EntityKind::Account, &[2, 3, 4]).expect("read");
+    has(
+        &got[&2],
+        "client 2",
+        &[
+            ("money.balance", "1250.00"),
+            ("money.paid_total", "1500.00"),
+            ("money.last_payment_amount", "1500.00"),
+            ("money.last_payment_date", "2025-05-20 11:03:45"),
+        ],
+    );
+    has(
+        &got[&3],
+        "client 3",
+        &[
+            ("money.balance", "-540.00"),
+            ("money.paid_total", "20000.00"),
+        ],
+    );
+    has(&got[&4], "client 4", &[("money.balance", "0.00")]);
+    lacks(
+        &got[&4],
+        "client 4, refunded only",
+        &["money.paid_total", "money.last_payment_date"],
+    );
+    let items = db.read_many(EntityKind::Item, &[1002]).expect("items");
+    has(
+        &items[&1002],
+        "service 1002",
+        &[("money.balance", "-540.00")],
+    );
+    assert_eq!(db.money_problem(), None);
+    db.read_money(false);
+}
+
 fn post(key: &str, kind: PostKind, entity_type: &str, entity_id: i64) -> NewPost {
     NewPost {
         key: key.into(),
