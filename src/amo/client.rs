@@ -13,6 +13,7 @@ use super::models::{CustomField, LinkRequest, Pipeline, User};
 use super::note::{NewNote, Note};
 use super::problem;
 use super::rejection::Rejection;
+use super::task::{NewTask, Task};
 use super::tokens::{TokenFiles, TokenStatus, needs_refresh, now_unix};
 use super::transport::{Answer, Method, Request, Transport};
 use super::url;
@@ -212,6 +213,30 @@ impl AmoClient {
         check_entity(entity)?;
         let items: Vec<Value> = notes.iter().map(NewNote::to_json).collect();
         self.create_at(&format!("/api/v4/{entity}/notes"), "notes", &items)
+    }
+
+    /// `POST /api/v4/tasks`; one result (the task's id) per task, in order.
+    pub fn add_tasks(
+        &mut self,
+        tasks: &[NewTask],
+    ) -> Result<Vec<Result<i64, Rejection>>, AmoError> {
+        let items: Vec<Value> = tasks.iter().map(NewTask::to_json).collect();
+        self.create_at("/api/v4/tasks", "tasks", &items)
+    }
+
+    /// The tasks on one entity, every page.
+    pub fn tasks_of(&mut self, entity: &str, entity_id: i64) -> Result<Vec<Task>, AmoError> {
+        check_entity(entity)?;
+        let mut tasks = Vec::new();
+        let id = entity_id.to_string();
+        let filter = [
+            ("filter[entity_type]", entity),
+            ("filter[entity_id][]", id.as_str()),
+        ];
+        self.pages("/api/v4/tasks", &filter, "tasks", &mut |page| {
+            tasks.extend(page.iter().filter_map(Task::from_json));
+        })?;
+        Ok(tasks)
     }
 
     /// The plain notes on one entity, every page.

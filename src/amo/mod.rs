@@ -24,6 +24,7 @@ mod rate_state;
 mod rejection;
 mod removed;
 mod retry;
+mod task;
 mod tokens;
 mod transport;
 mod url;
@@ -36,6 +37,7 @@ pub use models::{CustomField, FieldEnum, LinkRequest, Pipeline, PipelineStatus, 
 pub use note::{NewNote, Note};
 pub use rejection::Rejection;
 pub use removed::Removed;
+pub use task::{NewTask, Task};
 pub use tokens::TokenStatus;
 
 /// Pure entry points for the fuzz targets in `fuzz/` (see `crate::fuzz_entry`).

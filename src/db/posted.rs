@@ -42,6 +42,10 @@ pub struct NewPost {
     /// `contacts`, `companies` or `leads`.
     pub entity_type: String,
     pub entity_id: i64,
+    /// What it says: a note's or a task's text.
+    pub text: String,
+    /// A task's due time (Unix); 0 for a note.
+    pub due: i64,
 }
 
 /// A note or task as recorded.
@@ -51,6 +55,10 @@ pub struct Posted {
     pub kind: PostKind,
     pub entity_type: String,
     pub entity_id: i64,
+    /// What it says, as it was sent.
+    pub text: String,
+    /// A task's due time (Unix); 0 for a note.
+    pub due: i64,
     /// `None`: sent, and no answer recorded yet.
     pub amocrm_id: Option<i64>,
     /// When it was first marked (the first create sent after it).
@@ -59,7 +67,8 @@ pub struct Posted {
     pub posted_at: i64,
 }
 
-const COLUMNS: &str = "post_key, what, entity_type, entity_id, amocrm_id, since, posted_at";
+const COLUMNS: &str =
+    "post_key, what, entity_type, entity_id, body, due, amocrm_id, since, posted_at";
 
 fn posted_of(r: &Row) -> Option<Posted> {
     Some(Posted {
@@ -67,6 +76,8 @@ fn posted_of(r: &Row) -> Option<Posted> {
         kind: PostKind::parse(r.get("what")?)?,
         entity_type: r.get("entity_type")?.to_string(),
         entity_id: r.int("entity_id")?,
+        text: r.get("body").unwrap_or_default().to_string(),
+        due: r.int("due").unwrap_or(0),
         amocrm_id: r.int("amocrm_id"),
         since: r.int("since")?,
         posted_at: r.int("posted_at").unwrap_or(0),
@@ -87,13 +98,16 @@ pub(crate) fn mark(d: &mut dyn Driver, posts: &[NewPost], now: i64) -> DbResult<
             )?;
             if known.is_empty() {
                 d.execute(
-                    "INSERT INTO amocrm_posted (post_key, what, entity_type, entity_id, since) \
-                     VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO amocrm_posted \
+                     (post_key, what, entity_type, entity_id, body, due, since) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
                     &[
                         Value::from(p.key.as_str()),
                         Value::from(p.kind.as_str()),
                         Value::from(p.entity_type.as_str()),
                         Value::Int(p.entity_id),
+                        Value::from(p.text.as_str()),
+                        Value::Int(p.due),
                         Value::Int(now),
                     ],
                 )?;

@@ -18,7 +18,7 @@ fn probe(dialect: Dialect) -> String {
     };
     format!(
         "SELECT a.synced_at, a.fingerprint, p.synced_at, p.fingerprint, \
-         i.synced_at, i.fingerprint, q.next_try, q.generation, c.since, o.posted_at \
+         i.synced_at, i.fingerprint, q.next_try, q.generation, c.since, o.posted_at, o.body \
          FROM amocrm_account2contact a, amocrm_profile2company p, amocrm_item2lead i, \
          amocrm_queue q {index}, amocrm_creating c, amocrm_posted o WHERE 1 = 0"
     )
@@ -53,6 +53,8 @@ fn posted_table(dialect: Dialect) -> String {
                entity_type VARCHAR(16) NOT NULL,
                entity_id   BIGINT NOT NULL,
                amocrm_id   BIGINT NULL,
+               body        TEXT NOT NULL,
+               due         BIGINT NOT NULL DEFAULT 0,
                since       BIGINT NOT NULL,
                posted_at   BIGINT NOT NULL DEFAULT 0
              )"
@@ -64,6 +66,8 @@ fn posted_table(dialect: Dialect) -> String {
                entity_type VARCHAR(16) NOT NULL,
                entity_id   BIGINT NOT NULL,
                amocrm_id   BIGINT NULL,
+               body        TEXT NOT NULL,
+               due         BIGINT NOT NULL DEFAULT 0,
                since       BIGINT NOT NULL,
                posted_at   BIGINT NOT NULL DEFAULT 0,
                PRIMARY KEY (id),

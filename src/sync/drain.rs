@@ -54,8 +54,8 @@ pub(super) struct Worker<'a> {
     pub progress: bool,
     /// The users `[responsible]` names, as resolved in this run.
     pub owners: super::owners::Owners,
-    /// Notes marked in this run and not sent yet.
-    pub fresh_notes: super::notes::Fresh,
+    /// Notes and tasks marked in this run and not sent yet.
+    pub fresh_posts: super::posting::Fresh,
     /// Payments of this pass whose clients have no contact yet: `(client, payment)`.
     pub payments_waiting: Vec<(i64, i64)>,
 }
@@ -86,7 +86,7 @@ impl<'a> Worker<'a> {
             meta_forgotten: false,
             progress: progress && std::io::stderr().is_terminal(),
             owners: Default::default(),
-            fresh_notes: Default::default(),
+            fresh_posts: Default::default(),
             payments_waiting: Vec::new(),
         })
     }
@@ -106,8 +106,8 @@ impl<'a> Worker<'a> {
     }
 
     fn passes(&mut self) -> Result<(), Stop> {
-        // Notes an earlier run marked and may not have sent.
-        self.post_notes()?;
+        // Notes and tasks an earlier run marked and may not have sent.
+        self.post_marked()?;
         loop {
             let mut claimed = false;
             for kind in EntityKind::ALL {
@@ -150,7 +150,7 @@ impl<'a> Worker<'a> {
         self.mark_waiting_notes()?;
         // What was settled without a request (skipped, unchanged) is recorded too.
         self.flush()?;
-        self.post_notes()?;
+        self.post_marked()?;
         Ok(claimed)
     }
 

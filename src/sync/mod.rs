@@ -24,6 +24,7 @@ mod notes;
 mod owners;
 pub mod payment_note;
 pub mod plan;
+mod posting;
 mod prepare;
 mod read;
 mod record;

@@ -1,21 +1,12 @@
 //! The notes step: the payments a batch of clients' jobs name become notes on the
 //! clients' contacts, each once. A note is marked (`amocrm_posted`, committed) before the
-//! jobs are recorded done and before it is sent; it is recorded with amoCRM's id when the
-//! answer comes. A mark still without an id at the next look means a note that may have
-//! been made: the contact's notes are read and the note is recorded if found, sent if not.
-//! Its plan (key and text) is `payment_note`.
-
-use std::collections::{HashMap, HashSet};
+//! jobs are recorded done; `posting` sends it. Its plan (key and text) is `payment_note`.
 
 use super::drain::{Stop, Worker};
 use super::payment_note::{self, PaymentNote};
 use super::target::Target;
-use crate::amo::{AmoError, NewNote};
-use crate::db::{Lookup, NewPost, PostKind, Posted};
+use crate::db::{Lookup, NewPost, PostKind};
 use crate::model::EntityKind;
-
-/// Tries for a note whose answer is lost: sent, looked for, sent again.
-const ROUNDS: usize = 3;
 
 /// The payments the jobs of these clients name: `(client, payment)`.
 pub(super) fn payments_named(targets: &[Target]) -> Vec<(i64, i64)> {
@@ -26,15 +17,6 @@ pub(super) fn payments_named(targets: &[Target]) -> Vec<(i64, i64)> {
         })
     });
     jobs.collect()
-}
-
-/// The payment a note's key names (`payment:<id>:<what>`).
-fn payment_of(key: &str) -> Option<i64> {
-    key.strip_prefix("payment:")?
-        .split(':')
-        .next()?
-        .parse()
-        .ok()
 }
 
 impl Worker<'_> {
@@ -68,7 +50,7 @@ impl Worker<'_> {
         let known = self.db.posts(&keys)?;
         posts.retain(|p| !known.contains_key(&p.key));
         self.db.mark_posts(&posts, crate::log::now())?;
-        self.fresh_notes.extend(posts.into_iter().map(|p| p.key));
+        self.fresh_posts.extend(posts.into_iter().map(|p| p.key));
         Ok(waiting)
     }
 
@@ -92,131 +74,6 @@ impl Worker<'_> {
             .link(EntityKind::Account, client)?
             .map(|l| l.amocrm_id))
     }
-
-    /// Sends every note marked and not recorded; one marked before this run, or whose
-    /// answer was lost, is looked for on its contact first.
-    pub(super) fn post_notes(&mut self) -> Result<(), Stop> {
-        let flying = self.db.posts_in_flight(PostKind::Note)?;
-        if flying.is_empty() {
-            return Ok(());
-        }
-        let texts = self.note_texts(&flying)?;
-        let mut left: Vec<(Posted, String)> = Vec::new();
-        for p in flying {
-            match texts.get(&p.key) {
-                Some(text) => left.push((p, text.clone())),
-                None => {
-                    log::info!("{}: nothing to note any more", p.key);
-                    self.db.forget_post(&p.key)?;
-                }
-            }
-        }
-        for _ in 0..ROUNDS {
-            left = self.found_already(left)?;
-            left = self.send_notes(left)?;
-            if left.is_empty() {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    /// Each in-flight note's text, planned again from its payment as it is now.
-    fn note_texts(&mut self, flying: &[Posted]) -> Result<HashMap<String, String>, Stop> {
-        let ids: Vec<i64> = flying.iter().filter_map(|p| payment_of(&p.key)).collect();
-        let read = self.db.read_payments(&ids)?;
-        Ok((ids.iter())
-            .filter_map(|id| payment_note::plan(*id, read.get(id)?))
-            .map(|n| (n.key, n.text))
-            .collect())
-    }
-
-    /// The notes not sent in this run yet are looked for on their contacts: those amoCRM
-    /// holds are recorded; the rest come back.
-    fn found_already(
-        &mut self,
-        notes: Vec<(Posted, String)>,
-    ) -> Result<Vec<(Posted, String)>, Stop> {
-        let mut left = Vec::new();
-        let mut read: HashMap<i64, Vec<crate::amo::Note>> = HashMap::new();
-        for (p, text) in notes {
-            if self.fresh_notes.contains(&p.key) {
-                left.push((p, text));
-                continue;
-            }
-            let held = match read.entry(p.entity_id) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    let notes = self.amo.notes_of(&p.entity_type, p.entity_id);
-                    e.insert(notes.map_err(Stop::Amo)?)
-                }
-            };
-            match held.iter().find(|n| n.text == text) {
-                Some(n) => self.note_recorded(&p, n.id, "found in amoCRM")?,
-                None => left.push((p, text)),
-            }
-        }
-        Ok(left)
-    }
-
-    /// Sends the notes, a request for each kind of entity; what amoCRM may have made of a
-    /// lost answer comes back to be looked for.
-    fn send_notes(&mut self, notes: Vec<(Posted, String)>) -> Result<Vec<(Posted, String)>, Stop> {
-        let mut by_entity: HashMap<String, Vec<(Posted, String)>> = HashMap::new();
-        for n in notes {
-            by_entity
-                .entry(n.0.entity_type.clone())
-                .or_default()
-                .push(n);
-        }
-        let mut left = Vec::new();
-        for (entity, notes) in by_entity {
-            let bodies: Vec<NewNote> = (notes.iter())
-                .map(|(p, text)| NewNote {
-                    entity_id: p.entity_id,
-                    text: text.clone(),
-                })
-                .collect();
-            match self.amo.add_notes(&entity, &bodies) {
-                Ok(answers) => self.notes_answered(notes, answers)?,
-                Err(AmoError::MaybeApplied(why)) => {
-                    log::warn!("{why}; looking for the notes before sending them again");
-                    for (p, _) in &notes {
-                        self.fresh_notes.remove(&p.key);
-                    }
-                    left.extend(notes);
-                }
-                Err(e) => return Err(Stop::Amo(e)),
-            }
-        }
-        Ok(left)
-    }
-
-    fn notes_answered(
-        &mut self,
-        notes: Vec<(Posted, String)>,
-        answers: Vec<Result<i64, crate::amo::Rejection>>,
-    ) -> Result<(), Stop> {
-        for ((p, _), answer) in notes.into_iter().zip(answers) {
-            match answer {
-                Ok(id) => self.note_recorded(&p, id, "added")?,
-                Err(why) => {
-                    log::warn!("{}: amoCRM refused the note: {why}", p.key);
-                    self.db.forget_post(&p.key)?;
-                    self.fresh_notes.remove(&p.key);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn note_recorded(&mut self, p: &Posted, id: i64, what: &str) -> Result<(), Stop> {
-        self.db.record_post(&p.key, id, crate::log::now())?;
-        self.fresh_notes.remove(&p.key);
-        let entity = p.entity_type.trim_end_matches('s');
-        log::info!("{} → note {id} on {entity} {}: {what}", p.key, p.entity_id);
-        Ok(())
-    }
 }
 
 fn post(note: &PaymentNote, contact: i64) -> NewPost {
@@ -225,8 +82,7 @@ fn post(note: &PaymentNote, contact: i64) -> NewPost {
         kind: PostKind::Note,
         entity_type: "contacts".into(),
         entity_id: contact,
+        text: note.text.clone(),
+        due: 0,
     }
 }
-
-/// Keys marked in this run and not sent yet: they need no look in amoCRM first.
-pub type Fresh = HashSet<String>;

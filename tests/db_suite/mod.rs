@@ -639,6 +639,12 @@ fn post(key: &str, kind: PostKind, entity_type: &str, entity_id: i64) -> NewPost
         kind,
         entity_type: entity_type.into(),
         entity_id,
+        text: format!("about {key}"),
+        due: if kind == PostKind::Task {
+            T0 + 86_400
+        } else {
+            0
+        },
     }
 }
 
