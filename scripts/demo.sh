@@ -47,6 +47,8 @@ path = var/billmgr.db
 CONF
   # The sample's rules, from its first section after [database] on.
   awk '/^\[(sync|conditions)\]/{p=1} p' etc/amocrm.conf
+  # And a task for the manager of each suspended service.
+  printf '\n[tasks]\nsuspended = item.status = 3 -> +1 "Услуга {item.name} приостановлена: позвонить клиенту"\n'
 } >"$ROOT/etc/amocrm/amocrm.conf"
 chmod 600 "$ROOT/etc/amocrm/amocrm.conf"
 cp etc/presets.default "$ROOT/etc/amocrm/presets.default"

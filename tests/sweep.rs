@@ -173,7 +173,7 @@ fn what_no_event_reported_reaches_amocrm_through_the_sweep() {
                 &s["by"]
             ),
             (
-                &serde_json::json!({"new": 1, "changed": 2, "removed": 0}),
+                &serde_json::json!({"new": 1, "changed": 2, "removed": 0, "task": 0}),
                 &Value::from(1),
                 &Value::from("sync --changed")
             ),

@@ -91,6 +91,26 @@ pub fn render(state: &Value) -> String {
         }
     }
     out.push_str(&notes(state));
+    out.push_str(&tasks(state));
+    out
+}
+
+/// Tasks for managers: on which entity, when due, and their text.
+fn tasks(state: &Value) -> String {
+    let list = state["tasks"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let mut out = format!("Tasks ({})\n", list.len());
+    for t in list {
+        let on = format!("{} #{}", text(&t["entity_type"]), t["entity_id"]);
+        let due = t["complete_till"]
+            .as_i64()
+            .map(crate::log::timestamp)
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  #{:<9} on {on}, due {due}: {}\n",
+            t["id"],
+            text(&t["text"])
+        ));
+    }
     out
 }
 
@@ -151,6 +171,14 @@ mod tests {
                 && text.contains("tags: vip")
         );
         assert!(text.contains("Companies (0)") && text.contains("Notes (0)"));
+        assert!(text.contains("Tasks (0)"));
+        let tasked = json!({"tasks": [{"id": 4, "entity_type": "leads", "entity_id": 9,
+            "complete_till": 1_752_364_800, "text": "Позвонить"}]});
+        assert!(
+            render(&tasked).contains("on leads #9, due "),
+            "{}",
+            render(&tasked)
+        );
         let noted = json!({"notes": [{"id": 3, "entity_type": "contacts", "entity_id": 5,
             "params": {"text": "Оплата 10.00 RUB зачислена."}}]});
         let shown = render(&noted);

@@ -58,6 +58,8 @@ pub(super) struct Worker<'a> {
     pub fresh_posts: super::posting::Fresh,
     /// Payments of this pass whose clients have no contact yet: `(client, payment)`.
     pub payments_waiting: Vec<(i64, i64)>,
+    /// Tasks of this pass's services, waiting for their leads: `(service, task)`.
+    pub tasks_waiting: Vec<(i64, super::task_plan::PlannedTask)>,
 }
 
 impl<'a> Worker<'a> {
@@ -88,6 +90,7 @@ impl<'a> Worker<'a> {
             owners: Default::default(),
             fresh_posts: Default::default(),
             payments_waiting: Vec::new(),
+            tasks_waiting: Vec::new(),
         })
     }
 
@@ -148,6 +151,8 @@ impl<'a> Worker<'a> {
             self.show_progress();
         }
         self.mark_waiting_notes()?;
+        self.mark_waiting_tasks()?;
+        self.drop_waiting_tasks();
         // What was settled without a request (skipped, unchanged) is recorded too.
         self.flush()?;
         self.post_marked()?;

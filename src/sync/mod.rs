@@ -40,6 +40,8 @@ mod sweep_payments;
 pub mod sweep_run;
 pub mod sweep_state;
 mod target;
+pub mod task_plan;
+mod tasks;
 pub mod worker;
 
 pub use worker::{RunError, RunReport, run};

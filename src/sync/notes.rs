@@ -66,13 +66,15 @@ impl Worker<'_> {
 
     /// A client's contact: linked in this run or before.
     fn contact_of(&mut self, client: i64) -> Result<Option<i64>, Stop> {
-        if let Some(id) = self.ledger.pending_link(EntityKind::Account, client) {
-            return Ok(Some(id));
+        self.linked_now(EntityKind::Account, client)
+    }
+
+    /// An entity's amoCRM id: linked in this run or before.
+    pub(super) fn linked_now(&mut self, kind: EntityKind, id: i64) -> Result<Option<i64>, Stop> {
+        if let Some(amo_id) = self.ledger.pending_link(kind, id) {
+            return Ok(Some(amo_id));
         }
-        Ok(self
-            .db
-            .link(EntityKind::Account, client)?
-            .map(|l| l.amocrm_id))
+        Ok(self.db.link(kind, id)?.map(|l| l.amocrm_id))
     }
 }
 

@@ -58,8 +58,11 @@ impl Worker<'_> {
         contact: Option<i64>,
         company: Option<i64>,
     ) -> Option<Ready> {
-        let meta = self.meta.as_ref()?;
         let rec = read.record.as_ref()?;
+        if kind == EntityKind::Item {
+            self.plan_tasks(read.target.id, rec);
+        }
+        let meta = self.meta.as_ref()?;
         let p = plan(kind, read.target.id, rec, &self.cfg.rules, meta);
         for w in &p.warnings {
             log::warn!("{kind} {}: {w}", read.target.id);

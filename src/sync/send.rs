@@ -39,6 +39,7 @@ impl Worker<'_> {
         // The payments of new contacts' clients, marked before their jobs are recorded.
         let waiting = std::mem::take(&mut self.payments_waiting);
         self.payments_waiting = self.mark_payment_notes(&waiting)?;
+        self.mark_waiting_tasks()?;
         // Recorded first: a company link is sent only for a company linked in the panel.
         self.flush()?;
         self.hang_on_healed()?;

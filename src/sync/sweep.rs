@@ -42,6 +42,8 @@ pub enum Reason {
     Changed,
     /// amoCRM removed its entity since the sweep before.
     Removed,
+    /// As last sent, and a `[tasks]` rule holds whose task amoCRM has not got.
+    Task,
 }
 
 /// What the sweep makes of one entity.
@@ -238,7 +240,7 @@ impl<'a, 'o> Sweeper<'a, 'o> {
             .filter_map(|(id, _)| Some((*id, page.rows.record(*id)?)))
             .collect();
         let clients_out = clients_kept_out(self.db, &self.cfg.rules, kind, &records)?;
-        let mut queued = Vec::new();
+        let (mut queued, mut unchanged) = (Vec::new(), Vec::new());
         for (&id, k) in page.ids.iter().zip(known) {
             let link = page.links.get(&id);
             let verdict = match k.cached {
@@ -251,10 +253,14 @@ impl<'a, 'o> Sweeper<'a, 'o> {
                     reason,
                     amocrm_id: link.map(|l| l.amocrm_id),
                 }),
-                Verdict::Unchanged => self.tally.unchanged += 1,
+                Verdict::Unchanged => unchanged.push(id),
                 Verdict::Out(_) => self.tally.kept_out += 1,
             }
         }
+        if kind == EntityKind::Item {
+            queued.extend(self.tasks_due(&records, &mut unchanged, &page.links)?);
+        }
+        self.tally.unchanged += unchanged.len() as u64;
         self.take(kind, &queued)
     }
 
@@ -392,6 +398,7 @@ fn count(c: &mut Counts, reason: Reason) {
         Reason::New => c.new += 1,
         Reason::Changed => c.changed += 1,
         Reason::Removed => c.removed += 1,
+        Reason::Task => c.task += 1,
     }
 }
 
@@ -466,5 +473,6 @@ fn print(w: &mut dyn Write, kind: EntityKind, queued: &[Queued]) -> std::io::Res
 }
 
 mod pages;
+mod tasks_due;
 #[cfg(test)]
 mod tests;

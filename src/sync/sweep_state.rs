@@ -34,11 +34,14 @@ pub struct Counts {
     /// Removed in amoCRM since the sweep before.
     #[serde(default)]
     pub removed: u64,
+    /// Services as last sent with a `[tasks]` rule's task to set.
+    #[serde(default)]
+    pub task: u64,
 }
 
 impl Counts {
     pub fn total(&self) -> u64 {
-        self.new + self.changed + self.removed
+        self.new + self.changed + self.removed + self.task
     }
 }
 
@@ -72,7 +75,10 @@ impl Tally {
             .map(|(kind, c)| {
                 let parts: Vec<String> = [("new", c.new), ("changed", c.changed)]
                     .into_iter()
-                    .chain([("removed in amoCRM", c.removed)])
+                    .chain([
+                        ("removed in amoCRM", c.removed),
+                        ("with a task due", c.task),
+                    ])
                     .filter(|(_, n)| *n > 0)
                     .map(|(why, n)| format!("{n} {why}"))
                     .collect();

@@ -211,7 +211,7 @@ fn rows_written_straight_into_the_tables_are_queued_and_sent() {
         Counts {
             new: 1,
             changed: 2,
-            removed: 0
+            ..Counts::default()
         }
     );
     assert_eq!(queued(&t, "profile").total(), 0);
