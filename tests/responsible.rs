@@ -20,7 +20,17 @@ const MANAGER2: i64 = 504143;
 
 const RULES: &str = "\n[responsible]\nvds = item.itemtype = vds -> Manager1@example.com\n\
                      romashka = user.email ends_with \"@romashka.example\" -> 504143\n\
-                     default = former@example.com\n";
+                     default = former@example.com\n\
+                     [tasks]\nsuspended = item.status = 3 -> +1 \"{item.name}: позвонить\"\n";
+
+/// The owner of the task on a service's lead.
+fn task_owner(p: &Panel, state: &Value, item: i64) -> Option<i64> {
+    let lead = p.db().link(Item, item).expect("link table")?.amocrm_id;
+    one_run::entities(state, "tasks")
+        .iter()
+        .find(|t| t["entity_id"].as_i64() == Some(lead))
+        .and_then(|t| t["responsible_user_id"].as_i64())
+}
 
 /// The amoCRM owner of a panel entity's linked entity.
 fn owner(p: &Panel, state: &Value, kind: EntityKind, id: i64) -> Option<i64> {
@@ -41,12 +51,23 @@ fn owner_problems(p: &Panel, state: &Value) -> Vec<String> {
         (Item, 1003, MANAGER2),
         (Item, 1004, MANAGER2),
     ];
-    want.into_iter()
+    let mut problems: Vec<String> = want
+        .into_iter()
         .filter_map(|(kind, id, user)| {
             let got = owner(p, state, kind, id);
             (got != Some(user)).then(|| format!("{kind} {id}: owner {got:?}, not {user}"))
         })
-        .collect()
+        .collect();
+    // Suspended services' tasks: owned as their leads are.
+    for (item, user) in [(1003, MANAGER2), (1009, OWNER)] {
+        let got = task_owner(p, state, item);
+        if got != Some(user) {
+            problems.push(format!(
+                "the task of item {item}: owner {got:?}, not {user}"
+            ));
+        }
+    }
+    problems
 }
 
 /// Service 1011, a new VDS of client 2, written into the panel.
@@ -108,6 +129,36 @@ fn new_entities_are_owned_as_the_rules_say_and_a_refused_owner_is_left_out() {
             found.push(format!(
                 "{refused} lead creates refused, not the one with manager 1"
             ));
+        }
+        // Manager 2 leaves too, after a run read the users again, and a service of hers
+        // is suspended: its task goes out without her once amoCRM refuses her.
+        let out = p.amocrm(&["sync", "--item", "1001"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let body = json!({"id": MANAGER2, "is_active": false});
+        assert_eq!(sandbox.post_json("/_sandbox/users", &body).0, 200);
+        one_run::panel_sql(
+            &p,
+            mariadb.as_ref(),
+            "UPDATE item SET status = 3 WHERE id = 1004",
+        );
+        let out = p.amocrm(&["sync", "--item", "1004"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let state = sandbox.get_json("/_sandbox/state");
+        if task_owner(&p, &state, 1004) != Some(OWNER) {
+            found.push(format!(
+                "the task of item 1004: owner {:?}",
+                task_owner(&p, &state, 1004)
+            ));
+        }
+        if !p
+            .read("var/amocrm_task.log")
+            .contains("amoCRM refused user 504143 as responsible")
+        {
+            found.push("the task log does not say amoCRM refused manager 2".into());
         }
         let failed = p.db().count_jobs(&["failed"]).expect("queue");
         if failed > 0 {

@@ -175,6 +175,9 @@ impl PanelDb for Database {
     fn forget_post(&mut self, key: &str) -> DbResult<bool> {
         posted::forget(self.d(), key)
     }
+    fn disown_post(&mut self, key: &str) -> DbResult<()> {
+        posted::disown(self.d(), key)
+    }
     fn posts_page(&mut self, offset: usize, limit: usize) -> DbResult<Vec<Posted>> {
         posted::page(self.d(), offset, limit)
     }

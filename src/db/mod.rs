@@ -363,6 +363,8 @@ pub trait PanelDb: Send {
     fn record_post(&mut self, key: &str, amocrm_id: i64, now: i64) -> DbResult<bool>;
     /// Forgets a key; whether it was there.
     fn forget_post(&mut self, key: &str) -> DbResult<bool>;
+    /// Takes a post's owner off (amoCRM refused the user).
+    fn disown_post(&mut self, key: &str) -> DbResult<()>;
     /// A page of what was posted, newest first.
     fn posts_page(&mut self, offset: usize, limit: usize) -> DbResult<Vec<Posted>>;
 

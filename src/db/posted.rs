@@ -46,6 +46,8 @@ pub struct NewPost {
     pub text: String,
     /// A task's due time (Unix); 0 for a note.
     pub due: i64,
+    /// Who owns a task (amoCRM's user id); `None`: the integration's user.
+    pub owner: Option<i64>,
 }
 
 /// A note or task as recorded.
@@ -59,6 +61,8 @@ pub struct Posted {
     pub text: String,
     /// A task's due time (Unix); 0 for a note.
     pub due: i64,
+    /// Who owns a task.
+    pub owner: Option<i64>,
     /// `None`: sent, and no answer recorded yet.
     pub amocrm_id: Option<i64>,
     /// When it was first marked (the first create sent after it).
@@ -68,7 +72,7 @@ pub struct Posted {
 }
 
 const COLUMNS: &str =
-    "post_key, what, entity_type, entity_id, body, due, amocrm_id, since, posted_at";
+    "post_key, what, entity_type, entity_id, body, due, owner, amocrm_id, since, posted_at";
 
 fn posted_of(r: &Row) -> Option<Posted> {
     Some(Posted {
@@ -78,6 +82,7 @@ fn posted_of(r: &Row) -> Option<Posted> {
         entity_id: r.int("entity_id")?,
         text: r.get("body").unwrap_or_default().to_string(),
         due: r.int("due").unwrap_or(0),
+        owner: r.int("owner"),
         amocrm_id: r.int("amocrm_id"),
         since: r.int("since")?,
         posted_at: r.int("posted_at").unwrap_or(0),
@@ -99,8 +104,8 @@ pub(crate) fn mark(d: &mut dyn Driver, posts: &[NewPost], now: i64) -> DbResult<
             if known.is_empty() {
                 d.execute(
                     "INSERT INTO amocrm_posted \
-                     (post_key, what, entity_type, entity_id, body, due, since) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (post_key, what, entity_type, entity_id, body, due, owner, since) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     &[
                         Value::from(p.key.as_str()),
                         Value::from(p.kind.as_str()),
@@ -108,6 +113,7 @@ pub(crate) fn mark(d: &mut dyn Driver, posts: &[NewPost], now: i64) -> DbResult<
                         Value::Int(p.entity_id),
                         Value::from(p.text.as_str()),
                         Value::Int(p.due),
+                        p.owner.map_or(Value::Null, Value::Int),
                         Value::Int(now),
                     ],
                 )?;
@@ -151,6 +157,17 @@ pub(crate) fn record(d: &mut dyn Driver, key: &str, amocrm_id: i64, now: i64) ->
         )
     })?;
     Ok(n > 0)
+}
+
+/// Takes the owner off a key (amoCRM refused the user): it is sent again without one.
+pub(crate) fn disown(d: &mut dyn Driver, key: &str) -> DbResult<()> {
+    write_tx(d, |d| {
+        d.execute(
+            "UPDATE amocrm_posted SET owner = NULL WHERE post_key = ?",
+            &[Value::from(key)],
+        )
+    })?;
+    Ok(())
 }
 
 /// Forgets a key (its entity is gone, so it is to be posted again elsewhere); returns

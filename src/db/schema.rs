@@ -55,6 +55,7 @@ fn posted_table(dialect: Dialect) -> String {
                amocrm_id   BIGINT NULL,
                body        TEXT NOT NULL,
                due         BIGINT NOT NULL DEFAULT 0,
+               owner       BIGINT NULL,
                since       BIGINT NOT NULL,
                posted_at   BIGINT NOT NULL DEFAULT 0
              )"
@@ -68,6 +69,7 @@ fn posted_table(dialect: Dialect) -> String {
                amocrm_id   BIGINT NULL,
                body        TEXT NOT NULL,
                due         BIGINT NOT NULL DEFAULT 0,
+               owner       BIGINT NULL,
                since       BIGINT NOT NULL,
                posted_at   BIGINT NOT NULL DEFAULT 0,
                PRIMARY KEY (id),

@@ -59,7 +59,11 @@ pub(super) struct Worker<'a> {
     /// Payments of this pass whose clients have no contact yet: `(client, payment)`.
     pub payments_waiting: Vec<(i64, i64)>,
     /// Tasks of this pass's services, waiting for their leads: `(service, task)`.
-    pub tasks_waiting: Vec<(i64, super::task_plan::PlannedTask)>,
+    pub tasks_waiting: Vec<(
+        i64,
+        super::task_plan::PlannedTask,
+        Option<crate::rules::UserRef>,
+    )>,
 }
 
 impl<'a> Worker<'a> {

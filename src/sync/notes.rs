@@ -86,5 +86,6 @@ fn post(note: &PaymentNote, contact: i64) -> NewPost {
         entity_id: contact,
         text: note.text.clone(),
         due: 0,
+        owner: None,
     }
 }

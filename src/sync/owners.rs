@@ -21,7 +21,12 @@ pub struct Owners {
 impl Worker<'_> {
     /// The id to send as the responsible user of a new entity, if any.
     pub(super) fn owner_id(&mut self, plan: &Plan) -> Result<Option<i64>, Stop> {
-        let Some(wanted) = &plan.owner else {
+        self.owner_of(plan.owner.as_ref())
+    }
+
+    /// The id of an amoCRM user `[responsible]` names, if amoCRM takes it.
+    pub(super) fn owner_of(&mut self, wanted: Option<&UserRef>) -> Result<Option<i64>, Stop> {
+        let Some(wanted) = wanted else {
             return Ok(None);
         };
         if let Some(known) = self.owners.resolved.get(wanted) {

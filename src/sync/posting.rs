@@ -80,7 +80,7 @@ impl Worker<'_> {
         let mut left = Vec::new();
         for (entity, posts) in by_entity {
             match self.create_posts(kind, &entity, &posts) {
-                Ok(answers) => self.answered(posts, answers)?,
+                Ok(answers) => left.extend(self.answered(posts, answers)?),
                 Err(AmoError::MaybeApplied(why)) => {
                     log::warn!("{why}; looking for them before sending them again");
                     for p in &posts {
@@ -117,7 +117,7 @@ impl Worker<'_> {
                         entity_id: p.entity_id,
                         text: p.text.clone(),
                         complete_till: p.due,
-                        responsible_user_id: None,
+                        responsible_user_id: p.owner,
                     })
                     .collect();
                 self.amo.add_tasks(&tasks)
@@ -125,22 +125,33 @@ impl Worker<'_> {
         }
     }
 
+    /// Records what amoCRM made; returns those to send again (without the owner amoCRM
+    /// refused).
     fn answered(
         &mut self,
         posts: Vec<Posted>,
         answers: Vec<Result<i64, Rejection>>,
-    ) -> Result<(), Stop> {
-        for (p, answer) in posts.into_iter().zip(answers) {
-            match answer {
-                Ok(id) => self.recorded(&p, id, "added")?,
-                Err(why) => {
+    ) -> Result<Vec<Posted>, Stop> {
+        let mut again = Vec::new();
+        for (mut p, answer) in posts.into_iter().zip(answers) {
+            match (answer, p.owner) {
+                (Ok(id), _) => self.recorded(&p, id, "added")?,
+                (Err(Rejection::Owner(_)), Some(owner)) => {
+                    self.owner_refused(owner);
+                    self.db.disown_post(&p.key)?;
+                    p.owner = None;
+                    // Nothing was made: it needs no look.
+                    self.fresh_posts.insert(p.key.clone());
+                    again.push(p);
+                }
+                (Err(why), _) => {
                     log::warn!("{}: amoCRM refused it: {why}", p.key);
                     self.db.forget_post(&p.key)?;
                     self.fresh_posts.remove(&p.key);
                 }
             }
         }
-        Ok(())
+        Ok(again)
     }
 
     fn recorded(&mut self, p: &Posted, id: i64, what: &str) -> Result<(), Stop> {

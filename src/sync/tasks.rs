@@ -16,8 +16,11 @@ impl Worker<'_> {
         }
         let today = crate::log::now().div_euclid(86_400);
         let planned = task_plan::plan(item, rec, &self.cfg.rules, today);
+        // Owned as the service's lead is, by `[responsible]`.
+        let owner = (self.cfg.rules.responsible).user_for(EntityKind::Item, rec);
+        let owner = owner.cloned();
         self.tasks_waiting
-            .extend(planned.into_iter().map(|t| (item, t)));
+            .extend(planned.into_iter().map(|t| (item, t, owner.clone())));
     }
 
     /// Marks the waiting tasks whose service has a lead (one set before, one made in this
@@ -25,10 +28,13 @@ impl Worker<'_> {
     pub(super) fn mark_waiting_tasks(&mut self) -> Result<(), Stop> {
         let waiting = std::mem::take(&mut self.tasks_waiting);
         let (mut posts, mut still) = (Vec::new(), Vec::new());
-        for (item, t) in waiting {
+        for (item, t, owner) in waiting {
             match self.linked_now(EntityKind::Item, item)? {
-                Some(lead) => posts.push(post(t, lead)),
-                None => still.push((item, t)),
+                Some(lead) => {
+                    let owner_id = self.owner_of(owner.as_ref())?;
+                    posts.push(post(t, lead, owner_id));
+                }
+                None => still.push((item, t, owner)),
             }
         }
         self.tasks_waiting = still;
@@ -43,7 +49,7 @@ impl Worker<'_> {
     /// At a pass's end: a service still without a lead (its create failed) gets its task
     /// when it is synced again.
     pub(super) fn drop_waiting_tasks(&mut self) {
-        for (item, t) in std::mem::take(&mut self.tasks_waiting) {
+        for (item, t, _) in std::mem::take(&mut self.tasks_waiting) {
             log::info!(
                 "{}: service {item} has no lead in amoCRM yet, no task",
                 t.key
@@ -52,7 +58,7 @@ impl Worker<'_> {
     }
 }
 
-fn post(t: PlannedTask, lead: i64) -> NewPost {
+fn post(t: PlannedTask, lead: i64, owner: Option<i64>) -> NewPost {
     NewPost {
         key: t.key,
         kind: PostKind::Task,
@@ -60,5 +66,6 @@ fn post(t: PlannedTask, lead: i64) -> NewPost {
         entity_id: lead,
         text: t.text,
         due: t.due,
+        owner,
     }
 }
