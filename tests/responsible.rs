@@ -133,7 +133,11 @@ fn new_entities_are_owned_as_the_rules_say_and_a_refused_owner_is_left_out() {
         // Manager 2 leaves too, after a run read the users again, and a service of hers
         // is suspended: its task goes out without her once amoCRM refuses her.
         let out = p.amocrm(&["sync", "--item", "1001"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let body = json!({"id": MANAGER2, "is_active": false});
         assert_eq!(sandbox.post_json("/_sandbox/users", &body).0, 200);
         one_run::panel_sql(

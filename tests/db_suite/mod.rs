@@ -645,6 +645,7 @@ fn post(key: &str, kind: PostKind, entity_type: &str, entity_id: i64) -> NewPost
         } else {
             0
         },
+        owner: (kind == PostKind::Task).then_some(504142),
     }
 }
 
@@ -693,6 +694,15 @@ pub fn notes_and_tasks_are_posted_once(db: &mut dyn PanelDb) {
         (p.amocrm_id, p.posted_at, p.kind),
         (Some(5001), T0 + 120, Note)
     );
+    assert_eq!(
+        p.text, "about payment:31:credited",
+        "the text of the first mark"
+    );
+    let t = &db.posts(&[task.key.as_str()]).expect("task")[&task.key];
+    assert_eq!((t.due, t.owner), (T0 + 86_400, Some(504142)));
+    db.disown_post(&task.key).expect("disown");
+    let t = &db.posts(&[task.key.as_str()]).expect("task")[&task.key];
+    assert_eq!(t.owner, None);
 
     db.ensure_schema().expect("schema again");
     let page = db.posts_page(0, 10).expect("page");
