@@ -392,6 +392,17 @@ fn every_screen_answers_with_every_declared_column_and_field() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // A note marked as the worker marks one, so the notes' list has a row.
+    let note = billmgr_amocrm::db::NewPost {
+        key: "payment:31:credited".into(),
+        kind: billmgr_amocrm::db::PostKind::Note,
+        entity_type: "contacts".into(),
+        entity_id: 1,
+        text: "Оплата 1500.00 RUB зачислена.".into(),
+        due: 0,
+        owner: None,
+    };
+    panel.db().mark_posts(&[note], 1).expect("a note marked");
     // Sending off: one event stays in the queue, so the queue list has a row.
     panel.write_conf(&sandbox.url, Panel::sqlite(), "enabled = no");
     panel.event("account.edit", "2", &[]);

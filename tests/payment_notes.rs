@@ -283,3 +283,25 @@ fn a_payment_no_event_reported_becomes_its_note_at_the_sweep() {
     }
     one_run::assert_none(test, &problems);
 }
+
+#[test]
+fn the_panels_list_shows_the_notes_set() {
+    let sandbox = Sandbox::start(&[]);
+    let p = exported(&sandbox, Panel::sqlite());
+    after(&p, &[event("payment.setpaid", "31")]);
+    for lang in ["ru", "en"] {
+        let answer = p.call_as("amocrm.posts", "admin", 29, lang, &[]);
+        answer.assert_complete("amocrm.posts");
+        let row = (answer.elems.iter())
+            .find(|e| e.get("id").map(String::as_str) == Some("payment:31:credited"))
+            .unwrap_or_else(|| panic!("no row for payment 31: {}", answer.raw));
+        let contact = contact_of(&p, 2).expect("client 2 linked");
+        assert_eq!(row["what"], "note");
+        assert_eq!(row["on"], format!("contact {contact}"));
+        assert!(
+            !row["amocrm_id"].is_empty() && !row["posted"].is_empty(),
+            "{row:?}"
+        );
+        assert!(row["text"].contains("Оплата 1500.00 RUB"), "{row:?}");
+    }
+}

@@ -175,6 +175,9 @@ impl PanelDb for Database {
     fn forget_post(&mut self, key: &str) -> DbResult<bool> {
         posted::forget(self.d(), key)
     }
+    fn post_count(&mut self) -> DbResult<i64> {
+        posted::count(self.d())
+    }
     fn disown_post(&mut self, key: &str) -> DbResult<()> {
         posted::disown(self.d(), key)
     }

@@ -365,6 +365,8 @@ pub trait PanelDb: Send {
     fn forget_post(&mut self, key: &str) -> DbResult<bool>;
     /// Takes a post's owner off (amoCRM refused the user).
     fn disown_post(&mut self, key: &str) -> DbResult<()>;
+    /// How many notes and tasks are recorded.
+    fn post_count(&mut self) -> DbResult<i64>;
     /// A page of what was posted, newest first.
     fn posts_page(&mut self, offset: usize, limit: usize) -> DbResult<Vec<Posted>>;
 

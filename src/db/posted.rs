@@ -182,6 +182,12 @@ pub(crate) fn forget(d: &mut dyn Driver, key: &str) -> DbResult<bool> {
     Ok(n > 0)
 }
 
+/// How many are recorded.
+pub(crate) fn count(d: &mut dyn Driver) -> DbResult<i64> {
+    let rows = d.query("SELECT COUNT(*) AS n FROM amocrm_posted", &[])?;
+    Ok(rows.first().and_then(Row::first_int).unwrap_or(0))
+}
+
 /// A page of what was posted, newest first (for the panel's list).
 pub(crate) fn page(d: &mut dyn Driver, offset: usize, limit: usize) -> DbResult<Vec<Posted>> {
     let sql = format!("SELECT {COLUMNS} FROM amocrm_posted ORDER BY id DESC LIMIT ? OFFSET ?");

@@ -11,6 +11,7 @@ pub mod text;
 mod amo_meta;
 mod bindings;
 mod export;
+mod posts;
 mod queue;
 mod rules;
 mod settings;
@@ -239,6 +240,7 @@ pub const FUNCTIONS: &[(&str, Handler)] = &[
     ("amocrm.queue", queue::list),
     ("amocrm.queue.retry", queue::retry),
     ("amocrm.queue.drop", queue::drop),
+    ("amocrm.posts", posts::list),
     ("amocrm.rules", rules::list),
     ("amocrm.rules.edit", rules::edit),
     ("amocrm.rules.delete", rules::delete),
@@ -301,6 +303,7 @@ mod tests {
         let cells = [
             ("amocrm.bindings", bindings::msg_cells()),
             ("amocrm.queue", queue::msg_cells()),
+            ("amocrm.posts", posts::msg_cells()),
             ("amocrm.rules", rules::msg_cells()),
         ];
         let known: std::collections::BTreeSet<(String, String)> = cells

@@ -113,23 +113,8 @@ pub fn datetime(unix: i64) -> Option<String> {
     if unix <= 0 {
         return None;
     }
-    // SAFETY: localtime_r only writes into the tm we own.
-    let tm = unsafe {
-        let t: libc::time_t = unix as libc::time_t;
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&t, &mut tm).is_null() {
-            return None;
-        }
-        tm
-    };
-    Some(format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min
-    ))
+    let full = crate::log::local_datetime(unix);
+    Some(full[..16].to_string())
 }
 
 /// Inserts `body` into the panel's document before its root's end tag; makes a new
