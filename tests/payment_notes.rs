@@ -43,19 +43,6 @@ fn count(sandbox: &Sandbox, p: &Panel, client: i64, words: &[&str]) -> usize {
         .count()
 }
 
-fn exported(sandbox: &Sandbox, database: &str) -> Panel {
-    let p = Panel::new();
-    p.write_conf(&sandbox.url, database, "");
-    p.sample_panel();
-    let out = p.amocrm(&["sync", "--all"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    p
-}
-
 /// Client 8, new in the panel (no event for it), with a personal account and payment 38
 /// credited.
 const NEW_CLIENT_PAID: &str = "INSERT INTO account (id, name, parent, level, project, country, \
@@ -135,17 +122,11 @@ fn note_problems(p: &Panel, sandbox: &Sandbox, mariadb: Option<&MysqlDb>) -> Vec
 
 #[test]
 fn each_payment_is_one_note_on_its_clients_contact() {
-    let test = "each payment is one note on its client's contact";
-    let mut problems = Vec::new();
-    for (db, database, mariadb) in workers::databases(test) {
-        let sandbox = Sandbox::start(&[]);
-        let p = exported(&sandbox, &database);
-        problems.push((
-            db.to_string(),
-            note_problems(&p, &sandbox, mariadb.as_ref()),
-        ));
-    }
-    one_run::assert_none(test, &problems);
+    workers::on_each_exported(
+        "each payment is one note on its client's contact",
+        "",
+        note_problems,
+    );
 }
 
 /// Payments `ids` of clients 2 and 3 (even and odd), credited now.
@@ -209,17 +190,11 @@ fn lost_problems(p: &Panel, sandbox: &Sandbox, mariadb: Option<&MysqlDb>) -> Vec
 
 #[test]
 fn with_answers_lost_each_payment_still_has_one_note() {
-    let test = "with answers lost each payment still has one note";
-    let mut problems = Vec::new();
-    for (db, database, mariadb) in workers::databases(test) {
-        let sandbox = Sandbox::start(&[]);
-        let p = exported(&sandbox, &database);
-        problems.push((
-            db.to_string(),
-            lost_problems(&p, &sandbox, mariadb.as_ref()),
-        ));
-    }
-    one_run::assert_none(test, &problems);
+    workers::on_each_exported(
+        "with answers lost each payment still has one note",
+        "",
+        lost_problems,
+    );
 }
 
 /// Payment 39 of client 2, credited a moment ago as the panel dates it, with no event; and
@@ -271,23 +246,17 @@ fn sweep_problems(p: &Panel, sandbox: &Sandbox, mariadb: Option<&MysqlDb>) -> Ve
 
 #[test]
 fn a_payment_no_event_reported_becomes_its_note_at_the_sweep() {
-    let test = "a payment no event reported becomes its note at the sweep";
-    let mut problems = Vec::new();
-    for (db, database, mariadb) in workers::databases(test) {
-        let sandbox = Sandbox::start(&[]);
-        let p = exported(&sandbox, &database);
-        problems.push((
-            db.to_string(),
-            sweep_problems(&p, &sandbox, mariadb.as_ref()),
-        ));
-    }
-    one_run::assert_none(test, &problems);
+    workers::on_each_exported(
+        "a payment no event reported becomes its note at the sweep",
+        "",
+        sweep_problems,
+    );
 }
 
 #[test]
 fn the_panels_list_shows_the_notes_set() {
     let sandbox = Sandbox::start(&[]);
-    let p = exported(&sandbox, Panel::sqlite());
+    let p = workers::exported(&sandbox, Panel::sqlite(), "");
     after(&p, &[event("payment.setpaid", "31")]);
     for lang in ["ru", "en"] {
         let answer = p.call_as("amocrm.posts", "admin", 29, lang, &[]);

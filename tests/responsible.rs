@@ -11,7 +11,7 @@ mod workers;
 
 use billmgr_amocrm::model::EntityKind::{self, Account, Item, Profile};
 use serde_json::{Value, json};
-use support::{Panel, Sandbox};
+use support::{MysqlDb, Panel, Sandbox};
 
 /// The sandbox's users: the integration's, two managers, one deactivated.
 const OWNER: i64 = 504141;
@@ -76,99 +76,82 @@ const NEW_VDS: &str = "INSERT INTO item (id, account, pricelist, name, status, p
      scheduledclose) VALUES (1011, 2, 10, 'vps2.ivanov.ru', 2, 1, 126, 590.00, '2025-06-01', \
      '2025-06-01', '2025-07-01', 'off', 'off', 'off', 'off')";
 
+/// An admin's command, which must succeed.
+fn run(p: &Panel, args: &[&str]) {
+    let out = p.amocrm(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// After the export: owners as the rules say; manager 1 and then manager 2 leave.
+fn export_problems(p: &Panel, sandbox: &Sandbox, mariadb: Option<&MysqlDb>) -> Vec<String> {
+    let state = sandbox.get_json("/_sandbox/state");
+    let mut found = owner_problems(p, &state);
+    let log = p.read("var/amocrm_task.log");
+    if !log.contains("amoCRM user former@example.com (id 504144) is deactivated") {
+        found.push("the task log does not say the default is deactivated".into());
+    }
+
+    // Manager 1 leaves after the users were read: amoCRM refuses the owner.
+    let body = json!({"id": MANAGER1, "is_active": false});
+    assert_eq!(sandbox.post_json("/_sandbox/users", &body).0, 200);
+    one_run::panel_sql(p, mariadb, NEW_VDS);
+    run(p, &["sync", "--item", "1011"]);
+    let state = sandbox.get_json("/_sandbox/state");
+    if owner(p, &state, Item, 1011) != Some(OWNER) {
+        found.push(format!(
+            "item 1011: owner {:?}",
+            owner(p, &state, Item, 1011)
+        ));
+    }
+    let log = p.read("var/amocrm_task.log");
+    if !log.contains("amoCRM refused user 504142 as responsible") {
+        found.push("the task log does not say amoCRM refused manager 1".into());
+    }
+    let refused = workers::requests(sandbox)
+        .iter()
+        .filter(|r| r["method"] == "POST" && r["path"] == "/api/v4/leads" && r["status"] == 400)
+        .count();
+    if refused != 1 {
+        found.push(format!(
+            "{refused} lead creates refused, not the one with manager 1"
+        ));
+    }
+    // Manager 2 leaves too, after a run read the users again, and a service of hers
+    // is suspended: its task goes out without her once amoCRM refuses her.
+    run(p, &["sync", "--item", "1001"]);
+    let body = json!({"id": MANAGER2, "is_active": false});
+    assert_eq!(sandbox.post_json("/_sandbox/users", &body).0, 200);
+    one_run::panel_sql(p, mariadb, "UPDATE item SET status = 3 WHERE id = 1004");
+    run(p, &["sync", "--item", "1004"]);
+    let state = sandbox.get_json("/_sandbox/state");
+    if task_owner(p, &state, 1004) != Some(OWNER) {
+        found.push(format!(
+            "the task of item 1004: owner {:?}",
+            task_owner(p, &state, 1004)
+        ));
+    }
+    if !p
+        .read("var/amocrm_task.log")
+        .contains("amoCRM refused user 504143 as responsible")
+    {
+        found.push("the task log does not say amoCRM refused manager 2".into());
+    }
+    let failed = p.db().count_jobs(&["failed"]).expect("queue");
+    if failed > 0 {
+        found.push(format!("{failed} failed job(s)"));
+    }
+    found
+}
+
 #[test]
 fn new_entities_are_owned_as_the_rules_say_and_a_refused_owner_is_left_out() {
-    let test = "new entities are owned as the rules say";
-    let mut problems = Vec::new();
-    for (db, database, mariadb) in workers::databases(test) {
-        let sandbox = Sandbox::start(&[]);
-        let p = Panel::new();
-        p.write_conf(&sandbox.url, &database, "");
-        let conf = p.read("etc/amocrm/amocrm.conf") + RULES;
-        p.write("etc/amocrm/amocrm.conf", &conf);
-        p.sample_panel();
-        let out = p.amocrm(&["sync", "--all"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let state = sandbox.get_json("/_sandbox/state");
-        let mut found = owner_problems(&p, &state);
-        let log = p.read("var/amocrm_task.log");
-        if !log.contains("amoCRM user former@example.com (id 504144) is deactivated") {
-            found.push("the task log does not say the default is deactivated".into());
-        }
-
-        // Manager 1 leaves after the users were read: amoCRM refuses the owner.
-        let body = json!({"id": MANAGER1, "is_active": false});
-        assert_eq!(sandbox.post_json("/_sandbox/users", &body).0, 200);
-        one_run::panel_sql(&p, mariadb.as_ref(), NEW_VDS);
-        let out = p.amocrm(&["sync", "--item", "1011"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let state = sandbox.get_json("/_sandbox/state");
-        if owner(&p, &state, Item, 1011) != Some(OWNER) {
-            found.push(format!(
-                "item 1011: owner {:?}",
-                owner(&p, &state, Item, 1011)
-            ));
-        }
-        let log = p.read("var/amocrm_task.log");
-        if !log.contains("amoCRM refused user 504142 as responsible") {
-            found.push("the task log does not say amoCRM refused manager 1".into());
-        }
-        let refused = workers::requests(&sandbox)
-            .iter()
-            .filter(|r| r["method"] == "POST" && r["path"] == "/api/v4/leads" && r["status"] == 400)
-            .count();
-        if refused != 1 {
-            found.push(format!(
-                "{refused} lead creates refused, not the one with manager 1"
-            ));
-        }
-        // Manager 2 leaves too, after a run read the users again, and a service of hers
-        // is suspended: its task goes out without her once amoCRM refuses her.
-        let out = p.amocrm(&["sync", "--item", "1001"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let body = json!({"id": MANAGER2, "is_active": false});
-        assert_eq!(sandbox.post_json("/_sandbox/users", &body).0, 200);
-        one_run::panel_sql(
-            &p,
-            mariadb.as_ref(),
-            "UPDATE item SET status = 3 WHERE id = 1004",
-        );
-        let out = p.amocrm(&["sync", "--item", "1004"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let state = sandbox.get_json("/_sandbox/state");
-        if task_owner(&p, &state, 1004) != Some(OWNER) {
-            found.push(format!(
-                "the task of item 1004: owner {:?}",
-                task_owner(&p, &state, 1004)
-            ));
-        }
-        if !p
-            .read("var/amocrm_task.log")
-            .contains("amoCRM refused user 504143 as responsible")
-        {
-            found.push("the task log does not say amoCRM refused manager 2".into());
-        }
-        let failed = p.db().count_jobs(&["failed"]).expect("queue");
-        if failed > 0 {
-            found.push(format!("{failed} failed job(s)"));
-        }
-        problems.push((db.to_string(), found));
-    }
-    one_run::assert_none(test, &problems);
+    workers::on_each_exported(
+        "new entities are owned as the rules say",
+        RULES,
+        export_problems,
+    );
 }

@@ -116,19 +116,5 @@ fn task_problems(p: &Panel, sandbox: &Sandbox, mariadb: Option<&MysqlDb>) -> Vec
 #[test]
 fn tasks_are_set_once_per_rule_service_and_occurrence() {
     let test = "tasks are set once per rule, service and occurrence";
-    let mut problems = Vec::new();
-    for (db, database, mariadb) in workers::databases(test) {
-        let sandbox = Sandbox::start(&[]);
-        let p = Panel::new();
-        p.write_conf(&sandbox.url, &database, "");
-        let conf = p.read("etc/amocrm/amocrm.conf") + RULES;
-        p.write("etc/amocrm/amocrm.conf", &conf);
-        p.sample_panel();
-        ok(p.amocrm(&["sync", "--all"]));
-        problems.push((
-            db.to_string(),
-            task_problems(&p, &sandbox, mariadb.as_ref()),
-        ));
-    }
-    one_run::assert_none(test, &problems);
+    workers::on_each_exported(test, RULES, task_problems);
 }

@@ -173,3 +173,37 @@ pub fn creations(task_log: &str) -> std::collections::BTreeMap<String, usize> {
     }
     seen
 }
+
+/// The sample panel on `database`, with `extra` added at the end of amocrm.conf (more
+/// sections), exported to the sandbox by `amocrm sync --all`.
+pub fn exported(sandbox: &Sandbox, database: &str, extra: &str) -> Panel {
+    let p = Panel::new();
+    p.write_conf(&sandbox.url, database, "");
+    let conf = p.read("etc/amocrm/amocrm.conf") + extra;
+    p.write("etc/amocrm/amocrm.conf", &conf);
+    p.sample_panel();
+    let out = p.amocrm(&["sync", "--all"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "sync --all: {err}");
+    p
+}
+
+/// Runs `problems` on every database the suite has, each with a sandbox of its own and
+/// the sample panel exported with `extra` in amocrm.conf; fails with what each found.
+pub fn on_each_exported(
+    test: &str,
+    extra: &str,
+    problems: impl Fn(&Panel, &Sandbox, Option<&MysqlDb>) -> Vec<String>,
+) {
+    let mut found = Vec::new();
+    for (db, database, mariadb) in databases(test) {
+        let sandbox = Sandbox::start(&[]);
+        let p = exported(&sandbox, &database, extra);
+        found.push((db.to_string(), problems(&p, &sandbox, mariadb.as_ref())));
+    }
+    let report: Vec<String> = (found.iter())
+        .filter(|(_, p)| !p.is_empty())
+        .map(|(db, p)| format!("on {db}:\n  {}", p.join("\n  ")))
+        .collect();
+    assert!(report.is_empty(), "{test}:\n{}", report.join("\n"));
+}
