@@ -10,9 +10,10 @@ mod workers;
 
 use billmgr_amocrm::model::EntityKind::Account;
 use serde_json::Value;
-use support::{Panel, Sandbox};
+use support::{MysqlDb, Panel, Sandbox};
 
-const DEBTOR: &str = "debtor = account.balance < 0\n";
+/// A second `[tags.contact]` section: its rule joins the sample's.
+const DEBTOR: &str = "\n[tags.contact]\ndebtor = account.balance < 0\n";
 
 fn tags_of(p: &Panel, sandbox: &Sandbox, client: i64) -> Vec<String> {
     let id = p
@@ -36,68 +37,49 @@ fn tags_of(p: &Panel, sandbox: &Sandbox, client: i64) -> Vec<String> {
         .collect()
 }
 
-fn with_rules(sandbox: &Sandbox, database: &str, rules: &str) -> Panel {
-    let p = Panel::new();
-    p.write_conf(&sandbox.url, database, "");
-    // The contact's tag rules, in the sample's own section.
-    let conf = p.read("etc/amocrm/amocrm.conf");
-    let conf = conf.replace("[tags.contact]\n", &format!("[tags.contact]\n{rules}"));
-    p.write("etc/amocrm/amocrm.conf", &conf);
-    p
+/// After the export: the debtor's tag, and the sweep's when a balance drops.
+fn debtor_problems(p: &Panel, sandbox: &Sandbox, mariadb: Option<&MysqlDb>) -> Vec<String> {
+    let mut found = Vec::new();
+    // Client 3 owes 540.00; client 2 has 1,250.00.
+    let has = |client| tags_of(p, sandbox, client).contains(&"debtor".to_string());
+    if !has(3) || has(2) {
+        found.push(format!(
+            "after the export: client 3 {:?}, client 2 {:?}",
+            tags_of(p, sandbox, 3),
+            tags_of(p, sandbox, 2)
+        ));
+    }
+    // Client 2's balance drops with no event: the sweep sees it.
+    let drop = "UPDATE subaccount SET balance = -10.00 WHERE id = 41";
+    one_run::panel_sql(p, mariadb, drop);
+    let out = p.amocrm(&["sync", "--changed"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !has(2) {
+        found.push(format!(
+            "after the sweep: client 2 {:?}",
+            tags_of(p, sandbox, 2)
+        ));
+    }
+    found
 }
 
 #[test]
 fn a_tag_for_debtors_follows_the_balance() {
-    let test = "a tag for debtors follows the balance";
-    let mut problems = Vec::new();
-    for (db, database, mariadb) in workers::databases(test) {
-        let sandbox = Sandbox::start(&[]);
-        let p = with_rules(&sandbox, &database, DEBTOR);
-        p.sample_panel();
-        let out = p.amocrm(&["sync", "--all"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut found = Vec::new();
-        // Client 3 owes 540.00; client 2 has 1,250.00.
-        let has = |client, p: &Panel| tags_of(p, &sandbox, client).contains(&"debtor".to_string());
-        if !has(3, &p) || has(2, &p) {
-            found.push(format!(
-                "after the export: client 3 {:?}, client 2 {:?}",
-                tags_of(&p, &sandbox, 3),
-                tags_of(&p, &sandbox, 2)
-            ));
-        }
-        // Client 2's balance drops with no event: the sweep sees it.
-        one_run::panel_sql(
-            &p,
-            mariadb.as_ref(),
-            "UPDATE subaccount SET balance = -10.00 WHERE id = 41",
-        );
-        let out = p.amocrm(&["sync", "--changed"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        if !has(2, &p) {
-            found.push(format!(
-                "after the sweep: client 2 {:?}",
-                tags_of(&p, &sandbox, 2)
-            ));
-        }
-        problems.push((db.to_string(), found));
-    }
-    one_run::assert_none(test, &problems);
+    workers::on_each_exported(
+        "a tag for debtors follows the balance",
+        DEBTOR,
+        debtor_problems,
+    );
 }
 
 #[test]
 fn check_says_when_the_panel_has_no_balance_column() {
     let sandbox = Sandbox::start(&[]);
-    let p = with_rules(&sandbox, Panel::sqlite(), DEBTOR);
-    p.sample_panel();
+    let p = workers::exported(&sandbox, Panel::sqlite(), DEBTOR);
     let out = p.amocrm(&["check"]);
     assert!(
         out.status.success(),

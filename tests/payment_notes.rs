@@ -274,3 +274,41 @@ fn the_panels_list_shows_the_notes_set() {
         assert!(row["text"].contains("Оплата 1500.00 RUB"), "{row:?}");
     }
 }
+
+/// `[notes] payments = no`: a credited payment makes no note, by its event or by the
+/// sweep; with notes on, a dry sweep prints the payment it would queue and queues nothing.
+fn switch_problems(p: &Panel, sandbox: &Sandbox, mariadb: Option<&MysqlDb>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let set = |from: &str, to: &str| {
+        let conf = p.read("etc/amocrm/amocrm.conf").replace(from, to);
+        p.write("etc/amocrm/amocrm.conf", &conf);
+    };
+    set("payments = yes", "payments = no");
+    sql_each(p, mariadb, &paid_without_events(billmgr_amocrm::log::now()));
+    after(p, &[event("payment.setpaid", "31")]);
+    sweep(p);
+    let notes = one_run::entities(&sandbox.get_json("/_sandbox/state"), "notes").len();
+    if notes != 0 {
+        problems.push(format!("{notes} note(s) with notes off"));
+    }
+    let conf = p
+        .read("etc/amocrm/amocrm.conf")
+        .replace("payments = no", "payments = yes");
+    p.write("etc/amocrm/amocrm.conf", &conf);
+    let out = p.amocrm(&["sync", "--changed", "--dry-run"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    let line = r#"{"kind":"payment","id":39,"entity":"notes","reason":"new"}"#;
+    if !out.status.success() || !said.contains(line) {
+        problems.push(format!("the dry sweep said: {said}"));
+    }
+    if p.db().count_jobs(&["pending"]).expect("queue") != 0 {
+        problems.push("the dry sweep queued".into());
+    }
+    problems
+}
+
+#[test]
+fn with_notes_off_no_payment_makes_a_note() {
+    let test = "with notes off no payment makes a note";
+    workers::on_each_exported(test, "", switch_problems);
+}

@@ -292,7 +292,21 @@ const SQL_IDENTIFIERS: &[(&str, &[&str])] = &[
     // of column names and types.
     // `index`: "INDEXED BY " or "FORCE INDEX (" and PRUNE_INDEX, the queue's index name
     // (a constant).
-    ("schema.rs", &["table", "col", "ty", "index", "PRUNE_INDEX"]),
+    // `id` and `keys`: the posted table's id column and keys for the dialect, literals;
+    // POSTED_COLUMNS: a constant column list.
+    (
+        "schema.rs",
+        &[
+            "table",
+            "col",
+            "ty",
+            "index",
+            "PRUNE_INDEX",
+            "id",
+            "keys",
+            "POSTED_COLUMNS",
+        ],
+    ),
     // COLUMNS: a constant column list.
     ("posted.rs", &["COLUMNS"]),
     // `table`: the table names the callers above pass.

@@ -20,7 +20,7 @@ const NAMES: [&str; 4] = [
 
 /// What the reads below need of the panel's tables, in one statement that fails when a
 /// column is missing.
-pub(crate) const PROBE: &str = "SELECT s.account, s.balance, p.subaccountamount, p.paydate, \
+const PROBE: &str = "SELECT s.account, s.balance, p.subaccountamount, p.paydate, \
      p.status FROM subaccount s, payment p WHERE p.subaccount = s.id AND 1 = 0";
 
 /// Whether the panel's tables have what the money values read; `Err` says what is missing.

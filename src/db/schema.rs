@@ -43,40 +43,36 @@ fn creating_table(dialect: Dialect) -> String {
     sql
 }
 
+/// The columns of `amocrm_posted` after its id, the same in both dialects.
+const POSTED_COLUMNS: &str = "post_key    VARCHAR(191) NOT NULL,
+               what        VARCHAR(8) NOT NULL,
+               entity_type VARCHAR(16) NOT NULL,
+               entity_id   BIGINT NOT NULL,
+               amocrm_id   BIGINT NULL,
+               body        TEXT NOT NULL,
+               due         BIGINT NOT NULL DEFAULT 0,
+               owner       BIGINT NULL,
+               since       BIGINT NOT NULL,
+               posted_at   BIGINT NOT NULL DEFAULT 0";
+
 /// Notes and tasks posted once: `src/db/posted.rs`.
 fn posted_table(dialect: Dialect) -> String {
-    match dialect {
-        Dialect::Sqlite => "CREATE TABLE IF NOT EXISTS amocrm_posted (
-               id          INTEGER PRIMARY KEY AUTOINCREMENT,
-               post_key    VARCHAR(191) NOT NULL UNIQUE,
-               what        VARCHAR(8) NOT NULL,
-               entity_type VARCHAR(16) NOT NULL,
-               entity_id   BIGINT NOT NULL,
-               amocrm_id   BIGINT NULL,
-               body        TEXT NOT NULL,
-               due         BIGINT NOT NULL DEFAULT 0,
-               owner       BIGINT NULL,
-               since       BIGINT NOT NULL,
-               posted_at   BIGINT NOT NULL DEFAULT 0
-             )"
-        .to_string(),
-        Dialect::Mysql => "CREATE TABLE IF NOT EXISTS amocrm_posted (
-               id          BIGINT NOT NULL AUTO_INCREMENT,
-               post_key    VARCHAR(191) NOT NULL,
-               what        VARCHAR(8) NOT NULL,
-               entity_type VARCHAR(16) NOT NULL,
-               entity_id   BIGINT NOT NULL,
-               amocrm_id   BIGINT NULL,
-               body        TEXT NOT NULL,
-               due         BIGINT NOT NULL DEFAULT 0,
-               owner       BIGINT NULL,
-               since       BIGINT NOT NULL,
-               posted_at   BIGINT NOT NULL DEFAULT 0,
-               PRIMARY KEY (id),
-               UNIQUE KEY uq_amocrm_posted_key (post_key)
-             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
-            .to_string(),
-    }
+    let (id, keys) = match dialect {
+        Dialect::Sqlite => (
+            "INTEGER PRIMARY KEY AUTOINCREMENT",
+            ",\n               UNIQUE (post_key)\n             )",
+        ),
+        Dialect::Mysql => (
+            "BIGINT NOT NULL AUTO_INCREMENT",
+            ",\n               PRIMARY KEY (id),\n               \
+             UNIQUE KEY uq_amocrm_posted_key (post_key)\n             \
+             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+        ),
+    };
+    format!(
+        "CREATE TABLE IF NOT EXISTS amocrm_posted (\n               id          {id},\n               \
+         {POSTED_COLUMNS}{keys}"
+    )
 }
 
 fn link_table(dialect: Dialect, table: &str) -> String {
