@@ -204,8 +204,24 @@ fn texts_the_module_writes_itself_exist_in_both_languages() {
     let msgs = messages();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/panel/ui");
     let mut names = BTreeSet::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let code = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+    let mut files = vec![];
+    let mut dirs = vec![dir];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    assert!(
+        files.iter().any(|f| f.ends_with("rules/line.rs")),
+        "{files:?}"
+    );
+    for file in files {
+        let code = std::fs::read_to_string(file).unwrap();
         for pat in ["fail(\"", "common(\""] {
             for part in code.split(pat).skip(1) {
                 if let Some(end) = part.find('"') {

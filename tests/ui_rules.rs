@@ -36,8 +36,8 @@ fn sample_rules() -> Vec<(String, String, String)> {
         if line.is_empty() || line.starts_with(';') || line.starts_with('#') {
             continue;
         }
-        let rules = section == "conditions"
-            || section == "pipelines"
+        let rules = ["conditions", "pipelines", "tasks", "responsible", "notes"]
+            .contains(&section.as_str())
             || section.starts_with("tags.")
             || section.starts_with("fields.");
         if !rules {
@@ -139,7 +139,7 @@ fn parser_message(p: &Panel, src: &str) -> String {
 fn the_list_shows_every_rule_of_the_sample_in_file_order_in_both_languages() {
     let p = panel("http://127.0.0.1:9");
     let want = sample_rules();
-    assert_eq!(want.len(), 25, "the sample's rules: {want:#?}");
+    assert_eq!(want.len(), 26, "the sample's rules: {want:#?}");
     for lang in ["ru", "en"] {
         let a = p.call_as("amocrm.rules", "admin", 29, lang, &[]);
         a.assert_complete("amocrm.rules");
@@ -206,9 +206,13 @@ fn the_list_shows_every_rule_of_the_sample_in_file_order_in_both_languages() {
 
     // Pages.
     let page = p.call("amocrm.rules", 29, &[("p_num", "3"), ("p_cnt", "10")]);
-    assert_eq!(page.p_elems, Some(25));
-    assert_eq!(page.elems.len(), 5);
+    assert_eq!(page.p_elems, Some(26));
+    assert_eq!(page.elems.len(), 6);
     assert_eq!(page.elems[4]["name"], "default");
+    assert_eq!(
+        (page.elems[5]["id"].as_str(), page.elems[5]["type"].as_str()),
+        ("notes/payments", "notes")
+    );
 }
 
 #[test]
@@ -268,7 +272,7 @@ fn forms_of_existing_rules_are_filled_with_names_from_amocrm() {
     assert_eq!(v["status"], "7000100");
     assert_eq!(label(&a, "status", "7000102"), "Приостановлена");
     let types = &a.slists["type"];
-    assert_eq!(types.len(), 4);
+    assert_eq!(types.len(), 7);
     assert_eq!(label(&a, "type", "pipeline"), "Pipeline and stage");
 
     // A tag of two tests: the whole condition.
@@ -507,7 +511,7 @@ fn a_new_tag_is_appended_to_its_section_and_passes_check() {
     assert_eq!(comments(&before), comments(&after));
     check_passes(&p);
     let list = p.call("amocrm.rules", 29, &[]);
-    assert_eq!(list.p_elems, Some(26));
+    assert_eq!(list.p_elems, Some(sample_rules().len() + 1));
     assert_eq!(
         row(&list, "tags.lead/big%20VDS%2C%20EU")["rule"],
         "item.cost >= 1000"
@@ -687,7 +691,7 @@ fn chosen_rules_are_deleted_and_comments_stay() {
     assert_eq!(before.lines().count() - 2, after.lines().count());
     check_passes(&p);
     let list = p.call("amocrm.rules", 29, &[]);
-    assert_eq!(list.p_elems, Some(23));
+    assert_eq!(list.p_elems, Some(sample_rules().len() - 2));
     let log = p.read("var/amocrm_action.log");
     assert!(
         log.contains("amocrm.rules.delete: removed [tags.contact] HostCom EU, [pipelines] closed by manager (level 29)"),
@@ -923,6 +927,7 @@ fn amocrm_names_are_read_once_and_cached_for_five_minutes() {
         "GET /api/v4/companies/custom_fields",
         "GET /api/v4/leads/custom_fields",
         "GET /api/v4/leads/pipelines",
+        "GET /api/v4/users",
     ] {
         assert!(first.iter().any(|c| c == path), "{path} not in {first:?}");
     }
@@ -983,4 +988,180 @@ fn amocrm_names_are_read_once_and_cached_for_five_minutes() {
         "{}",
         a.values["names"]
     );
+}
+
+/// The row of the list for `id`, or none.
+fn has_row(a: &Answer, id: &str) -> bool {
+    a.elems.iter().any(|e| e["id"] == id)
+}
+
+#[test]
+fn tasks_responsible_managers_and_the_notes_switch_are_listed_edited_and_saved() {
+    let sb = Sandbox::start(&[]);
+    let p = panel(&sb.url);
+
+    // A new rule's form offers the new kinds and amoCRM's active users by name.
+    let a = p.call("amocrm.rules.edit", 29, &[]);
+    a.assert_complete("amocrm.rules.edit");
+    assert_eq!(label(&a, "type", "task"), "Task for a manager");
+    assert_eq!(label(&a, "type", "responsible"), "Responsible manager");
+    assert_eq!(
+        label(&a, "user", "504142"),
+        "Менеджер 1 <manager1@example.com>"
+    );
+    assert!(
+        !keys(&a, "user").contains(&"504144".to_string()),
+        "deactivated offered"
+    );
+    assert_eq!(keys(&a, "enabled"), ["yes", "no"]);
+
+    // A task: its line under [tasks], as the parser reads it.
+    let task = [
+        ("type", "task"),
+        ("name", "renew"),
+        ("condition", "item.status = 2 and\nitem.expiredate within 7"),
+        ("due", "item.expiredate-1"),
+        (
+            "text",
+            "Позвонить: продление {item.name}; срок {item.expiredate}",
+        ),
+    ];
+    let a = submit(&p, &task);
+    assert!(a.ok.is_some(), "{}", a.raw);
+    let conf = p.read(CONF);
+    assert!(
+        conf.contains("\nrenew = item.status = 2 and item.expiredate within 7 -> item.expiredate-1 \"Позвонить: продление {item.name}; срок {item.expiredate}\"\n"),
+        "{conf}"
+    );
+    check_passes(&p);
+    let list = p.call("amocrm.rules", 29, &[]);
+    let row_of = row(&list, "tasks/renew");
+    assert_eq!(
+        (row_of["type"].as_str(), row_of["entity"].as_str()),
+        ("task", "lead")
+    );
+    let a = open(&p, "tasks/renew");
+    assert_eq!(
+        (a.values["type"].as_str(), a.values["due"].as_str()),
+        ("task", "item.expiredate-1")
+    );
+    assert_eq!(
+        a.values["text"],
+        "Позвонить: продление {item.name}; срок {item.expiredate}"
+    );
+    assert_eq!(
+        a.values["condition"],
+        "item.status = 2 and item.expiredate within 7"
+    );
+
+    // A task the parser refuses, or a text that cannot be quoted: nothing written.
+    let before = p.read(CONF);
+    for (param, bad, why) in [
+        ("due", "item.name-1", "'item.name' is not a date"),
+        ("due", "+99999", "'99999' is not a number of days"),
+        (
+            "text",
+            "hello {item.nme}",
+            "{item.nme} in the text: unknown value",
+        ),
+        ("text", "say \"hi\"", "cannot hold double quotes"),
+        ("due", "", "Enter the task's due"),
+    ] {
+        let mut params: Vec<(&str, &str)> = task.to_vec();
+        params.retain(|(k, _)| *k != param && *k != "name");
+        params.extend([(param, bad), ("name", "other")]);
+        let a = submit(&p, &params);
+        let error = a.error.clone().unwrap_or_default();
+        assert!(error.contains(why), "{bad}: {}", a.raw);
+        assert_eq!(p.read(CONF), before);
+    }
+
+    // Responsible managers: chosen from the list, or written in; a user amoCRM lacks or
+    // has deactivated is refused.
+    let owner = |name: &'static str, user: &'static str, other: &'static str| {
+        let mut params = vec![
+            ("type", "responsible"),
+            ("name", name),
+            ("value", "item.itemtype"),
+            ("validator", "="),
+            ("argument", "vds"),
+            ("user", user),
+        ];
+        params.push(("user_other", other));
+        submit(&p, &params)
+    };
+    let a = owner("vds", "504142", "");
+    assert!(a.ok.is_some(), "{}", a.raw);
+    let a = owner("default", "504142", "Manager2@Example.com");
+    assert!(a.ok.is_some(), "{}", a.raw);
+    for (user, why) in [
+        ("999", "amoCRM has no user 999"),
+        ("former@example.com", "is deactivated"),
+        ("no one", "cannot be a user"),
+    ] {
+        let a = owner("x", "", user);
+        let error = a.error.clone().unwrap_or_default();
+        assert!(error.contains(why), "{user}: {}", a.raw);
+    }
+    let conf = p.read(CONF);
+    assert!(
+        conf.contains("\nvds = item.itemtype = vds -> 504142\n"),
+        "{conf}"
+    );
+    assert!(
+        conf.contains("\ndefault = Manager2@Example.com\n"),
+        "{conf}"
+    );
+    assert!(!conf.contains("\nx = "), "{conf}");
+    check_passes(&p);
+    let a = open(&p, "responsible/vds");
+    assert_eq!(
+        (
+            a.values["value"].as_str(),
+            a.values["argument"].as_str(),
+            a.values["user"].as_str()
+        ),
+        ("item.itemtype", "vds", "504142")
+    );
+    let a = open(&p, "responsible/default");
+    assert_eq!(
+        label(&a, "user", "Manager2@Example.com"),
+        "Менеджер 2 <manager2@example.com>"
+    );
+    let list = p.call("amocrm.rules", 29, &[]);
+    assert_eq!(row(&list, "responsible/vds")["entity"], "any");
+
+    // The notes' switch, in place of the sample's line.
+    let a = open(&p, "notes/payments");
+    assert_eq!(a.values["enabled"], "yes");
+    let a = p.call(
+        "amocrm.rules.edit",
+        29,
+        &[
+            ("sok", "ok"),
+            ("elid", "notes/payments"),
+            ("type", "notes"),
+            ("enabled", "no"),
+        ],
+    );
+    assert!(a.ok.is_some(), "{}", a.raw);
+    let a = submit(&p, &[("type", "notes"), ("enabled", "maybe")]);
+    assert!(a.error.is_some(), "{}", a.raw);
+    let conf = p.read(CONF);
+    assert!(conf.contains("[notes]\npayments = no\n"), "{conf}");
+    check_passes(&p);
+
+    // Deleted like any rule; the log says what changed.
+    let a = p.call(
+        "amocrm.rules.delete",
+        29,
+        &[("elid", "tasks/renew, responsible/vds")],
+    );
+    assert!(a.ok.is_some(), "{}", a.raw);
+    let list = p.call("amocrm.rules", 29, &[]);
+    assert!(!has_row(&list, "tasks/renew") && !has_row(&list, "responsible/vds"));
+    assert!(has_row(&list, "responsible/default"));
+    let log = p.read("var/amocrm_action.log");
+    assert!(log.contains("changed [notes] payments = no"), "{log}");
+    check_passes(&p);
 }

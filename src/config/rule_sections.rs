@@ -28,11 +28,11 @@ pub struct RuleLine {
     pub line: usize,
 }
 
-/// Whether `section` holds rules: conditions, fields, tags or pipelines.
+/// Whether `section` holds rules: conditions, fields, tags, pipelines, tasks, responsible
+/// managers or the notes' switch.
 pub fn is_rule_section(section: &str) -> bool {
     let kinds = EntityKind::ALL.map(entity_suffix);
-    section == "conditions"
-        || section == "pipelines"
+    ["conditions", "pipelines", "tasks", "responsible", "notes"].contains(&section)
         || section
             .strip_prefix("fields.")
             .or_else(|| section.strip_prefix("tags."))
@@ -250,6 +250,8 @@ mod tests {
         assert_eq!(got, want);
         assert!(is_rule_section("fields.company"));
         assert!(!is_rule_section("fields.deal"));
+        assert!(is_rule_section("tasks") && is_rule_section("responsible"));
+        assert!(is_rule_section("notes") && !is_rule_section("sync"));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! amoCRM's custom fields and pipelines as the rules screens offer them by name: read
+//! amoCRM's custom fields, pipelines and users as the rules screens offer them by name: read
 //! from the live account with the module's client and kept in `var/amocrm_meta.json` for
 //! a few minutes, so that opening a form again costs no request. The functions here are
 //! the only ones of the panel screens that talk to amoCRM.
@@ -78,13 +78,13 @@ pub fn cached(paths: &Paths) -> Option<Meta> {
     AccountMeta::kept(paths, &current_url(paths)?).map(Meta)
 }
 
-/// The names for a form: as kept when read less than five minutes ago (by a form or by
-/// the worker), else from amoCRM now (and kept). When amoCRM cannot be read, older names
-/// of the same account if there are any, and the reason.
+/// The names for a form: as kept when read less than five minutes ago (by a form, or by
+/// the worker when it read the users too), else from amoCRM now (and kept). When amoCRM
+/// cannot be read, older names of the same account if there are any, and the reason.
 pub fn load(paths: &Paths) -> Loaded {
     let now = crate::log::now();
     let kept = current_url(paths).and_then(|url| AccountMeta::kept(paths, &url));
-    if let Some(m) = kept.as_ref().filter(|m| m.is_fresh(now)) {
+    if let Some(m) = (kept.as_ref()).filter(|m| m.is_fresh(now) && m.users.is_some()) {
         return Loaded {
             meta: Some(Meta(m.clone())),
             problem: None,
@@ -118,7 +118,10 @@ fn fetch(paths: &Paths, now: i64) -> Result<AccountMeta, String> {
     let mut client = AmoClient::new(&auth, opts, paths).map_err(|e| e.to_string())?;
     // One retry: the admin is waiting at the form, which works without the names.
     client.set_attempts(2);
-    AccountMeta::fetch(&mut client, &auth.url, now).map_err(|e| e.to_string())
+    let mut meta = AccountMeta::fetch(&mut client, &auth.url, now).map_err(|e| e.to_string())?;
+    // The responsible rules' select offers them; one more request.
+    meta.read_users(&mut client).map_err(|e| e.to_string())?;
+    Ok(meta)
 }
 
 /// One TCP connection to the account's host, so that a form learns within seconds that
