@@ -42,6 +42,7 @@ pub use tokens::TokenStatus;
 
 /// Pure entry points for the fuzz targets in `fuzz/` (see `crate::fuzz_entry`).
 #[doc(hidden)]
+#[cfg(fuzzing)]
 pub mod fuzz_entry {
     use serde_json::Value;
 

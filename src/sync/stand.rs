@@ -56,7 +56,7 @@ impl Stand {
             .expect("chmod");
         std::fs::write(
             etc.join("presets.default"),
-            crate::fuzz_entry::PRESETS_DEFAULT,
+            include_str!("../../etc/presets.default"),
         )
         .expect("presets");
         let cfg = crate::config::load(&paths).expect("configuration");

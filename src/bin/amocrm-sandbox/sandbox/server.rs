@@ -82,10 +82,6 @@ impl Server {
         &self.url
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// Stops accepting connections and waits for the accepting thread.
     pub fn stop(mut self) {
         self.shutdown();

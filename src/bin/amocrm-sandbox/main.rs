@@ -3,7 +3,13 @@
 use std::io::Write;
 use std::time::Duration;
 
-use billmgr_amocrm::sandbox::{self, args, signal};
+mod sandbox;
+
+// The sandbox names the module's secret type and log times as `crate::secret` and
+// `crate::log`, in this binary and in the library's own tests, which build it too.
+use billmgr_amocrm::{log, secret};
+
+use sandbox::{args, signal};
 
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
