@@ -21,6 +21,7 @@ mod note;
 mod problem;
 mod rate;
 mod rate_state;
+mod rate_window;
 mod rejection;
 mod removed;
 mod retry;

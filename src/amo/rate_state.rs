@@ -19,7 +19,7 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 
 use super::clock::Mono;
-use super::rate::{Slot, State, Window};
+use super::rate_window::{Slot, State, Window};
 
 /// Changes with every boot; times written in another boot mean nothing in this one.
 const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";

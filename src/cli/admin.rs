@@ -1,5 +1,6 @@
 //! The admin's commands other than `status`.
 
+use super::usage::usage;
 use crate::config;
 use crate::db::{self, NewJob, PanelDb};
 use crate::log::Which;
@@ -69,14 +70,14 @@ pub fn sync(paths: &Paths, args: &[String]) -> i32 {
                     .filter(|v| *v > 0)
                 {
                     Some(id) if one.is_none() => one = Some((kind, id)),
-                    _ => return super::usage(),
+                    _ => return usage(),
                 }
             }
-            _ => return super::usage(),
+            _ => return usage(),
         }
     }
     if [all, changed, one.is_some()].iter().filter(|b| **b).count() != 1 {
-        return super::usage();
+        return usage();
     }
     if changed {
         return sync_changed(paths, dry_run);
@@ -406,10 +407,10 @@ pub fn sample_panel(paths: &Paths, args: &[String]) -> i32 {
                         services: *s,
                     })
                 }
-                _ => return super::usage(),
+                _ => return usage(),
             }
         }
-        _ => return super::usage(),
+        _ => return usage(),
     }
     crate::log::init(paths, Which::Action, true);
     let settings = match config::load_light(paths) {

@@ -28,10 +28,11 @@ mod sql;
 mod sqlite;
 mod target;
 
+pub use discover::target;
 pub use entities::{EntityRows, Pick, Wanted};
 pub use kept::Kept;
 pub use posted::{NewPost, PostKind, Posted};
-pub use target::{Target, target};
+pub use target::Target;
 
 use std::collections::HashMap;
 

@@ -1,10 +1,7 @@
-//! A database to open, as the settings resolve it ([`super::discover`]).
+//! A database to open: a SQLite file or a MySQL address ([`super::discover`] finds which).
 
 use std::path::PathBuf;
 
-use super::DbResult;
-use crate::config::DatabaseSettings;
-use crate::paths::Paths;
 use crate::secret::Secret;
 
 /// A database to open.
@@ -24,9 +21,4 @@ impl Target {
             Target::Mysql(url) => super::mysql::describe_url(url),
         }
     }
-}
-
-/// The database the settings name (see [`super::discover::resolve`] for the order).
-pub fn target(settings: &DatabaseSettings, paths: &Paths) -> DbResult<Target> {
-    super::discover::resolve(settings, paths).map(|r| r.target)
 }

@@ -53,7 +53,7 @@ pub fn basis(cfg: &Config, meta: &Meta) -> u64 {
 /// change its verdict with no row changed: the digests then hold for that day only.
 fn basis_on(cfg: &Config, meta: &Meta, day: i64) -> u64 {
     let modes: Vec<_> = (EntityKind::ALL.iter())
-        .map(|k| super::sweep::update_mode(cfg, *k))
+        .map(|k| cfg.sync.mode_for(*k))
         .collect();
     let account =
         serde_json::to_string(&(&meta.account.fields, &meta.account.pipelines)).unwrap_or_default();

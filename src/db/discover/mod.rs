@@ -69,6 +69,11 @@ pub fn missing_settings(settings: &DatabaseSettings, paths: &Paths) -> Option<Db
     resolve(settings, paths).err()
 }
 
+/// The database the settings name (see [`resolve`] for the order).
+pub fn target(settings: &DatabaseSettings, paths: &Paths) -> DbResult<Target> {
+    resolve(settings, paths).map(|r| r.target)
+}
+
 /// Resolves the settings in the order above, asking the panel if it comes to that.
 pub fn resolve(settings: &DatabaseSettings, paths: &Paths) -> DbResult<Resolved> {
     let conf = from_conf(settings, paths)?;

@@ -2,9 +2,20 @@
 //! user each, legal-entity payers and services, streamed in multi-row INSERTs and
 //! transactions of a few thousand rows, so 100,000 rows take seconds and little memory.
 
-use super::Size;
 use crate::db::DbResult;
 use crate::db::sql::{Driver, SqlResult, Value, placeholders};
+
+/// How big a generated panel to add to the sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Size {
+    /// Clients (`account`), each with one `user`; every third is a foreign client of the
+    /// second provider (project 2, no country, English).
+    pub clients: usize,
+    /// Legal-entity payers (`profile`, profiletype 2), spread over the clients.
+    pub legal_payers: usize,
+    /// Services (`item`), spread over the clients, the sample's tariffs and every status.
+    pub services: usize,
+}
 
 /// Generated ids start above the sample's (accounts 2..7, items 1001..1010).
 const ACCOUNT_BASE: i64 = 1000;

@@ -5,6 +5,8 @@
 
 mod generate;
 
+pub use generate::Size;
+
 use std::fmt;
 
 use super::sql::{Dialect, Driver, Row};
@@ -13,18 +15,6 @@ use super::{DbError, DbResult, Target};
 const SCHEMA_SQLITE: &str = include_str!("../billmgr/schema.sqlite.sql");
 const SCHEMA_MYSQL: &str = include_str!("../billmgr/schema.mysql.sql");
 const SAMPLE: &str = include_str!("../billmgr/sample.sql");
-
-/// How big a generated panel to add to the sample.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Size {
-    /// Clients (`account`), each with one `user`; every third is a foreign client of the
-    /// second provider (project 2, no country, English).
-    pub clients: usize,
-    /// Legal-entity payers (`profile`, profiletype 2), spread over the clients.
-    pub legal_payers: usize,
-    /// Services (`item`), spread over the clients, the sample's tariffs and every status.
-    pub services: usize,
-}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SampleOptions {

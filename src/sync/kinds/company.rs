@@ -1,6 +1,6 @@
 //! A payer (`profile`) that is a legal entity becomes a company, on its client's contact.
 
-use super::{Kind, Needs, first};
+use super::kind::{Kind, Needs, first};
 use crate::model::Record;
 
 pub struct Company;

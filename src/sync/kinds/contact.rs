@@ -1,6 +1,6 @@
 //! A client (`account` and its first user) becomes a contact.
 
-use super::{Kind, first};
+use super::kind::{Kind, first};
 use crate::model::Record;
 
 pub struct Contact;

@@ -1,7 +1,7 @@
 //! A service (`item`) becomes a lead, made on its client's contact and first company, in
 //! the pipeline and status the rules give; its price is the service's cost.
 
-use super::{Extras, Kind, Needs, first};
+use super::kind::{Extras, Kind, Needs, first};
 use crate::model::Record;
 use crate::rules::{Rules, Stage};
 use crate::sync::fields::Meta;
