@@ -5,10 +5,10 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use super::drain::{Stop, Worker};
 use super::kinds;
 use super::read::Read;
 use super::record::NotSynced;
+use super::runner::{Stop, Worker};
 use super::target::Target;
 use crate::model::EntityKind;
 

@@ -3,105 +3,18 @@
 //! until a batch is full, so skipped, excluded and unchanged entities take no place in a
 //! request; full batches are sent and recorded.
 
-use std::io::IsTerminal;
-
-use super::dedup::Finder;
 use super::fields::Meta;
-use super::record::Ledger;
+use super::runner::{Stop, Worker};
 use super::target::{Ready, Target};
-use crate::amo::{AccountMeta, AmoClient, AmoError, ClientOptions, LinkRequest};
-use crate::config::Config;
-use crate::db::{self, DbError, Job, PanelDb};
+use crate::amo::{AccountMeta, AmoError, LinkRequest};
+use crate::db::{self, Job};
 use crate::model::EntityKind;
-use crate::paths::Paths;
-
-/// A run that must stop: amoCRM refused or is unreachable, or the database failed.
-#[derive(Debug)]
-pub(super) enum Stop {
-    Amo(AmoError),
-    Db(DbError),
-}
-
-impl From<DbError> for Stop {
-    fn from(e: DbError) -> Self {
-        Stop::Db(e)
-    }
-}
-
-/// Above this many due jobs the worker reads every contact once to find duplicates,
-/// instead of one search per new client.
-const FULL_SCAN_THRESHOLD: i64 = 200;
 
 /// amoCRM takes this many links a request: new companies' links to their contacts are
 /// gathered across batches and sent this many at a time.
 const LINKS_PER_REQUEST: usize = 250;
 
-pub(super) struct Worker<'a> {
-    pub cfg: &'a Config,
-    pub paths: Paths,
-    pub db: Box<dyn PanelDb>,
-    pub amo: AmoClient,
-    /// amoCRM's fields and pipelines, read at most once in the worker's life.
-    pub meta: Option<Meta>,
-    pub finder: Finder,
-    pub ledger: Ledger,
-    /// New companies' links to their contacts not sent yet.
-    pub company_links: Vec<LinkRequest>,
-    /// Links whose amoCRM entity is gone, being replaced in this batch.
-    pub heals: super::heal::Heals,
-    /// The kept fields and pipelines were dropped in this run already.
-    pub meta_forgotten: bool,
-    pub progress: bool,
-    /// The users `[responsible]` names, as resolved in this run.
-    pub owners: super::owners::Owners,
-    /// Notes and tasks marked in this run and not sent yet.
-    pub fresh_posts: super::posting::Fresh,
-    /// Payments of this pass whose clients have no contact yet: `(client, payment)`.
-    pub payments_waiting: Vec<(i64, i64)>,
-    /// Tasks of this pass's services, waiting for their leads: `(service, task)`.
-    pub tasks_waiting: Vec<(
-        i64,
-        super::task_plan::PlannedTask,
-        Option<crate::rules::UserRef>,
-    )>,
-}
-
-impl<'a> Worker<'a> {
-    pub fn new(
-        paths: &Paths,
-        cfg: &'a Config,
-        mut db: Box<dyn PanelDb>,
-        progress: bool,
-    ) -> Result<Worker<'a>, Stop> {
-        let opts = ClientOptions {
-            rate_limit: cfg.sync.rate_limit,
-            timeout: std::time::Duration::from_secs(30),
-        };
-        let amo = AmoClient::new(&cfg.auth, opts, paths).map_err(Stop::Amo)?;
-        let due = db.due_jobs(crate::log::now())?;
-        Ok(Worker {
-            cfg,
-            paths: paths.clone(),
-            db,
-            amo,
-            meta: None,
-            finder: Finder::new(due > FULL_SCAN_THRESHOLD),
-            ledger: Ledger::default(),
-            company_links: Vec::new(),
-            heals: Default::default(),
-            meta_forgotten: false,
-            progress: progress && std::io::stderr().is_terminal(),
-            owners: Default::default(),
-            fresh_posts: Default::default(),
-            payments_waiting: Vec::new(),
-            tasks_waiting: Vec::new(),
-        })
-    }
-
-    pub fn into_db(self) -> Box<dyn PanelDb> {
-        self.db
-    }
-
+impl Worker<'_> {
     /// Drains the queue. On a stop, what was done is kept and the jobs not finished go
     /// back to the queue untouched.
     pub fn drain(&mut self) -> Result<(), Stop> {

@@ -8,44 +8,14 @@
 //! naming a contact or company amoCRM no longer has queues that entity's panel entity to
 //! heal it, and is tried again after it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use super::drain::{Stop, Worker};
 use super::kinds;
-use super::send::Update;
-use super::target::Ready;
+use super::runner::{Healed, Stop, Worker};
+use super::target::{Gone, Ready, Update};
 use crate::amo::{AmoError, LinkRequest};
 use crate::db::NewJob;
 use crate::model::EntityKind;
-
-/// A linked target whose amoCRM entity is gone.
-pub(super) struct Gone {
-    pub ready: Ready,
-    /// The amoCRM id it was linked to.
-    pub was: i64,
-}
-
-/// The heals of the batch being sent.
-#[derive(Debug, Default)]
-pub(super) struct Heals {
-    /// Targets whose link is being replaced: (kind, panel id) → the amoCRM id that is gone.
-    pending: HashMap<(EntityKind, i64), i64>,
-    /// Those linked again, waiting for what hung on the old entity.
-    done: Vec<Healed>,
-}
-
-/// A target linked to a new amoCRM entity in place of one that is gone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Healed {
-    kind: EntityKind,
-    id: i64,
-    /// Its client (a client's own id, a payer's client).
-    account: Option<i64>,
-    was: i64,
-    now: i64,
-    /// Made just now, so nothing hangs on it yet (an existing one matched may have some).
-    fresh: bool,
-}
 
 /// What is to hang on a healed entity: the client's leads, and for a contact its client's
 /// first company.

@@ -30,6 +30,7 @@ mod read;
 mod record;
 mod recover;
 pub mod responsible;
+mod runner;
 mod send;
 #[cfg(test)]
 mod stand;
@@ -42,6 +43,8 @@ pub mod sweep_state;
 mod target;
 pub mod task_plan;
 mod tasks;
+pub mod wake;
 pub mod worker;
 
-pub use worker::{RunError, RunReport, run};
+pub use record::RunReport;
+pub use worker::{RunError, run};

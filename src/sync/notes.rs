@@ -2,8 +2,8 @@
 //! clients' contacts, each once. A note is marked (`amocrm_posted`, committed) before the
 //! jobs are recorded done; `posting` sends it. Its plan (key and text) is `payment_note`.
 
-use super::drain::{Stop, Worker};
 use super::payment_note::{self, PaymentNote};
+use super::runner::{Stop, Worker};
 use super::target::Target;
 use crate::db::{Lookup, NewPost, PostKind};
 use crate::model::EntityKind;

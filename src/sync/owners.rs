@@ -3,20 +3,10 @@
 //! (deactivated, unknown, or refused by amoCRM in this run) is left out of the create, and
 //! the task log says so once a run: the entity still goes, owned by the integration's user.
 
-use std::collections::{HashMap, HashSet};
-
-use super::drain::{Stop, Worker};
 use super::plan::Plan;
 use super::responsible::{problem, resolve};
+use super::runner::{Stop, Worker};
 use crate::rules::UserRef;
-
-/// What is known of the users named in this run.
-#[derive(Debug, Default)]
-pub struct Owners {
-    resolved: HashMap<UserRef, Option<i64>>,
-    /// Ids amoCRM refused as responsible in this run.
-    refused: HashSet<i64>,
-}
 
 impl Worker<'_> {
     /// The id to send as the responsible user of a new entity, if any.

@@ -4,17 +4,14 @@
 //! stand for a note or task amoCRM made: its entity's notes or tasks are read, and it is
 //! recorded if found there, sent if not (amoCRM deduplicates neither).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use super::drain::{Stop, Worker};
+use super::runner::{Stop, Worker};
 use crate::amo::{AmoError, NewNote, NewTask, Rejection};
 use crate::db::{PostKind, Posted};
 
 /// Tries for one whose answer is lost: sent, looked for, sent again.
 const ROUNDS: usize = 3;
-
-/// Keys marked in this run and not sent yet: they need no look in amoCRM first.
-pub type Fresh = HashSet<String>;
 
 /// What amoCRM holds on one entity: `(id, text, due)` of each note or task.
 type Held = Vec<(i64, String, i64)>;

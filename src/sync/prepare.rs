@@ -2,9 +2,9 @@
 //! excluded by its condition), hang it on what it needs, plan it. Gone, excluded and
 //! unchanged entities are settled here and never take a place in a batch.
 
-use super::drain::{Stop, Worker};
 use super::plan::{Admission, admit, plan};
 use super::read::{Read, read};
+use super::runner::{Stop, Worker};
 use super::target::{Ready, Target};
 use crate::model::EntityKind;
 

@@ -6,9 +6,27 @@
 use std::collections::HashMap;
 
 use super::target::Target;
-use super::worker::{RunReport, backoff};
 use crate::db::{DbResult, Job, Outcome, PanelDb, Write};
 use crate::model::EntityKind;
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunReport {
+    /// Another worker holds the lock: this one did nothing.
+    pub busy: bool,
+    /// `[sync] enabled = no`: jobs wait, nothing was sent.
+    pub disabled: bool,
+    pub sent: u64,
+    pub unchanged: u64,
+    pub skipped: u64,
+    pub failed: u64,
+}
+
+/// The delay before a failed job is tried again: 1 minute, doubling, at most 6 hours.
+pub fn backoff(attempts: i64) -> i64 {
+    let n = attempts.clamp(1, 20) as u32;
+    (60i64 << (n - 1)).min(6 * 3600)
+}
 
 /// Why an entity something hangs on is not in amoCRM after this run tried it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,6 +185,15 @@ fn job_label(job: &Job) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff(1), 60);
+        assert_eq!(backoff(2), 120);
+        assert_eq!(backoff(5), 960);
+        assert_eq!(backoff(30), 6 * 3600);
+        assert_eq!(backoff(0), 60);
+    }
     use crate::db::sample::{self, SampleOptions};
     use crate::db::{Lookup, NewJob};
 

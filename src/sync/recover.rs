@@ -5,9 +5,9 @@
 use std::collections::{HashMap, HashSet};
 
 use super::dedup::{Sent, match_made};
-use super::drain::{Stop, Worker};
 use super::kinds;
-use super::send::Update;
+use super::runner::{Stop, Worker};
+use super::target::Update;
 use super::target::{Ready, Target};
 use crate::amo::{AmoError, Entity};
 use crate::model::EntityKind;

@@ -5,26 +5,15 @@
 use std::collections::{HashMap, HashSet};
 
 use super::dedup::Wanted;
-use super::drain::{Stop, Worker};
-use super::heal::Gone;
 use super::kinds;
-use super::target::{Ready, Target};
+use super::runner::{Stop, Worker};
+use super::target::{Gone, Ready, Target, Update};
 use crate::amo::{AmoError, Entity, EntityPatch, LinkRequest, Rejection};
 use crate::model::EntityKind;
 
 /// How many sends of one create batch whose answers were lost, each followed by a look
 /// for what it made, before the run stops and leaves the rest to the next one.
 const CREATE_ROUNDS: usize = 3;
-
-/// An existing amoCRM entity the target is to become.
-pub(super) struct Update {
-    pub ready: Ready,
-    pub amo_id: i64,
-    /// Why, for the log.
-    pub what: &'static str,
-    /// The fingerprint of the last sync (empty when never synced to this entity).
-    pub last: String,
-}
 
 impl Worker<'_> {
     /// Sends one batch of one kind and records what each entity came to.

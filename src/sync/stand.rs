@@ -3,7 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use super::drain::Worker;
+use super::runner::Worker;
 use crate::config::Config;
 use crate::db::PanelDb;
 use crate::paths::Paths;

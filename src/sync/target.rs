@@ -117,6 +117,23 @@ fn entity_of(db: &mut dyn PanelDb, job: &Job) -> DbResult<Result<(EntityKind, i6
     })
 }
 
+/// A linked target whose amoCRM entity is gone.
+pub(super) struct Gone {
+    pub ready: Ready,
+    /// The amoCRM id it was linked to.
+    pub was: i64,
+}
+
+/// An existing amoCRM entity the target is to become.
+pub(super) struct Update {
+    pub ready: Ready,
+    pub amo_id: i64,
+    /// Why, for the log.
+    pub what: &'static str,
+    /// The fingerprint of the last sync (empty when never synced to this entity).
+    pub last: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

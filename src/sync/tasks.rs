@@ -3,7 +3,7 @@
 //! `amocrm_posted` (committed) once its lead is known and before the service's jobs are
 //! recorded done; `posting` sends it.
 
-use super::drain::{Stop, Worker};
+use super::runner::{Stop, Worker};
 use super::task_plan::{self, PlannedTask};
 use crate::db::{NewPost, PostKind};
 use crate::model::{EntityKind, Record};

@@ -1,26 +1,14 @@
 //! A worker's run (`amocrm task`): one at a time, under the worker lock; the settings
 //! and the queue made ready; the drain; and what the run came to, kept for `status`.
 
-use super::drain::{Stop, Worker};
 use super::lock::WorkerLock;
+use super::record::RunReport;
+use super::runner::{Stop, Worker};
 use super::state::RunState;
 use crate::amo::{AmoClient, AmoError, ClientOptions};
 use crate::config::{Config, Problems};
 use crate::db::{self, DbError, PanelDb};
 use crate::paths::Paths;
-
-/// What a run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RunReport {
-    /// Another worker holds the lock: this one did nothing.
-    pub busy: bool,
-    /// `[sync] enabled = no`: jobs wait, nothing was sent.
-    pub disabled: bool,
-    pub sent: u64,
-    pub unchanged: u64,
-    pub skipped: u64,
-    pub failed: u64,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -237,25 +225,5 @@ fn describe_stop(e: &AmoError) -> (String, String) {
                 .into(),
         ),
         other => (other.to_string(), "see the task log".into()),
-    }
-}
-
-/// The delay before a failed job is tried again: 1 minute, doubling, at most 6 hours.
-pub fn backoff(attempts: i64) -> i64 {
-    let n = attempts.clamp(1, 20) as u32;
-    (60i64 << (n - 1)).min(6 * 3600)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_and_caps() {
-        assert_eq!(backoff(1), 60);
-        assert_eq!(backoff(2), 120);
-        assert_eq!(backoff(5), 960);
-        assert_eq!(backoff(30), 6 * 3600);
-        assert_eq!(backoff(0), 60);
     }
 }

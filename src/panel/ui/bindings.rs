@@ -265,7 +265,7 @@ pub fn resync(ctx: &Ctx<'_>) -> UiResult {
     ctx.audit(&format!("queued {} to sync again", keys(&rows)));
     drop(db);
     if crate::config::load_light(ctx.paths).is_ok_and(|c| c.sync_enabled) {
-        crate::panel::handler::wake_worker(ctx.paths);
+        crate::sync::wake::wake_worker(ctx.paths);
     }
     Ok(ctx.ok())
 }

@@ -85,7 +85,7 @@ fn start(ctx: &Ctx<'_>) -> Result<(), UiError> {
 
     let not_started =
         |e: &dyn std::fmt::Display| ctx.fail("export_not_started", &[("error", &e.to_string())]);
-    let mut child = crate::panel::handler::spawn_detached(ctx.paths, &["sync", "--all"])
+    let mut child = crate::sync::wake::spawn_detached(ctx.paths, &["sync", "--all"])
         .map_err(|e| not_started(&e))?;
     let pid = child.id();
 

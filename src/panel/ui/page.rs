@@ -2,7 +2,8 @@
 //! choices, ok, redirects and errors, put into the document the panel handed in (which
 //! already holds the function's metadata and messages).
 
-use super::Ctx;
+use super::ctx::{Ctx, Paging};
+use crate::db::PanelDb;
 use crate::panel::doc::escape;
 
 /// Rows of a list, with the panel's paging.
@@ -80,34 +81,6 @@ fn push_element(out: &mut String, name: &str, value: &str) {
     }
 }
 
-/// The page of a list the panel asks for (`p_num` from 1, `p_cnt` rows a page).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Paging {
-    pub num: usize,
-    pub cnt: usize,
-}
-
-impl Paging {
-    pub const DEFAULT_CNT: usize = 50;
-    pub const MAX_CNT: usize = 1000;
-
-    pub fn from_params(num: Option<&str>, cnt: Option<&str>) -> Paging {
-        let num = num
-            .and_then(|s| s.parse().ok())
-            .filter(|n| *n >= 1)
-            .unwrap_or(1);
-        let cnt = cnt
-            .and_then(|s| s.parse().ok())
-            .filter(|n| *n >= 1)
-            .unwrap_or(Self::DEFAULT_CNT)
-            .min(Self::MAX_CNT);
-        Paging { num, cnt }
-    }
-    pub fn offset(&self) -> usize {
-        (self.num - 1).saturating_mul(self.cnt)
-    }
-}
-
 /// `YYYY-MM-DD HH:MM` in local time, as the panel's lists show dates; 0 is "never".
 pub fn datetime(unix: i64) -> Option<String> {
     if unix <= 0 {
@@ -117,64 +90,23 @@ pub fn datetime(unix: i64) -> Option<String> {
     Some(full[..16].to_string())
 }
 
-/// Inserts `body` into the panel's document before its root's end tag; makes a new
-/// `<doc>` when the panel sent none (or something that is not one).
-pub fn wrap_doc(input: &[u8], func: &str, lang: &str, body: &str) -> String {
-    if let Ok(text) = std::str::from_utf8(input) {
-        let trimmed = text.trim_end();
-        if crate::panel::doc::inspect(input).well_formed {
-            if let Some(pos) = trimmed.rfind("</doc>")
-                && trimmed[pos..].trim() == "</doc>"
-            {
-                return format!("{}{body}</doc>\n", &trimmed[..pos]);
-            }
-            if let Some(stripped) = trimmed.strip_suffix("/>")
-                && let Some(start) = stripped.rfind("<doc")
-                && !stripped[start..].contains('>')
-            {
-                return format!("{stripped}>{body}</doc>\n");
-            }
-        }
+/// How a panel entity is shown in the module's lists: its name and id, or just the id
+/// when it is gone from the panel.
+pub fn entity_label(db: &mut dyn PanelDb, kind: crate::model::EntityKind, id: i64) -> String {
+    match db
+        .read(kind, id)
+        .ok()
+        .flatten()
+        .and_then(|r| crate::sync::plan::entity_name(kind, &r))
+    {
+        Some(name) => format!("{name} (#{id})"),
+        None => format!("#{id}"),
     }
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc lang=\"{}\" func=\"{}\">{body}</doc>\n",
-        escape(lang),
-        escape(func)
-    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn body_goes_inside_the_panels_document() {
-        let doc = br#"<?xml version="1.0"?><doc func="amocrm.queue"><metadata name="x"/></doc>
-"#;
-        let out = wrap_doc(doc, "amocrm.queue", "en", "<elem/>");
-        assert!(
-            out.ends_with("<metadata name=\"x\"/><elem/></doc>\n"),
-            "{out}"
-        );
-        let out = wrap_doc(b"<doc func=\"f\"/>", "f", "en", "<a/>");
-        assert_eq!(out, "<doc func=\"f\"><a/></doc>\n");
-        let out = wrap_doc(b"not xml </doc>", "f", "ru", "<a/>");
-        assert!(
-            out.contains("<doc lang=\"ru\" func=\"f\"><a/></doc>"),
-            "{out}"
-        );
-        let out = wrap_doc(b"", "f\"<", "en", "");
-        assert!(out.contains("func=\"f&quot;&lt;\""));
-    }
-
-    #[test]
-    fn paging_is_bounded() {
-        assert_eq!(Paging::from_params(None, None), Paging { num: 1, cnt: 50 });
-        let p = Paging::from_params(Some("3"), Some("20"));
-        assert_eq!(p.offset(), 40);
-        assert_eq!(Paging::from_params(Some("-1"), Some("x")).num, 1);
-        assert_eq!(Paging::from_params(None, Some("99999999")).cnt, 1000);
-    }
 
     #[test]
     fn rows_escape_their_values() {

@@ -81,7 +81,7 @@ pub fn retry(ctx: &Ctx<'_>) -> UiResult {
         .map_err(|e| ctx.db_error(e))?;
     ctx.audit(&format!("retry now: {n} of jobs {}", join(&ids)));
     if crate::config::load_light(ctx.paths).is_ok_and(|c| c.sync_enabled) {
-        crate::panel::handler::wake_worker(ctx.paths);
+        crate::sync::wake::wake_worker(ctx.paths);
     }
     Ok(ctx.ok())
 }
