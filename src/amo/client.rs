@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::batch::{self, Outcome, Pending, Reply};
 use super::entity::{Entity, EntityPatch, NewEntity};
-use super::error::{AmoError, NEW_CODE_ACTION};
+use super::error::{AmoError, NEW_CODE_ACTION, OAuthRefusal};
 use super::models::{CustomField, LinkRequest, Pipeline, User};
 use super::note::{NewNote, Note};
 use super::problem;
@@ -65,7 +65,7 @@ impl AmoClient {
         opts: ClientOptions,
         paths: &Paths,
     ) -> Result<AmoClient, AmoError> {
-        let base = url::check_base_url(&auth.url)
+        let base = url::check_account_url(&auth.url)
             .map_err(|e| AmoError::Local(format!("[auth] url: {e}")))?;
         // A last guard in the logs: these never get there on purpose.
         crate::log::register_secret(auth.client_secret.expose());
@@ -645,6 +645,7 @@ impl AmoClient {
             if answer.status == 401 {
                 return Err(AmoError::Refused {
                     status: 401,
+                    oauth: None,
                     message: format!(
                         "amoCRM rejects even a fresh access token ({})",
                         problem::describe(401, &answer.body)
@@ -658,11 +659,13 @@ impl AmoClient {
         match answer.status {
             402 => Err(AmoError::Refused {
                 status: 402,
+                oauth: None,
                 message: "the amoCRM account is not paid for (402 Payment Required)".to_string(),
                 action: "pay for the account in amoCRM; the queue waits and goes out once it is paid".to_string(),
             }),
             403 => Err(AmoError::Refused {
                 status: 403,
+                oauth: None,
                 message: format!(
                     "amoCRM blocks this integration's requests ({}), possibly for exceeding its rate limit",
                     problem::describe(403, &answer.body)
@@ -721,6 +724,7 @@ impl AmoClient {
         let Some(refresh) = self.files.read_refresh()? else {
             return Err(AmoError::Refused {
                 status: 401,
+                oauth: None,
                 message: format!(
                     "there is no refresh token in {}",
                     self.files.refresh_path().display()
@@ -775,6 +779,7 @@ impl AmoClient {
             // until the new pair is first used.
             repeatable: true,
         })?;
+        let reason = problem::oauth_reason(&answer.body);
         match answer.status {
             200 => {
                 let json: Value = serde_json::from_str(&answer.body).map_err(|_| {
@@ -797,10 +802,8 @@ impl AmoClient {
             }
             400 | 401 => Err(AmoError::Refused {
                 status: answer.status,
-                message: format!(
-                    "amoCRM does not accept {what}: {}",
-                    problem::oauth_reason(&answer.body)
-                ),
+                message: format!("amoCRM does not accept {what}: {reason}"),
+                oauth: Some(OAuthRefusal::from_reason(&reason)),
                 action: match grant {
                     Grant::Refresh => NEW_CODE_ACTION.to_string(),
                     Grant::Code => format!(
@@ -811,6 +814,7 @@ impl AmoClient {
             }),
             402 | 403 => Err(AmoError::Refused {
                 status: answer.status,
+                oauth: None,
                 message: format!(
                     "amoCRM refused {what}: {}",
                     problem::describe(answer.status, &answer.body)
@@ -833,6 +837,7 @@ fn no_result() -> Rejection {
 fn no_tokens(access: &std::path::Path) -> AmoError {
     AmoError::Refused {
         status: 401,
+        oauth: None,
         message: format!(
             "there are no tokens in {} and no code in [auth] of amocrm.conf",
             access.display()

@@ -14,6 +14,8 @@ pub enum AmoError {
         status: u16,
         message: String,
         action: String,
+        /// What amoCRM's OAuth server objected to, when a token request was refused.
+        oauth: Option<OAuthRefusal>,
     },
     /// Unreachable, 5xx, timeouts, 429 after the retries: the run stops, the queue stays.
     #[error("amoCRM is unavailable: {0}; the queue keeps the changes, they go out on a later run")]
@@ -56,20 +58,20 @@ pub enum OAuthRefusal {
 impl AmoError {
     /// Why a token request (code exchange or refresh) was refused; `None` for other errors.
     pub fn oauth_refusal(&self) -> Option<OAuthRefusal> {
-        let AmoError::Refused {
-            status: 400 | 401,
-            message,
-            ..
-        } = self
-        else {
-            return None;
-        };
-        // The token requests' messages end with amoCRM's own reason (see client.rs).
-        let reason = message
-            .strip_prefix("amoCRM does not accept ")?
-            .to_lowercase();
+        match self {
+            AmoError::Refused { oauth, .. } => *oauth,
+            _ => None,
+        }
+    }
+}
+
+impl OAuthRefusal {
+    /// What a token request's refusal objects to, from the reason amoCRM gave (its `hint`,
+    /// else its message).
+    pub fn from_reason(reason: &str) -> OAuthRefusal {
+        let reason = reason.to_lowercase();
         let has = |s: &str| reason.contains(s);
-        Some(if has("code has expired") {
+        if has("code has expired") {
             OAuthRefusal::CodeExpired
         } else if has("code has been revoked") {
             OAuthRefusal::CodeUsed
@@ -85,21 +87,13 @@ impl AmoError {
             OAuthRefusal::RefreshToken
         } else {
             OAuthRefusal::Other
-        })
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn refused(status: u16, message: &str) -> AmoError {
-        AmoError::Refused {
-            status,
-            message: message.to_string(),
-            action: String::new(),
-        }
-    }
 
     #[test]
     fn oauth_hints_name_the_fix() {
@@ -128,17 +122,15 @@ mod tests {
             ("no reason given (x)", OAuthRefusal::Other),
         ];
         for (hint, want) in cases {
-            let e = refused(
-                400,
-                &format!("amoCRM does not accept the authorization code: {hint}"),
-            );
-            assert_eq!(e.oauth_refusal(), Some(want), "{hint}");
+            assert_eq!(OAuthRefusal::from_reason(hint), want, "{hint}");
         }
-        assert_eq!(
-            refused(402, "amoCRM does not accept x: y").oauth_refusal(),
-            None
-        );
-        assert_eq!(refused(401, "there are no tokens").oauth_refusal(), None);
+        let other = AmoError::Refused {
+            status: 401,
+            message: "there are no tokens".into(),
+            action: String::new(),
+            oauth: None,
+        };
+        assert_eq!(other.oauth_refusal(), None);
         assert_eq!(AmoError::Unavailable("x".into()).oauth_refusal(), None);
     }
 }

@@ -30,6 +30,7 @@ mod tokens;
 mod transport;
 mod url;
 
+pub use self::url::check_account_url;
 pub use client::{AmoClient, ClientOptions};
 pub use entity::{Entity, EntityPatch, FieldValue, FieldValues, NewEntity, Scalar};
 pub use error::{AmoError, NEW_CODE_ACTION, OAuthRefusal};

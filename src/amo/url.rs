@@ -1,93 +1,72 @@
-//! The account's address (https, or plain http to loopback only) and query strings.
+//! The account's address (https, or plain http to loopback only), checked here for every
+//! reader of it, and query strings.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use ::url::{Host, ParseError, Url};
 
-/// Checks the `[auth] url` setting and returns it without a trailing slash. Plain http
-/// would send tokens in the clear, so it is allowed only to this machine (the sandbox).
-pub(crate) fn check_base_url(url: &str) -> Result<String, String> {
+/// How an address is written, for the messages.
+const EXAMPLE: &str = "https://example.amocrm.ru";
+
+/// The account's address, `[auth] url`, as amocrm.conf, the settings form and the client
+/// take it: https, or http to this machine only (the sandbox, a test proxy), since plain
+/// http would carry the tokens in the clear; the account's address alone, without a user
+/// name, a path or a query (`http://127.0.0.1@evil` and `http://127.0.0.1:80@evil.com`
+/// are evil.com). Returned as written, without its trailing slash.
+pub fn check_account_url(url: &str) -> Result<String, String> {
     let url = url.trim().trim_end_matches('/');
-    let lower = url.to_ascii_lowercase();
-    let (https, rest) = if let Some(rest) = lower.strip_prefix("https://") {
-        (true, rest)
-    } else if let Some(rest) = lower.strip_prefix("http://") {
-        (false, rest)
-    } else {
+    let no_host = || format!("'{url}' has no valid host: write {EXAMPLE}");
+    if !url.contains("://") {
+        return Err(format!("'{url}' is not an address: write {EXAMPLE}"));
+    }
+    if url.contains(char::is_whitespace) {
+        return Err(no_host());
+    }
+    let parsed = Url::parse(url).map_err(|e| match e {
+        ParseError::InvalidPort => format!("'{url}' has an invalid port"),
+        _ => no_host(),
+    })?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(format!(
-            "the amoCRM address {url:?} must start with https:// (e.g. https://example.amocrm.ru)"
-        ));
-    };
-    if rest.contains(['/', '?', '#']) {
-        return Err(format!(
-            "the amoCRM address {url:?} must be the account's address alone, without a path \
-             (e.g. https://example.amocrm.ru)"
+            "'{url}' carries a user name or password: write the account's address alone, {EXAMPLE}"
         ));
     }
-    if rest.contains('@') {
+    let bare = parsed.path() == "/" && parsed.query().is_none() && parsed.fragment().is_none();
+    if !bare || url.contains('\\') {
         return Err(format!(
-            "the amoCRM address {url:?} must not carry a user name or password"
+            "'{url}' has a path: write the account's address alone, {EXAMPLE}"
         ));
     }
-    let (host, port) = split_host_port(rest)
-        .ok_or_else(|| format!("the amoCRM address {url:?} has no valid host name"))?;
-    if let Some(port) = port
-        && port.parse::<u16>().ok().filter(|p| *p > 0).is_none()
-    {
-        return Err(format!(
-            "the amoCRM address {url:?} has an invalid port {port:?}"
-        ));
+    if parsed.port() == Some(0) {
+        return Err(format!("'{url}' has an invalid port '0'"));
     }
-    if !valid_host(host) {
-        return Err(format!(
-            "the amoCRM address {url:?} has an invalid host name {host:?}"
-        ));
-    }
-    if !https && !is_loopback(host) {
-        return Err(format!(
-            "the amoCRM address {url:?} uses plain http, which is allowed only to this machine \
-             (127.0.0.1, localhost, [::1]); use https://"
-        ));
-    }
-    Ok(url.to_string())
-}
-
-/// `host[:port]` or `[v6][:port]`; the host of a v6 address keeps its brackets.
-fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
-    if authority.starts_with('[') {
-        let end = authority.find(']')?;
-        let (host, rest) = authority.split_at(end + 1);
-        match rest.strip_prefix(':') {
-            Some(port) => Some((host, Some(port))),
-            None if rest.is_empty() => Some((host, None)),
-            None => None,
-        }
-    } else {
-        match authority.split_once(':') {
-            Some((host, port)) => Some((host, Some(port))),
-            None => Some((authority, None)),
-        }
+    let host = parsed.host().filter(valid_host).ok_or_else(no_host)?;
+    match parsed.scheme() {
+        "https" => Ok(url.to_string()),
+        "http" if is_loopback(&host) => Ok(url.to_string()),
+        "http" => Err(format!(
+            "'{url}' is plain http to another machine; tokens would travel unencrypted: use https:// (http is allowed for 127.0.0.1 / localhost only)"
+        )),
+        other => Err(format!("'{other}://' is not supported: use https://")),
     }
 }
 
-fn valid_host(host: &str) -> bool {
-    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return v6.parse::<Ipv6Addr>().is_ok();
-    }
-    !host.is_empty()
-        && host.split('.').all(|label| {
+/// A DNS name of letters, digits and '-' in dot-separated labels, or an IP address.
+fn valid_host(host: &Host<&str>) -> bool {
+    match host {
+        Host::Domain(name) => name.split('.').all(|label| {
             !label.is_empty()
                 && !label.starts_with('-')
                 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
+        }),
+        Host::Ipv4(_) | Host::Ipv6(_) => true,
+    }
 }
 
-fn is_loopback(host: &str) -> bool {
-    if host == "localhost" {
-        return true;
+fn is_loopback(host: &Host<&str>) -> bool {
+    match host {
+        Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        Host::Ipv4(ip) => ip.is_loopback(),
+        Host::Ipv6(ip) => ip.is_loopback(),
     }
-    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return v6.parse::<Ipv6Addr>().is_ok_and(|a| a.is_loopback());
-    }
-    host.parse::<Ipv4Addr>().is_ok_and(|a| a.is_loopback())
 }
 
 /// `key=value&...` with both sides percent-encoded (brackets too, as PHP clients send them).
@@ -121,15 +100,15 @@ mod tests {
     #[test]
     fn https_anywhere_http_only_to_loopback() {
         assert_eq!(
-            check_base_url("https://example.amocrm.ru/").as_deref(),
+            check_account_url("https://example.amocrm.ru/").as_deref(),
             Ok("https://example.amocrm.ru")
         );
-        assert!(check_base_url("https://example.kommo.com:8443").is_ok());
-        assert!(check_base_url("http://127.0.0.1:8080").is_ok());
-        assert!(check_base_url("http://127.5.6.7").is_ok());
-        assert!(check_base_url("http://localhost:1").is_ok());
-        assert!(check_base_url("HTTP://LOCALHOST:1").is_ok());
-        assert!(check_base_url("http://[::1]:9000").is_ok());
+        assert!(check_account_url("https://example.kommo.com:8443").is_ok());
+        assert!(check_account_url("http://127.0.0.1:8080").is_ok());
+        assert!(check_account_url("http://127.5.6.7").is_ok());
+        assert!(check_account_url("http://localhost:1").is_ok());
+        assert!(check_account_url("HTTP://LOCALHOST:1").is_ok());
+        assert!(check_account_url("http://[::1]:9000").is_ok());
         for bad in [
             "http://example.amocrm.ru",
             "http://10.0.0.1",
@@ -146,13 +125,39 @@ mod tests {
             "https://exa mple.amocrm.ru",
             "http://localhost.evil.com",
         ] {
-            assert!(check_base_url(bad).is_err(), "{bad} accepted");
+            assert!(check_account_url(bad).is_err(), "{bad} accepted");
         }
     }
 
     #[test]
+    fn what_the_client_would_connect_to_is_what_is_checked() {
+        assert_eq!(
+            check_account_url("http://127.0.0.1:8080"),
+            Ok("http://127.0.0.1:8080".into())
+        );
+        assert!(check_account_url("http://127.1.2.3:80/").is_ok());
+        for bad in [
+            "http://127.0.0.1:80@evil.example",
+            "http://localhost:x@evil.example",
+            "http://[::1]@evil.example",
+            "http://127.0.0.1/../x",
+            "http://127.0.0.1\\@evil.example",
+            "https://example.amocrm.ru?x=1",
+            "https://example.amocrm.ru#x",
+            "https://exa_mple.amocrm.ru",
+            "http://[::1",
+        ] {
+            assert!(check_account_url(bad).is_err(), "{bad} accepted");
+        }
+        let e = check_account_url("http://example.amocrm.ru").unwrap_err();
+        assert!(e.contains("unencrypted"), "{e}");
+        let e = check_account_url("https://example.amocrm.ru:99999").unwrap_err();
+        assert!(e.contains("invalid port"), "{e}");
+    }
+
+    #[test]
     fn errors_say_what_to_write() {
-        let e = check_base_url("http://example.amocrm.ru").unwrap_err();
+        let e = check_account_url("http://example.amocrm.ru").unwrap_err();
         assert!(e.contains("https://"), "{e}");
     }
 

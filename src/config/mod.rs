@@ -21,7 +21,6 @@ pub use load::{ConfValues, LightConfig, check, load, load_light, read_presets, r
 pub use load::{check_text, conf_text, load_auth, load_text, presets_text, shape_problems};
 pub use retention_sections::NOTES_KEYS;
 pub use rule_sections::{RuleLine, entity_suffix, find_arrow, is_rule_section, rule_lines};
-pub use settings::check_url;
 
 use crate::rules::Rules;
 use crate::secret::Secret;

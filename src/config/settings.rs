@@ -1,10 +1,10 @@
 //! `[auth]`, `[database]` and `[sync]`: plain settings, validated one by one.
 
-use std::net::Ipv4Addr;
 use std::path::Path;
 
 use super::ini_file::{Entry, IniDoc};
 use super::{AuthConfig, DatabaseSettings, DedupKey, Problem, SyncConfig, UpdateMode};
+use crate::amo::check_account_url;
 use crate::secret::Secret;
 
 pub const AUTH_KEYS: [&str; 5] = ["url", "client_id", "client_secret", "redirect_uri", "code"];
@@ -65,7 +65,7 @@ pub fn auth(doc: &IniDoc, r: &mut Report<'_>, header_line: usize) -> AuthConfig 
     let mut auth = AuthConfig::default();
     let value = |key: &str| doc.get("auth", key).map(|e| (unquote(&e.value), e.line));
     match value("url") {
-        Some((url, line)) => match check_url(&url) {
+        Some((url, line)) => match check_account_url(&url) {
             Ok(url) => auth.url = url,
             Err(why) => r.at(line, format!("[auth] url: {why}")),
         },
@@ -110,81 +110,6 @@ pub fn auth(doc: &IniDoc, r: &mut Report<'_>, header_line: usize) -> AuthConfig 
         .filter(|c| !c.is_empty())
         .map(Secret::new);
     auth
-}
-
-/// An amoCRM address: https, or http to this machine only (the sandbox, a test proxy).
-/// The trailing slash is removed. As strict as the amoCRM client itself, so that what
-/// `amocrm check` and the settings form accept is what the client connects to: the
-/// account's address alone, without a user name, a path or a query (`http://127.0.0.1@evil`
-/// and `http://127.0.0.1:80@evil.com` are evil.com).
-pub fn check_url(url: &str) -> Result<String, String> {
-    let url = url.trim().trim_end_matches('/');
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| format!("'{url}' is not an address: write https://example.amocrm.ru"))?;
-    let scheme = scheme.to_ascii_lowercase();
-    if rest.contains('@') {
-        return Err(format!(
-            "'{url}' carries a user name or password: write the account's address alone, https://example.amocrm.ru"
-        ));
-    }
-    if rest.contains(['/', '?', '#', '\\']) {
-        return Err(format!(
-            "'{url}' has a path: write the account's address alone, https://example.amocrm.ru"
-        ));
-    }
-    let (host, port) = match rest.strip_prefix('[') {
-        Some(v6) => match v6.split_once(']') {
-            Some((h, "")) => (format!("[{h}]"), None),
-            Some((h, p)) => (format!("[{h}]"), Some(p.strip_prefix(':').unwrap_or(p))),
-            None => (String::new(), None),
-        },
-        None => match rest.split_once(':') {
-            Some((h, p)) => (h.to_string(), Some(p)),
-            None => (rest.to_string(), None),
-        },
-    };
-    if !valid_host(&host) || url.contains(char::is_whitespace) {
-        return Err(format!(
-            "'{url}' has no valid host: write https://example.amocrm.ru"
-        ));
-    }
-    if let Some(port) = port
-        && port.parse::<u16>().ok().filter(|p| *p > 0).is_none()
-    {
-        return Err(format!("'{url}' has an invalid port '{port}'"));
-    }
-    match scheme.as_str() {
-        "https" => Ok(url.to_string()),
-        "http" if is_loopback(&host) => Ok(url.to_string()),
-        "http" => Err(format!(
-            "'{url}' is plain http to another machine; tokens would travel unencrypted: use https (http is allowed for 127.0.0.1 / localhost only)"
-        )),
-        other => Err(format!("'{other}://' is not supported: use https://")),
-    }
-}
-
-/// A DNS name (letters, digits, '-' in dot-separated labels) or a bracketed IPv6 address.
-fn valid_host(host: &str) -> bool {
-    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return v6.parse::<std::net::Ipv6Addr>().is_ok();
-    }
-    !host.is_empty()
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && !label.starts_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
-}
-
-fn is_loopback(host: &str) -> bool {
-    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return v6
-            .parse::<std::net::Ipv6Addr>()
-            .is_ok_and(|a| a.is_loopback());
-    }
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `[database]`.
@@ -326,46 +251,6 @@ mod tests {
         let doc = ini_file::parse(Path::new("amocrm.conf"), text, &mut problems);
         assert!(problems.is_empty(), "{problems:?}");
         (doc, problems)
-    }
-
-    #[test]
-    fn urls_are_https_or_loopback_http() {
-        assert_eq!(
-            check_url("https://example.amocrm.ru/"),
-            Ok("https://example.amocrm.ru".into())
-        );
-        assert_eq!(
-            check_url("http://127.0.0.1:8080"),
-            Ok("http://127.0.0.1:8080".into())
-        );
-        assert!(check_url("http://127.1.2.3:80/").is_ok());
-        assert!(check_url("http://localhost:9000").is_ok());
-        assert!(check_url("http://[::1]:9000").is_ok());
-        assert!(check_url("http://example.amocrm.ru").is_err_and(|e| e.contains("unencrypted")));
-        assert!(check_url("http://127.0.0.1.evil.com").is_err());
-        assert!(check_url("http://10.0.0.1").is_err());
-        assert!(check_url("ftp://x").is_err());
-        assert!(check_url("example.amocrm.ru").is_err());
-        assert!(check_url("https://").is_err());
-        assert!(check_url("HTTP://LOCALHOST:1").is_ok());
-        // What the client would connect to is not the loopback host these name.
-        for bad in [
-            "http://127.0.0.1:80@evil.example",
-            "http://localhost:x@evil.example",
-            "http://[::1]@evil.example",
-            "https://user:pw@example.amocrm.ru",
-            "http://127.0.0.1/../x",
-            "http://127.0.0.1\\@evil.example",
-            "https://example.amocrm.ru/api/v4",
-            "https://example.amocrm.ru?x=1",
-            "https://example.amocrm.ru:0",
-            "https://example.amocrm.ru:99999",
-            "https://exa_mple.amocrm.ru",
-            "http://[::2]:80",
-            "http://[::1",
-        ] {
-            assert!(check_url(bad).is_err(), "{bad} accepted");
-        }
     }
 
     #[test]

@@ -211,6 +211,7 @@ fn describe_stop(e: &AmoError) -> (String, String) {
             status,
             message,
             action,
+            ..
         } => (
             format!("amoCRM refused ({status}): {message}"),
             action.clone(),

@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use super::page::datetime;
 use super::{Ctx, FormPage, UiError, UiResult};
+use crate::amo::check_account_url;
 use crate::amo::{AmoClient, AmoError, ClientOptions, OAuthRefusal};
 use crate::config::edit::{self, Change};
-use crate::config::{AuthConfig, ConfValues, check_url};
+use crate::config::{AuthConfig, ConfValues};
 use crate::secret::Secret;
 
 /// One request's limit while the admin waits at the screen (the worker allows 30 s).
@@ -164,7 +165,7 @@ fn read_submitted(ctx: &Ctx<'_>, conf: &ConfValues) -> Result<Submitted, UiError
             }
         }
     };
-    let url = text("url", true, &mut problems).and_then(|u| match check_url(&u) {
+    let url = text("url", true, &mut problems).and_then(|u| match check_account_url(&u) {
         Ok(u) => Some(u),
         Err(_) => {
             problems.push(ctx.common("settings_url", &[("field", &label("url")), ("value", &u)]));
@@ -284,7 +285,12 @@ fn changes(s: &Submitted, conf: &ConfValues) -> (Vec<Change>, Vec<String>) {
         said.push(shown);
     };
     let auth = |k: &str| conf.get("auth", k);
-    if auth("url").map(check_url).and_then(Result::ok).as_deref() != Some(s.url.as_str()) {
+    if auth("url")
+        .map(check_account_url)
+        .and_then(Result::ok)
+        .as_deref()
+        != Some(s.url.as_str())
+    {
         set("auth", "url", &s.url, format!("url = {}", s.url));
     }
     if auth("client_id") != Some(s.client_id.as_str()) {
@@ -538,7 +544,7 @@ pub fn connection(ctx: &Ctx<'_>) -> UiResult {
 /// up in the report, never as an error document.
 fn probe(ctx: &Ctx<'_>, conf: &ConfValues) -> Report {
     let get = |k: &str| conf.get("auth", k).map(str::trim).filter(|v| !v.is_empty());
-    let url = get("url").and_then(|u| check_url(u).ok());
+    let url = get("url").and_then(|u| check_account_url(u).ok());
     let missing: Vec<String> = [
         ("url", url.is_none()),
         ("client_id", get("client_id").is_none()),
