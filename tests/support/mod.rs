@@ -77,6 +77,17 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// Moves the sandbox's clock `secs` ahead (`POST /_sandbox/clock`): its tokens, codes,
+    /// outages, blocks and rate windows age at once. Answers the seconds moved in all.
+    pub fn advance(&self, secs: f64) -> f64 {
+        let (status, body) = self.post_json("/_sandbox/clock", &serde_json::json!({ "advance": secs }));
+        assert_eq!(status, 200, "POST /_sandbox/clock: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("clock JSON");
+        v["advanced"].as_f64().expect("advanced")
+    }
+}
+
 impl Drop for Sandbox {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -241,6 +252,44 @@ pub fn secret_leaks(root: &Path, secrets: &[String]) -> Vec<String> {
         }
     }
     leaks
+}
+
+/// What a condition polled by [`wait_until`] answers: `true` or `Some` when it holds.
+pub trait Reached {
+    type Out;
+    fn reached(self) -> Option<Self::Out>;
+}
+
+impl Reached for bool {
+    type Out = ();
+    fn reached(self) -> Option<()> {
+        self.then_some(())
+    }
+}
+
+impl<T> Reached for Option<T> {
+    type Out = T;
+    fn reached(self) -> Option<T> {
+        self
+    }
+}
+
+/// How often [`wait_until`] looks again: short, so a test goes on soon after the state is
+/// reached, and the only pause the tests take.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Polls `condition` until it holds and answers what it found; fails the test, naming
+/// `what` was awaited, if it still does not hold after `limit`. Tests wait on a state (a
+/// file, a lock, a request in the sandbox's log), never for a time and a hope.
+pub fn wait_until<R: Reached>(what: &str, limit: Duration, mut condition: impl FnMut() -> R) -> R::Out {
+    let started = Instant::now();
+    loop {
+        if let Some(found) = condition().reached() {
+            return found;
+        }
+        assert!(started.elapsed() < limit, "waited {limit:?} in vain for {what}");
+        std::thread::sleep(POLL);
+    }
 }
 
 /// Runs a command to its end, feeding stdin, failing the test if it hangs.
