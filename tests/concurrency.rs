@@ -13,7 +13,7 @@ use serde_json::Value;
 use support::{Panel, Sandbox};
 use workers::{
     api_calls, creations, databases, lock_sessions, pids_saying, requests, stress, text,
-    token_requests, wait_until_drained,
+    token_requests, wait_until_drained, worker_running,
 };
 
 /// Generated services start here (see `amocrm sample-panel --generate`).
@@ -135,12 +135,18 @@ fn twenty_handlers_at_once_queue_every_event_and_one_worker_sends_each_once() {
         // worker the first half woke is still sending.
         let started = Instant::now();
         let mut handlers = Vec::new();
-        for wave in [0..n / 2, n / 2..n] {
-            for i in wave {
+        for (wave, range) in [0..n / 2, n / 2..n].into_iter().enumerate() {
+            for i in range {
                 let elid = format!("{}, {}", items[i], items[(i + 1) % n]);
                 handlers.push(handler_thread(&p, "service.postopen", elid));
             }
-            std::thread::sleep(Duration::from_millis(300));
+            if wave == 0 {
+                support::wait_until(
+                    "a worker woken by the first handlers",
+                    Duration::from_secs(60),
+                    || worker_running(&p) || !api_calls(&requests(&sandbox)).is_empty(),
+                );
+            }
         }
         for h in handlers {
             h.join().expect("handler");
@@ -297,13 +303,17 @@ fn processes_that_find_the_token_running_out_together_refresh_it_once() {
     let expires = status["token"]["access_expires_at"]
         .as_i64()
         .unwrap_or_else(|| panic!("no expiry: {status}"));
-    // Into the refresh window, with the token still valid on amoCRM's side.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64;
-    let wait = (expires - 2 - now).clamp(0, 12);
-    std::thread::sleep(Duration::from_secs(wait as u64));
+    // Into the refresh window, with the token still valid on amoCRM's side. The module
+    // reads the real clock against the token's `exp`: the sandbox's clock cannot stand in.
+    let unix_now = || {
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        since.expect("clock").as_secs() as i64
+    };
+    support::wait_until(
+        "the token's refresh window",
+        Duration::from_secs(20),
+        || expires - unix_now() <= 2,
+    );
 
     let (refreshes, took) = all_at_once_with_one_token(&p, &sandbox, count);
     assert_eq!(refreshes, 1, "one refresh for {count} processes");

@@ -286,24 +286,20 @@ fn a_second_worker_exits_at_once_and_the_handler_does_not_wait() {
     let held = |f: &std::fs::File| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock));
     // The worker creates the lock file itself: look until it exists and is held (a loaded
     // machine may take a while to start the process).
-    let mut lock = None;
-    for _ in 0..1000 {
-        if let Ok(f) = std::fs::OpenOptions::new()
-            .write(true)
-            .open(p.path("var/amocrm_task.lock"))
-            && held(&f)
-        {
-            lock = Some(f);
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    let seen = lock.is_some();
-    assert!(seen, "the worker runs after the handler returned");
+    let lock = support::wait_until(
+        "the worker the handler started to hold its lock",
+        std::time::Duration::from_secs(10),
+        || {
+            (std::fs::OpenOptions::new().write(true))
+                .open(p.path("var/amocrm_task.lock"))
+                .ok()
+                .filter(held)
+        },
+    );
     let second = p.amocrm(&["task"]);
     assert_eq!(second.status.code(), Some(0));
     assert!(
-        held(lock.as_ref().unwrap()),
+        held(&lock),
         "the first worker still runs while the second has left"
     );
     sandbox.post_json("/_sandbox/faults", &serde_json::json!({}));
@@ -371,17 +367,10 @@ fn the_stop_switch_keeps_jobs_and_sends_nothing() {
 /// Runs `amocrm task` until a run ends with the given exit code (the worker the handler
 /// started in the background may be finishing first).
 fn task_until(p: &Panel, code: i32) -> std::process::Output {
-    for _ in 0..600 {
-        let out = p.amocrm(&["task"]);
-        if out.status.code() == Some(code) {
-            return out;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!(
-        "`amocrm task` never exited {code}:\n{}",
-        p.read("var/amocrm_task.log")
-    );
+    let what = format!("`amocrm task` to exit {code}");
+    support::wait_until(&what, std::time::Duration::from_secs(60), || {
+        Some(p.amocrm(&["task"])).filter(|out| out.status.code() == Some(code))
+    })
 }
 
 /// A manager's call to amoCRM with the module's own token.
@@ -700,7 +689,7 @@ fn a_lead_moves_only_when_a_rule_names_the_new_state() {
 
 #[test]
 fn no_secret_reaches_a_log() {
-    let sandbox = Sandbox::start(&["--token-lifetime", "2"]);
+    let sandbox = Sandbox::start(&["--token-lifetime", "60"]);
     let p = Panel::new();
     p.write_conf(&sandbox.url, Panel::sqlite(), "batch_size = 50");
     p.write("etc/debug.conf", "amocrm 9\n");
@@ -708,7 +697,8 @@ fn no_secret_reaches_a_log() {
     p.event("account.edit", "2", &[]);
     drain(&p);
     let first_refresh = p.read("etc/amocrm/refresh_token");
-    std::thread::sleep(std::time::Duration::from_secs(3)); // the access token expires: a refresh
+    // The access token expires on amoCRM's side: a 401, then a refresh.
+    sandbox.advance(61.0);
     p.event("service.postopen", "1001", &[]);
     drain(&p);
     assert_eq!(p.amocrm(&["status"]).status.code(), Some(0));

@@ -76,7 +76,8 @@ impl AmoClient {
         if let Some(code) = &auth.code {
             crate::log::register_secret(code.expose());
         }
-        let mut transport = Transport::new(base, opts.rate_limit, opts.timeout, paths.rate_budget());
+        let mut transport =
+            Transport::new(base, opts.rate_limit, opts.timeout, paths.rate_budget());
         transport.set_pauses(opts.retry);
         Ok(AmoClient {
             transport,

@@ -81,7 +81,8 @@ impl Sandbox {
     /// Moves the sandbox's clock `secs` ahead (`POST /_sandbox/clock`): its tokens, codes,
     /// outages, blocks and rate windows age at once. Answers the seconds moved in all.
     pub fn advance(&self, secs: f64) -> f64 {
-        let (status, body) = self.post_json("/_sandbox/clock", &serde_json::json!({ "advance": secs }));
+        let (status, body) =
+            self.post_json("/_sandbox/clock", &serde_json::json!({ "advance": secs }));
         assert_eq!(status, 200, "POST /_sandbox/clock: {body}");
         let v: serde_json::Value = serde_json::from_str(&body).expect("clock JSON");
         v["advanced"].as_f64().expect("advanced")
@@ -281,13 +282,20 @@ const POLL: Duration = Duration::from_millis(20);
 /// Polls `condition` until it holds and answers what it found; fails the test, naming
 /// `what` was awaited, if it still does not hold after `limit`. Tests wait on a state (a
 /// file, a lock, a request in the sandbox's log), never for a time and a hope.
-pub fn wait_until<R: Reached>(what: &str, limit: Duration, mut condition: impl FnMut() -> R) -> R::Out {
+pub fn wait_until<R: Reached>(
+    what: &str,
+    limit: Duration,
+    mut condition: impl FnMut() -> R,
+) -> R::Out {
     let started = Instant::now();
     loop {
         if let Some(found) = condition().reached() {
             return found;
         }
-        assert!(started.elapsed() < limit, "waited {limit:?} in vain for {what}");
+        assert!(
+            started.elapsed() < limit,
+            "waited {limit:?} in vain for {what}"
+        );
         std::thread::sleep(POLL);
     }
 }
