@@ -8,7 +8,7 @@ mod workers;
 
 use one_run::{Event, drain, event, run_task};
 use serde_json::Value;
-use support::{MysqlDb, Panel, Sandbox};
+use support::{Backend, MysqlDb, Panel, Sandbox};
 
 /// Every sample event: the registration, clients edited, payers saved, services opened,
 /// suspended and closed.
@@ -175,11 +175,9 @@ fn sample_panel_lands_in_amocrm_on_sqlite() {
 }
 
 #[test]
+#[cfg_attr(not(mariadb), ignore = "needs MariaDB: set AMOCRM_TEST_MYSQL_URL")]
 fn sample_panel_lands_in_amocrm_on_mariadb() {
-    let Some(server) = support::skip_without_mysql("sample_panel_lands_in_amocrm_on_mariadb")
-    else {
-        return;
-    };
+    let server = support::mysql_server();
     let mdb = MysqlDb::create(&server);
     let sandbox = Sandbox::start(&[]);
     let p = Panel::new();
@@ -499,62 +497,62 @@ fn manager_edits_are_kept_unless_the_admin_chooses_overwrite() {
 
 /// A lead mirrors its service: with the default settings a renewal moves its expiry date
 /// field, while what a manager typed on the contact stays.
-#[test]
-fn a_renewal_moves_the_leads_expiry_and_the_managers_contact_edits_stay() {
-    for (label, database, mariadb) in workers::databases("renewal") {
-        let sandbox = Sandbox::start(&[]);
-        let p = Panel::new();
-        p.write_conf(&sandbox.url, &database, "batch_size = 50");
-        p.sample_panel();
-        p.event("account.edit", "2", &[]);
-        p.event("service.postopen", "1001", &[]);
-        drain(&p);
-        use billmgr_amocrm::model::EntityKind;
-        let contact = p
-            .db()
-            .link(EntityKind::Account, 2)
-            .unwrap()
-            .unwrap()
-            .amocrm_id;
-        let lead = p
-            .db()
-            .link(EntityKind::Item, 1001)
-            .unwrap()
-            .unwrap()
-            .amocrm_id;
-        let before = field_text(&lead_of(&sandbox, lead), "816002");
-        manager_patch(
-            &p,
-            &sandbox,
-            &format!("/api/v4/contacts/{contact}"),
-            &serde_json::json!({"name": "Иван (VIP)"}),
-        );
-        // The panel renews the service a year ahead and the client's name changes.
-        one_run::panel_sql(
-            &p,
-            mariadb.as_ref(),
-            "UPDATE item SET expiredate = '2026-07-14' WHERE id = 1001; \
+fn a_renewal_moves_the_leads_expiry_and_the_managers_contact_edits_stay(backend: Backend) {
+    let (label, database, mariadb) = backend.database();
+    let sandbox = Sandbox::start(&[]);
+    let p = Panel::new();
+    p.write_conf(&sandbox.url, &database, "batch_size = 50");
+    p.sample_panel();
+    p.event("account.edit", "2", &[]);
+    p.event("service.postopen", "1001", &[]);
+    drain(&p);
+    use billmgr_amocrm::model::EntityKind;
+    let contact = p
+        .db()
+        .link(EntityKind::Account, 2)
+        .unwrap()
+        .unwrap()
+        .amocrm_id;
+    let lead = p
+        .db()
+        .link(EntityKind::Item, 1001)
+        .unwrap()
+        .unwrap()
+        .amocrm_id;
+    let before = field_text(&lead_of(&sandbox, lead), "816002");
+    manager_patch(
+        &p,
+        &sandbox,
+        &format!("/api/v4/contacts/{contact}"),
+        &serde_json::json!({"name": "Иван (VIP)"}),
+    );
+    // The panel renews the service a year ahead and the client's name changes.
+    one_run::panel_sql(
+        &p,
+        mariadb.as_ref(),
+        "UPDATE item SET expiredate = '2026-07-14' WHERE id = 1001; \
              UPDATE user SET realname = 'Иванов И. И.' WHERE id = 11;",
-        );
-        p.event("service.postprolong", "1001", &[]);
-        p.event("account.edit", "2", &[]);
-        drain(&p);
-        let after = field_text(&lead_of(&sandbox, lead), "816002");
-        // 2026-07-14 00:00 UTC.
-        assert_eq!(
-            after,
-            ["1783987200"],
-            "{label}: the lead's expiry, was {before:?}"
-        );
-        assert_eq!(
-            contact_of(&sandbox, contact)["name"],
-            "Иван (VIP)",
-            "{label}: the manager's name for the contact stays"
-        );
-        let s = p.db().queue_summary(i64::MAX / 2).unwrap();
-        assert_eq!((s.failed, s.pending), (0, 0), "{label}");
-    }
+    );
+    p.event("service.postprolong", "1001", &[]);
+    p.event("account.edit", "2", &[]);
+    drain(&p);
+    let after = field_text(&lead_of(&sandbox, lead), "816002");
+    // 2026-07-14 00:00 UTC.
+    assert_eq!(
+        after,
+        ["1783987200"],
+        "{label}: the lead's expiry, was {before:?}"
+    );
+    assert_eq!(
+        contact_of(&sandbox, contact)["name"],
+        "Иван (VIP)",
+        "{label}: the manager's name for the contact stays"
+    );
+    let s = p.db().queue_summary(i64::MAX / 2).unwrap();
+    assert_eq!((s.failed, s.pending), (0, 0), "{label}");
 }
+
+crate::on_each_database!(a_renewal_moves_the_leads_expiry_and_the_managers_contact_edits_stay);
 
 fn lead_of(sandbox: &Sandbox, id: i64) -> Value {
     let state = sandbox.get_json("/_sandbox/state");
@@ -845,20 +843,20 @@ fn sample_once_problems(p: &Panel, sandbox: &Sandbox, jobs: &[String]) -> Vec<St
     problems
 }
 
-#[test]
-fn every_event_of_the_sample_panel_in_one_run_makes_nothing_twice() {
+fn every_event_of_the_sample_panel_in_one_run_makes_nothing_twice(backend: Backend) {
     let test = "every event of the sample panel in one run";
     let mut problems = Vec::new();
-    for (db, database, _guard) in workers::databases(test) {
-        let sandbox = Sandbox::start(&[]);
-        let p = Panel::new();
-        p.write_conf(&sandbox.url, &database, "batch_size = 50");
-        p.sample_panel();
-        let jobs = one_run::queue_while_the_worker_waits(&p, &every_sample_event());
-        // 6 clients by id, 6 logins, 7 users; 6 payers by id, 6 logins; 10 services.
-        assert_eq!(jobs.len(), 41, "{db}: the jobs queued: {jobs:?}");
-        one_run::drain(&p);
-        problems.push((db.to_string(), sample_once_problems(&p, &sandbox, &jobs)));
-    }
+    let (db, database, _guard) = backend.database();
+    let sandbox = Sandbox::start(&[]);
+    let p = Panel::new();
+    p.write_conf(&sandbox.url, &database, "batch_size = 50");
+    p.sample_panel();
+    let jobs = one_run::queue_while_the_worker_waits(&p, &every_sample_event());
+    // 6 clients by id, 6 logins, 7 users; 6 payers by id, 6 logins; 10 services.
+    assert_eq!(jobs.len(), 41, "{db}: the jobs queued: {jobs:?}");
+    one_run::drain(&p);
+    problems.push((db.to_string(), sample_once_problems(&p, &sandbox, &jobs)));
     one_run::assert_none(test, &problems);
 }
+
+crate::on_each_database!(every_event_of_the_sample_panel_in_one_run_makes_nothing_twice);

@@ -1,6 +1,6 @@
 //! Shared helpers for the black-box tests: a temporary panel root, the sandbox amoCRM as a
 //! real process on 127.0.0.1, the module's binary run as the panel runs it, and the
-//! MariaDB server when `AMOCRM_TEST_MYSQL_URL` names one.
+//! MariaDB server when `AMOCRM_TEST_MYSQL_URL` names one, and the one way the tests wait.
 #![allow(dead_code)]
 
 pub mod ui;
@@ -339,22 +339,54 @@ pub fn run_with_timeout(mut cmd: Command, stdin: &[u8], limit: Duration) -> Outp
     }
 }
 
-/// The MariaDB server for the MySQL suite, or `None` (the caller says it is skipped).
-pub fn mysql_url() -> Option<String> {
+/// The MariaDB server of the MySQL suite. Its tests are built to run (`cfg(mariadb)`, see
+/// build.rs) only when `AMOCRM_TEST_MYSQL_URL` was set for the build, and are listed as
+/// ignored otherwise; one run without it after all fails here and says so.
+pub fn mysql_server() -> String {
     std::env::var("AMOCRM_TEST_MYSQL_URL")
         .ok()
         .filter(|u| !u.is_empty())
+        .expect("AMOCRM_TEST_MYSQL_URL was set when the tests were built: set it again (mysql://root@127.0.0.1:3306)")
 }
 
-/// Prints the skip notice the MariaDB tests give without a server.
-pub fn skip_without_mysql(test: &str) -> Option<String> {
-    let url = mysql_url();
-    if url.is_none() {
-        eprintln!(
-            "skipped: {test} needs MariaDB (set AMOCRM_TEST_MYSQL_URL, e.g. mysql://root@127.0.0.1:3306)"
-        );
+/// The panel database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Mariadb,
+}
+
+impl Backend {
+    /// Its name, for messages; the `[database]` lines of a fresh panel database on it; and
+    /// for MariaDB, the guard that drops that database at the end.
+    pub fn database(self) -> (&'static str, String, Option<MysqlDb>) {
+        match self {
+            Backend::Sqlite => ("sqlite", Panel::sqlite().to_string(), None),
+            Backend::Mariadb => {
+                let db = MysqlDb::create(&mysql_server());
+                ("mariadb", db.conf_lines(), Some(db))
+            }
+        }
     }
-    url
+}
+
+/// Two tests from `fn NAME(backend: Backend)`: `NAME::sqlite`, and `NAME::mariadb`, listed
+/// as ignored unless the tests were built with `AMOCRM_TEST_MYSQL_URL` set.
+#[macro_export]
+macro_rules! on_each_database {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name($crate::support::Backend::Sqlite)
+            }
+            #[test]
+            #[cfg_attr(not(mariadb), ignore = "needs MariaDB: set AMOCRM_TEST_MYSQL_URL")]
+            fn mariadb() {
+                super::$name($crate::support::Backend::Mariadb)
+            }
+        }
+    )+};
 }
 
 impl Panel {
