@@ -604,7 +604,12 @@ fn an_unpaid_account_stops_the_run_and_keeps_the_queue() {
 fn an_outage_ends_the_run_cleanly_and_the_next_run_completes() {
     let sandbox = Sandbox::start(&[]);
     let p = Panel::new();
-    p.write_conf(&sandbox.url, Panel::sqlite(), "batch_size = 50");
+    // Short retry pauses: the run gives up on the outage at once, not after 15 s.
+    p.write_conf(
+        &sandbox.url,
+        Panel::sqlite(),
+        "batch_size = 50\nretry_pause_ms = 10",
+    );
     p.sample_panel();
     // Authorize first, so the outage hits the sync itself.
     let out = p.amocrm(&["auth", support::AUTH_CODE]);

@@ -428,18 +428,20 @@ mod tests {
             .local_addr()
             .expect("addr")
             .port();
-        let t = Transport::new(
+        let mut t = Transport::new(
             format!("http://127.0.0.1:{port}"),
             0.0,
             Duration::from_secs(2),
             no_budget(),
         );
+        // The default schedule's shape (retry.rs) at 10 ms: 10 + 20 + 40 + 80 + 160.
+        t.set_pauses(retry::RetryPauses::starting_at(Duration::from_millis(10)));
         let started = Instant::now();
         match t.send(&get("/api/v4/account", &[])) {
             Err(AmoError::Unavailable(m)) => assert!(m.contains("6 attempts"), "{m}"),
             other => panic!("expected Unavailable, got {other:?}"),
         }
-        assert!(started.elapsed() >= Duration::from_millis(15_000));
+        assert!(started.elapsed() >= Duration::from_millis(310));
     }
 
     #[test]
