@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use billmgr_amocrm::amo::{
     AmoClient, AmoError, ClientOptions, EntityPatch, FieldValue, FieldValues, LinkRequest,
-    NEW_CODE_ACTION, NewEntity, Rejection, Removed, Scalar,
+    NEW_CODE_ACTION, NewEntity, Rejection, Removed, RetryPauses, Scalar,
 };
 use billmgr_amocrm::config::AuthConfig;
 use billmgr_amocrm::paths::Paths;
@@ -28,10 +28,14 @@ fn auth(sandbox: &Sandbox, code: Option<&str>) -> AuthConfig {
     }
 }
 
+/// Retries 10 ms apart, doubling: the schedule's shape without its 15.5 s.
+const SHORT_PAUSES: Duration = Duration::from_millis(10);
+
 fn options() -> ClientOptions {
     ClientOptions {
         rate_limit: 7.0,
         timeout: Duration::from_secs(10),
+        retry: RetryPauses::starting_at(SHORT_PAUSES),
     }
 }
 
@@ -208,7 +212,16 @@ fn refreshes_shortly_before_expiry() {
     );
 
     // In the last quarter of its life the token is still valid, but renewed before use.
-    std::thread::sleep(Duration::from_millis(7300));
+    // The client reads the real clock against the token's `exp`, so real time must reach
+    // that quarter (the last 2 s of 8): the sandbox's clock cannot stand in for it.
+    let expires = c.token_status().access_expires_at.expect("a JWT with exp");
+    let unix_now = || {
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        since.expect("clock").as_secs() as i64
+    };
+    support::wait_until("the token's last quarter", Duration::from_secs(20), || {
+        expires - unix_now() < 2
+    });
     c.account().expect("account");
     assert_eq!(refreshes(&sandbox), 1);
     assert_ne!(panel.read("etc/amocrm/access_token"), first);
@@ -688,14 +701,22 @@ fn a_lasting_outage_is_unavailable() {
     );
     let started = Instant::now();
     match c.account() {
-        Err(AmoError::Unavailable(m)) => assert!(m.contains("502"), "{m}"),
+        Err(AmoError::Unavailable(m)) => {
+            assert!(m.contains("502") && m.contains("(6 attempts)"), "{m}")
+        }
         other => panic!("expected Unavailable, got {other:?}"),
     }
+    // Six attempts with every pause of the schedule between them: 10 + 20 + … + 160 ms.
     assert!(
-        started.elapsed() >= Duration::from_secs(15),
+        started.elapsed() >= SHORT_PAUSES * 31,
         "gave up after {:?}",
         started.elapsed()
     );
+    let tries = requests(&sandbox)
+        .iter()
+        .filter(|(_, p, s)| p == "/api/v4/account" && *s == 502)
+        .count();
+    assert_eq!(tries, 6);
 }
 
 #[test]

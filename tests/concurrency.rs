@@ -10,10 +10,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Panel, Sandbox};
+use support::{Backend, Panel, Sandbox};
 use workers::{
-    api_calls, creations, databases, lock_sessions, pids_saying, requests, stress, text,
-    token_requests, wait_until_drained,
+    api_calls, creations, lock_sessions, pids_saying, requests, stress, text, token_requests,
+    wait_until_drained, worker_running,
 };
 
 /// Generated services start here (see `amocrm sample-panel --generate`).
@@ -119,113 +119,123 @@ fn each_sent_once(p: &Panel, sandbox: &Sandbox, items: &[i64]) -> usize {
     leads.len()
 }
 
-#[test]
-fn twenty_handlers_at_once_queue_every_event_and_one_worker_sends_each_once() {
+fn twenty_handlers_at_once_queue_every_event_and_one_worker_sends_each_once(backend: Backend) {
     let n = if stress() { 100 } else { 20 };
-    for (name, database, _guard) in databases("twenty handlers at once") {
-        let sandbox = Sandbox::start(&["--rate", "0"]);
-        let p = busy_panel(&sandbox, &database, n);
-        // Authorized before, so the workers race over the queue, not over the first code.
-        let out = p.amocrm(&["auth", support::AUTH_CODE]);
-        assert!(out.status.success(), "auth: {}", text(&out.stderr));
-        let items: Vec<i64> = (0..n as i64).map(|i| FIRST_ITEM + i).collect();
+    let (name, database, _guard) = backend.database();
+    let sandbox = Sandbox::start(&["--rate", "0"]);
+    let p = busy_panel(&sandbox, &database, n);
+    // Authorized before, so the workers race over the queue, not over the first code.
+    let out = p.amocrm(&["auth", support::AUTH_CODE]);
+    assert!(out.status.success(), "auth: {}", text(&out.stderr));
+    let items: Vec<i64> = (0..n as i64).map(|i| FIRST_ITEM + i).collect();
 
-        // Handler i sends services i and i+1: every service gets two events from two
-        // processes at the same time. Half start at once, the other half while the
-        // worker the first half woke is still sending.
-        let started = Instant::now();
-        let mut handlers = Vec::new();
-        for wave in [0..n / 2, n / 2..n] {
-            for i in wave {
-                let elid = format!("{}, {}", items[i], items[(i + 1) % n]);
-                handlers.push(handler_thread(&p, "service.postopen", elid));
-            }
-            std::thread::sleep(Duration::from_millis(300));
+    // Handler i sends services i and i+1: every service gets two events from two
+    // processes at the same time. Half start at once, the other half while the
+    // worker the first half woke is still sending.
+    let started = Instant::now();
+    let mut handlers = Vec::new();
+    for (wave, range) in [0..n / 2, n / 2..n].into_iter().enumerate() {
+        for i in range {
+            let elid = format!("{}, {}", items[i], items[(i + 1) % n]);
+            handlers.push(handler_thread(&p, "service.postopen", elid));
         }
-        for h in handlers {
-            h.join().expect("handler");
-        }
-        let handlers_took = started.elapsed();
-        let queued = p
-            .read("var/amocrm_action.log")
-            .lines()
-            .filter(|l| l.contains("service.postopen: queued item:"))
-            .count();
-        assert_eq!(queued, n, "every handler queued its event");
-        let drained = wait_until_drained(&p, Duration::from_secs(90));
-
-        let leads = each_sent_once(&p, &sandbox, &items);
-        let log = p.read("var/amocrm_task.log");
-        let sessions = lock_sessions(&log).unwrap_or_else(|e| panic!("{e}\n{log}"));
-        assert!(
-            sessions.count >= 1 && sessions.sent_lines >= n,
-            "{sessions:?}"
-        );
-        let worker_pids = pids_saying(&log, "");
-        eprintln!(
-            "{name}: {n} handlers ({} events) in {handlers_took:?}; queue drained \
-             {drained:?} later; {leads} leads; {} worker processes ran, {} took the lock \
-             in {} sessions, never two at once",
-            2 * n,
-            worker_pids.len(),
-            sessions.holders,
-            sessions.count
-        );
-    }
-}
-
-#[test]
-fn four_workers_started_together_one_works_the_others_stand_aside_nothing_is_lost() {
-    let (n, workers) = if stress() { (300, 16) } else { (40, 4) };
-    for (name, database, _guard) in databases("four workers started together") {
-        let sandbox = Sandbox::start(&["--rate", "0"]);
-        let p = busy_panel(&sandbox, &database, n);
-        // Queued with sync off, so no handler wakes a worker: the test starts them.
-        p.write_conf(&sandbox.url, &database, &format!("enabled = no\n{SYNC}"));
-        let items: Vec<i64> = (0..n as i64).map(|i| FIRST_ITEM + i).collect();
-        for chunk in items.chunks(10) {
-            let elid: Vec<String> = chunk.iter().map(i64::to_string).collect();
-            p.event("service.postopen", &elid.join(", "), &[]);
-        }
-        p.write_conf(&sandbox.url, &database, SYNC);
-
-        let started = Instant::now();
-        let threads: Vec<_> = (0..workers).map(|_| amocrm_thread(&p, &["task"])).collect();
-        for t in threads {
-            let out = t.join().expect("worker");
-            assert!(
-                out.status.success(),
-                "a worker failed: {}\n{}",
-                text(&out.stderr),
-                p.read("var/amocrm_task.log")
+        if wave == 0 {
+            support::wait_until(
+                "a worker woken by the first handlers",
+                Duration::from_secs(60),
+                || worker_running(&p) || !api_calls(&requests(&sandbox)).is_empty(),
             );
         }
-        let took = started.elapsed();
-        let leads = each_sent_once(&p, &sandbox, &items);
-        let s = p.db().queue_summary(i64::MAX / 2).expect("summary");
-        assert_eq!((s.pending, s.taken, s.failed), (0, 0, 0), "{s:?}");
-        let log = p.read("var/amocrm_task.log");
-        let sessions = lock_sessions(&log).unwrap_or_else(|e| panic!("{e}\n{log}"));
-        assert!(sessions.count >= 1, "{sessions:?}");
-        // Each worker either held the lock or saw it held and stood aside.
-        let aside = pids_saying(&log, "another worker is running");
-        let mut seen = pids_saying(&log, "worker lock taken");
-        seen.extend(aside.iter().cloned());
-        assert_eq!(seen.len(), workers, "{log}");
-        let creates = api_calls(&requests(&sandbox))
-            .into_iter()
-            .filter(|r| r["method"] == "POST" && r["path"] == "/api/v4/leads")
-            .count();
-        eprintln!(
-            "{name}: {workers} workers started together on {n} services: all exited 0 in \
-             {took:?}; {leads} leads from {creates} create requests; {} took the lock in {} \
-             sessions, never two at once; {} stood aside",
-            sessions.holders,
-            sessions.count,
-            aside.len()
+    }
+    for h in handlers {
+        h.join().expect("handler");
+    }
+    let handlers_took = started.elapsed();
+    let queued = p
+        .read("var/amocrm_action.log")
+        .lines()
+        .filter(|l| l.contains("service.postopen: queued item:"))
+        .count();
+    assert_eq!(queued, n, "every handler queued its event");
+    let drained = wait_until_drained(&p, Duration::from_secs(90));
+
+    let leads = each_sent_once(&p, &sandbox, &items);
+    let log = p.read("var/amocrm_task.log");
+    let sessions = lock_sessions(&log).unwrap_or_else(|e| panic!("{e}\n{log}"));
+    assert!(
+        sessions.count >= 1 && sessions.sent_lines >= n,
+        "{sessions:?}"
+    );
+    let worker_pids = pids_saying(&log, "");
+    eprintln!(
+        "{name}: {n} handlers ({} events) in {handlers_took:?}; queue drained \
+             {drained:?} later; {leads} leads; {} worker processes ran, {} took the lock \
+             in {} sessions, never two at once",
+        2 * n,
+        worker_pids.len(),
+        sessions.holders,
+        sessions.count
+    );
+}
+
+crate::on_each_database!(twenty_handlers_at_once_queue_every_event_and_one_worker_sends_each_once);
+
+fn four_workers_started_together_one_works_the_others_stand_aside_nothing_is_lost(
+    backend: Backend,
+) {
+    let (n, workers) = if stress() { (300, 16) } else { (40, 4) };
+    let (name, database, _guard) = backend.database();
+    let sandbox = Sandbox::start(&["--rate", "0"]);
+    let p = busy_panel(&sandbox, &database, n);
+    // Queued with sync off, so no handler wakes a worker: the test starts them.
+    p.write_conf(&sandbox.url, &database, &format!("enabled = no\n{SYNC}"));
+    let items: Vec<i64> = (0..n as i64).map(|i| FIRST_ITEM + i).collect();
+    for chunk in items.chunks(10) {
+        let elid: Vec<String> = chunk.iter().map(i64::to_string).collect();
+        p.event("service.postopen", &elid.join(", "), &[]);
+    }
+    p.write_conf(&sandbox.url, &database, SYNC);
+
+    let started = Instant::now();
+    let threads: Vec<_> = (0..workers).map(|_| amocrm_thread(&p, &["task"])).collect();
+    for t in threads {
+        let out = t.join().expect("worker");
+        assert!(
+            out.status.success(),
+            "a worker failed: {}\n{}",
+            text(&out.stderr),
+            p.read("var/amocrm_task.log")
         );
     }
+    let took = started.elapsed();
+    let leads = each_sent_once(&p, &sandbox, &items);
+    let s = p.db().queue_summary(i64::MAX / 2).expect("summary");
+    assert_eq!((s.pending, s.taken, s.failed), (0, 0, 0), "{s:?}");
+    let log = p.read("var/amocrm_task.log");
+    let sessions = lock_sessions(&log).unwrap_or_else(|e| panic!("{e}\n{log}"));
+    assert!(sessions.count >= 1, "{sessions:?}");
+    // Each worker either held the lock or saw it held and stood aside.
+    let aside = pids_saying(&log, "another worker is running");
+    let mut seen = pids_saying(&log, "worker lock taken");
+    seen.extend(aside.iter().cloned());
+    assert_eq!(seen.len(), workers, "{log}");
+    let creates = api_calls(&requests(&sandbox))
+        .into_iter()
+        .filter(|r| r["method"] == "POST" && r["path"] == "/api/v4/leads")
+        .count();
+    eprintln!(
+        "{name}: {workers} workers started together on {n} services: all exited 0 in \
+             {took:?}; {leads} leads from {creates} create requests; {} took the lock in {} \
+             sessions, never two at once; {} stood aside",
+        sessions.holders,
+        sessions.count,
+        aside.len()
+    );
 }
+
+crate::on_each_database!(
+    four_workers_started_together_one_works_the_others_stand_aside_nothing_is_lost
+);
 
 /// Starts `count` processes at once that each need amoCRM with the token as it is: all
 /// but one `amocrm status --json`, and one worker with a job to send. Checks that each
@@ -297,13 +307,17 @@ fn processes_that_find_the_token_running_out_together_refresh_it_once() {
     let expires = status["token"]["access_expires_at"]
         .as_i64()
         .unwrap_or_else(|| panic!("no expiry: {status}"));
-    // Into the refresh window, with the token still valid on amoCRM's side.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64;
-    let wait = (expires - 2 - now).clamp(0, 12);
-    std::thread::sleep(Duration::from_secs(wait as u64));
+    // Into the refresh window, with the token still valid on amoCRM's side. The module
+    // reads the real clock against the token's `exp`: the sandbox's clock cannot stand in.
+    let unix_now = || {
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        since.expect("clock").as_secs() as i64
+    };
+    support::wait_until(
+        "the token's refresh window",
+        Duration::from_secs(20),
+        || expires - unix_now() <= 2,
+    );
 
     let (refreshes, took) = all_at_once_with_one_token(&p, &sandbox, count);
     assert_eq!(refreshes, 1, "one refresh for {count} processes");

@@ -64,12 +64,62 @@ fn export_queued(p: &Panel) -> bool {
     billmgr_amocrm::sync::export::ExportProgress::load(&paths).is_some_and(|e| !e.queueing)
 }
 
+/// Requests amoCRM has had so far.
+fn sent(sandbox: &Sandbox) -> usize {
+    sandbox
+        .get_json("/_sandbox/requests")
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+/// Jobs the queue has had so far, whatever became of them.
+fn jobs(p: &Panel) -> i64 {
+    let s = p.db().queue_summary(i64::MAX / 2).expect("summary");
+    s.pending + s.taken + s.done + s.skipped
+}
+
+/// Where a run stands: the jobs queued and the requests sent so far.
+type Progress = (i64, usize);
+
+fn progress(p: &Panel, sandbox: &Sandbox) -> Progress {
+    (jobs(p), sent(sandbox))
+}
+
+/// Waits for a random moment of a run that has begun: an export that has queued more
+/// (killed early: a small one can finish within a second, and an export that ends at once
+/// leaves nothing to kill), or a worker at a random request of its first ten; then up to
+/// 100 ms more. A run that ends first ends the wait.
+fn random_moment(
+    p: &Panel,
+    sandbox: &Sandbox,
+    child: &mut Child,
+    before: Progress,
+    dice: &mut Dice,
+) {
+    let nth = before.1 + dice.between(1, 11) as usize;
+    let begun = || {
+        if export_queued(p) {
+            sent(sandbox) >= nth
+        } else {
+            jobs(p) > before.0
+        }
+    };
+    let mut ended = || child.try_wait().expect("wait").is_some();
+    support::wait_until("the run to begin or end", Duration::from_secs(60), || {
+        ended() || begun()
+    });
+    let moment = Instant::now() + Duration::from_millis(dice.between(0, 101));
+    support::wait_until("a random moment", Duration::from_secs(5), || {
+        ended() || Instant::now() >= moment
+    });
+}
+
 /// Kills the worker `kills` times at random moments of the export, then lets one finish.
 fn crashes_end_exact(database: &str, label: &str, generate: &str, kills: usize) {
     let want = reference(Some(generate));
     let entities = want.count("contacts") + want.count("companies") + want.count("leads");
     let sandbox = Sandbox::start(&["--rate", "0"]);
-    // Slow enough that the kills, up to 2.5 s apart, fall in the middle of the export:
+    // Slow enough that the kills, up to ten requests (2.5 s) apart, fall in the middle of the export:
     // its batches are full, so it takes few requests.
     let p = panel(
         &sandbox,
@@ -90,12 +140,10 @@ fn crashes_end_exact(database: &str, label: &str, generate: &str, kills: usize) 
         } else {
             &["sync", "--all"]
         };
+        let before = progress(&p, &sandbox);
         let mut child = spawn(&p, args);
         spawned += 1;
-        // The export is killed early: a small one can finish within a second, and an
-        // export that ends at once leaves nothing to kill.
-        let latest = if queued { 2500 } else { 400 };
-        std::thread::sleep(Duration::from_millis(dice.between(100, latest)));
+        random_moment(&p, &sandbox, &mut child, before, &mut dice);
         if child.try_wait().expect("wait").is_none() {
             child.kill().expect("SIGKILL");
             killed += 1;
@@ -138,11 +186,9 @@ fn sigkill_during_a_full_export_on_sqlite() {
 }
 
 #[test]
+#[cfg_attr(not(mariadb), ignore = "needs MariaDB: set AMOCRM_TEST_MYSQL_URL")]
 fn sigkill_during_a_full_export_on_mariadb() {
-    let Some(server) = support::skip_without_mysql("sigkill_during_a_full_export_on_mariadb")
-    else {
-        return;
-    };
+    let server = support::mysql_server();
     let mdb = MysqlDb::create(&server);
     if stress() {
         crashes_end_exact(&mdb.conf_lines(), "mariadb", "2000,1000,3000", 25);

@@ -8,7 +8,7 @@ mod workers;
 
 use one_run::{Event, drain, event, run_task};
 use serde_json::Value;
-use support::{MysqlDb, Panel, Sandbox};
+use support::{Backend, MysqlDb, Panel, Sandbox};
 
 /// Every sample event: the registration, clients edited, payers saved, services opened,
 /// suspended and closed.
@@ -175,11 +175,9 @@ fn sample_panel_lands_in_amocrm_on_sqlite() {
 }
 
 #[test]
+#[cfg_attr(not(mariadb), ignore = "needs MariaDB: set AMOCRM_TEST_MYSQL_URL")]
 fn sample_panel_lands_in_amocrm_on_mariadb() {
-    let Some(server) = support::skip_without_mysql("sample_panel_lands_in_amocrm_on_mariadb")
-    else {
-        return;
-    };
+    let server = support::mysql_server();
     let mdb = MysqlDb::create(&server);
     let sandbox = Sandbox::start(&[]);
     let p = Panel::new();
@@ -286,24 +284,20 @@ fn a_second_worker_exits_at_once_and_the_handler_does_not_wait() {
     let held = |f: &std::fs::File| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock));
     // The worker creates the lock file itself: look until it exists and is held (a loaded
     // machine may take a while to start the process).
-    let mut lock = None;
-    for _ in 0..1000 {
-        if let Ok(f) = std::fs::OpenOptions::new()
-            .write(true)
-            .open(p.path("var/amocrm_task.lock"))
-            && held(&f)
-        {
-            lock = Some(f);
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    let seen = lock.is_some();
-    assert!(seen, "the worker runs after the handler returned");
+    let lock = support::wait_until(
+        "the worker the handler started to hold its lock",
+        std::time::Duration::from_secs(10),
+        || {
+            (std::fs::OpenOptions::new().write(true))
+                .open(p.path("var/amocrm_task.lock"))
+                .ok()
+                .filter(held)
+        },
+    );
     let second = p.amocrm(&["task"]);
     assert_eq!(second.status.code(), Some(0));
     assert!(
-        held(lock.as_ref().unwrap()),
+        held(&lock),
         "the first worker still runs while the second has left"
     );
     sandbox.post_json("/_sandbox/faults", &serde_json::json!({}));
@@ -371,17 +365,10 @@ fn the_stop_switch_keeps_jobs_and_sends_nothing() {
 /// Runs `amocrm task` until a run ends with the given exit code (the worker the handler
 /// started in the background may be finishing first).
 fn task_until(p: &Panel, code: i32) -> std::process::Output {
-    for _ in 0..600 {
-        let out = p.amocrm(&["task"]);
-        if out.status.code() == Some(code) {
-            return out;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!(
-        "`amocrm task` never exited {code}:\n{}",
-        p.read("var/amocrm_task.log")
-    );
+    let what = format!("`amocrm task` to exit {code}");
+    support::wait_until(&what, std::time::Duration::from_secs(60), || {
+        Some(p.amocrm(&["task"])).filter(|out| out.status.code() == Some(code))
+    })
 }
 
 /// A manager's call to amoCRM with the module's own token.
@@ -510,62 +497,62 @@ fn manager_edits_are_kept_unless_the_admin_chooses_overwrite() {
 
 /// A lead mirrors its service: with the default settings a renewal moves its expiry date
 /// field, while what a manager typed on the contact stays.
-#[test]
-fn a_renewal_moves_the_leads_expiry_and_the_managers_contact_edits_stay() {
-    for (label, database, mariadb) in workers::databases("renewal") {
-        let sandbox = Sandbox::start(&[]);
-        let p = Panel::new();
-        p.write_conf(&sandbox.url, &database, "batch_size = 50");
-        p.sample_panel();
-        p.event("account.edit", "2", &[]);
-        p.event("service.postopen", "1001", &[]);
-        drain(&p);
-        use billmgr_amocrm::model::EntityKind;
-        let contact = p
-            .db()
-            .link(EntityKind::Account, 2)
-            .unwrap()
-            .unwrap()
-            .amocrm_id;
-        let lead = p
-            .db()
-            .link(EntityKind::Item, 1001)
-            .unwrap()
-            .unwrap()
-            .amocrm_id;
-        let before = field_text(&lead_of(&sandbox, lead), "816002");
-        manager_patch(
-            &p,
-            &sandbox,
-            &format!("/api/v4/contacts/{contact}"),
-            &serde_json::json!({"name": "Иван (VIP)"}),
-        );
-        // The panel renews the service a year ahead and the client's name changes.
-        one_run::panel_sql(
-            &p,
-            mariadb.as_ref(),
-            "UPDATE item SET expiredate = '2026-07-14' WHERE id = 1001; \
+fn a_renewal_moves_the_leads_expiry_and_the_managers_contact_edits_stay(backend: Backend) {
+    let (label, database, mariadb) = backend.database();
+    let sandbox = Sandbox::start(&[]);
+    let p = Panel::new();
+    p.write_conf(&sandbox.url, &database, "batch_size = 50");
+    p.sample_panel();
+    p.event("account.edit", "2", &[]);
+    p.event("service.postopen", "1001", &[]);
+    drain(&p);
+    use billmgr_amocrm::model::EntityKind;
+    let contact = p
+        .db()
+        .link(EntityKind::Account, 2)
+        .unwrap()
+        .unwrap()
+        .amocrm_id;
+    let lead = p
+        .db()
+        .link(EntityKind::Item, 1001)
+        .unwrap()
+        .unwrap()
+        .amocrm_id;
+    let before = field_text(&lead_of(&sandbox, lead), "816002");
+    manager_patch(
+        &p,
+        &sandbox,
+        &format!("/api/v4/contacts/{contact}"),
+        &serde_json::json!({"name": "Иван (VIP)"}),
+    );
+    // The panel renews the service a year ahead and the client's name changes.
+    one_run::panel_sql(
+        &p,
+        mariadb.as_ref(),
+        "UPDATE item SET expiredate = '2026-07-14' WHERE id = 1001; \
              UPDATE user SET realname = 'Иванов И. И.' WHERE id = 11;",
-        );
-        p.event("service.postprolong", "1001", &[]);
-        p.event("account.edit", "2", &[]);
-        drain(&p);
-        let after = field_text(&lead_of(&sandbox, lead), "816002");
-        // 2026-07-14 00:00 UTC.
-        assert_eq!(
-            after,
-            ["1783987200"],
-            "{label}: the lead's expiry, was {before:?}"
-        );
-        assert_eq!(
-            contact_of(&sandbox, contact)["name"],
-            "Иван (VIP)",
-            "{label}: the manager's name for the contact stays"
-        );
-        let s = p.db().queue_summary(i64::MAX / 2).unwrap();
-        assert_eq!((s.failed, s.pending), (0, 0), "{label}");
-    }
+    );
+    p.event("service.postprolong", "1001", &[]);
+    p.event("account.edit", "2", &[]);
+    drain(&p);
+    let after = field_text(&lead_of(&sandbox, lead), "816002");
+    // 2026-07-14 00:00 UTC.
+    assert_eq!(
+        after,
+        ["1783987200"],
+        "{label}: the lead's expiry, was {before:?}"
+    );
+    assert_eq!(
+        contact_of(&sandbox, contact)["name"],
+        "Иван (VIP)",
+        "{label}: the manager's name for the contact stays"
+    );
+    let s = p.db().queue_summary(i64::MAX / 2).unwrap();
+    assert_eq!((s.failed, s.pending), (0, 0), "{label}");
 }
+
+crate::on_each_database!(a_renewal_moves_the_leads_expiry_and_the_managers_contact_edits_stay);
 
 fn lead_of(sandbox: &Sandbox, id: i64) -> Value {
     let state = sandbox.get_json("/_sandbox/state");
@@ -617,7 +604,12 @@ fn an_unpaid_account_stops_the_run_and_keeps_the_queue() {
 fn an_outage_ends_the_run_cleanly_and_the_next_run_completes() {
     let sandbox = Sandbox::start(&[]);
     let p = Panel::new();
-    p.write_conf(&sandbox.url, Panel::sqlite(), "batch_size = 50");
+    // Short retry pauses: the run gives up on the outage at once, not after 15 s.
+    p.write_conf(
+        &sandbox.url,
+        Panel::sqlite(),
+        "batch_size = 50\nretry_pause_ms = 10",
+    );
     p.sample_panel();
     // Authorize first, so the outage hits the sync itself.
     let out = p.amocrm(&["auth", support::AUTH_CODE]);
@@ -700,7 +692,7 @@ fn a_lead_moves_only_when_a_rule_names_the_new_state() {
 
 #[test]
 fn no_secret_reaches_a_log() {
-    let sandbox = Sandbox::start(&["--token-lifetime", "2"]);
+    let sandbox = Sandbox::start(&["--token-lifetime", "60"]);
     let p = Panel::new();
     p.write_conf(&sandbox.url, Panel::sqlite(), "batch_size = 50");
     p.write("etc/debug.conf", "amocrm 9\n");
@@ -708,7 +700,8 @@ fn no_secret_reaches_a_log() {
     p.event("account.edit", "2", &[]);
     drain(&p);
     let first_refresh = p.read("etc/amocrm/refresh_token");
-    std::thread::sleep(std::time::Duration::from_secs(3)); // the access token expires: a refresh
+    // The access token expires on amoCRM's side: a 401, then a refresh.
+    sandbox.advance(61.0);
     p.event("service.postopen", "1001", &[]);
     drain(&p);
     assert_eq!(p.amocrm(&["status"]).status.code(), Some(0));
@@ -855,20 +848,20 @@ fn sample_once_problems(p: &Panel, sandbox: &Sandbox, jobs: &[String]) -> Vec<St
     problems
 }
 
-#[test]
-fn every_event_of_the_sample_panel_in_one_run_makes_nothing_twice() {
+fn every_event_of_the_sample_panel_in_one_run_makes_nothing_twice(backend: Backend) {
     let test = "every event of the sample panel in one run";
     let mut problems = Vec::new();
-    for (db, database, _guard) in workers::databases(test) {
-        let sandbox = Sandbox::start(&[]);
-        let p = Panel::new();
-        p.write_conf(&sandbox.url, &database, "batch_size = 50");
-        p.sample_panel();
-        let jobs = one_run::queue_while_the_worker_waits(&p, &every_sample_event());
-        // 6 clients by id, 6 logins, 7 users; 6 payers by id, 6 logins; 10 services.
-        assert_eq!(jobs.len(), 41, "{db}: the jobs queued: {jobs:?}");
-        one_run::drain(&p);
-        problems.push((db.to_string(), sample_once_problems(&p, &sandbox, &jobs)));
-    }
+    let (db, database, _guard) = backend.database();
+    let sandbox = Sandbox::start(&[]);
+    let p = Panel::new();
+    p.write_conf(&sandbox.url, &database, "batch_size = 50");
+    p.sample_panel();
+    let jobs = one_run::queue_while_the_worker_waits(&p, &every_sample_event());
+    // 6 clients by id, 6 logins, 7 users; 6 payers by id, 6 logins; 10 services.
+    assert_eq!(jobs.len(), 41, "{db}: the jobs queued: {jobs:?}");
+    one_run::drain(&p);
+    problems.push((db.to_string(), sample_once_problems(&p, &sandbox, &jobs)));
     one_run::assert_none(test, &problems);
 }
+
+crate::on_each_database!(every_event_of_the_sample_panel_in_one_run_makes_nothing_twice);

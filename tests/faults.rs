@@ -84,12 +84,9 @@ fn faults_end_with_exactly_the_expected_entities_on_sqlite() {
 }
 
 #[test]
+#[cfg_attr(not(mariadb), ignore = "needs MariaDB: set AMOCRM_TEST_MYSQL_URL")]
 fn faults_end_with_exactly_the_expected_entities_on_mariadb() {
-    let Some(server) =
-        support::skip_without_mysql("faults_end_with_exactly_the_expected_entities_on_mariadb")
-    else {
-        return;
-    };
+    let server = support::mysql_server();
     let mdb = MysqlDb::create(&server);
     faults_end_exact(&mdb.conf_lines(), "mariadb");
 }
@@ -135,7 +132,8 @@ fn an_outage_during_a_run_keeps_every_job_and_the_next_run_completes() {
     let p = panel(
         &sandbox,
         Panel::sqlite(),
-        "batch_size = 10\nrate_limit = 20",
+        // Short retry pauses: the run gives up on the outage in a second, not in 15.
+        "batch_size = 10\nrate_limit = 20\nretry_pause_ms = 10",
         Some(generate),
     );
     authorize(&p);
@@ -149,25 +147,16 @@ fn an_outage_during_a_run_keeps_every_job_and_the_next_run_completes() {
     let mut child = cmd.spawn().expect("spawn sync --all");
     // Down once the export is under way (some links saved), for longer than the retries.
     let t0 = Instant::now();
-    while p.db().link_count(EntityKind::Account).unwrap_or(0) < 5 {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "the export did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    support::wait_until("the export under way", Duration::from_secs(60), || {
+        p.db().link_count(EntityKind::Account).unwrap_or(0) >= 5
+    });
     let (status, body) = sandbox.post_json("/_sandbox/faults", &json!({"outage_seconds": 600}));
     assert_eq!(status, 200, "{body}");
-    let exit = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "the run did not end during the outage"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let exit = support::wait_until(
+        "the run to end during the outage",
+        Duration::from_secs(120),
+        || child.try_wait().expect("wait"),
+    );
     let mut stderr = String::new();
     use std::io::Read;
     let _ = child

@@ -496,12 +496,9 @@ fn drop_tables_asks_for_yes() {
 }
 
 #[test]
+#[cfg_attr(not(mariadb), ignore = "needs MariaDB: set AMOCRM_TEST_MYSQL_URL")]
 fn install_on_a_panel_makes_the_tables_in_the_database_db_conf_names() {
-    let Some(server) = support::skip_without_mysql(
-        "install_on_a_panel_makes_the_tables_in_the_database_db_conf_names",
-    ) else {
-        return;
-    };
+    let server = support::mysql_server();
     let opts = mysql::Opts::from_url(&server).unwrap();
     if opts.get_tcp_port() != 3306 {
         eprintln!("skipped: the panel's settings name port 3306 only");
@@ -540,10 +537,9 @@ fn install_on_a_panel_makes_the_tables_in_the_database_db_conf_names() {
 }
 
 #[test]
+#[cfg_attr(not(mariadb), ignore = "needs MariaDB: set AMOCRM_TEST_MYSQL_URL")]
 fn install_and_purge_on_mariadb() {
-    let Some(server) = support::skip_without_mysql("install_and_purge_on_mariadb") else {
-        return;
-    };
+    let server = support::mysql_server();
     let db = support::MysqlDb::create(&server);
     let m = Machine::new();
     m.write(
@@ -840,21 +836,12 @@ fn assert_portable(binary: &Path) {
     );
 }
 
-fn packages_wanted(test: &str) -> bool {
-    let wanted = std::env::var("AMOCRM_TEST_PACKAGES").ok().as_deref() == Some("1");
-    if !wanted {
-        eprintln!(
-            "skipped: {test} builds the release binary (minutes); set AMOCRM_TEST_PACKAGES=1 to run it"
-        );
-    }
-    wanted
-}
-
 #[test]
+#[cfg_attr(
+    not(packages),
+    ignore = "builds the release binary (minutes): set AMOCRM_TEST_PACKAGES=1"
+)]
 fn install_sh_installs_the_release_binary_built_for_glibc_2_17() {
-    if !packages_wanted("install_sh_installs_the_release_binary_built_for_glibc_2_17") {
-        return;
-    }
     // Built first (up to date, with the time a build takes): install.sh then finds it.
     let mut build = Command::new("bash");
     build
@@ -883,10 +870,11 @@ fn install_sh_installs_the_release_binary_built_for_glibc_2_17() {
 type FileModes = BTreeMap<String, u32>;
 
 #[test]
+#[cfg_attr(
+    not(packages),
+    ignore = "builds the release binary (minutes): set AMOCRM_TEST_PACKAGES=1"
+)]
 fn the_deb_installs_the_tree_install_sh_makes() {
-    if !packages_wanted("the_deb_installs_the_tree_install_sh_makes") {
-        return;
-    }
     let mut build = Command::new("bash");
     build
         .arg(Path::new(REPO).join("scripts/package.sh"))

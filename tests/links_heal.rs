@@ -12,7 +12,7 @@ mod workers;
 use billmgr_amocrm::model::EntityKind::{self, Account, Item, Profile};
 use one_run::{Event, event, main_contact};
 use serde_json::{Value, json};
-use support::{MysqlDb, Panel, Sandbox};
+use support::{Backend, MysqlDb, Panel, Sandbox};
 
 /// What the manager removed, by the amoCRM ids the export had linked.
 struct Removed {
@@ -145,30 +145,30 @@ fn log_problems(p: &Panel, r: &Removed) -> Vec<String> {
     .collect()
 }
 
-#[test]
-fn links_to_entities_managers_removed_heal_on_the_next_change() {
+fn links_to_entities_managers_removed_heal_on_the_next_change(backend: Backend) {
     let test = "links to entities managers removed heal on the next change";
     let mut problems = Vec::new();
-    for (db, database, mariadb) in workers::databases(test) {
-        let sandbox = Sandbox::start(&[]);
-        let p = Panel::new();
-        p.write_conf(&sandbox.url, &database, "batch_size = 50");
-        p.sample_panel();
-        let out = p.amocrm(&["sync", "--all"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        p.db()
-            .prune_jobs(i64::MAX / 2)
-            .expect("the export's jobs pruned");
-        let removed = managers_remove(&p, &sandbox);
-        let events = panel_edits(&p, mariadb.as_ref());
-        let jobs = one_run::queue_while_the_worker_waits(&p, &events);
-        assert_eq!(jobs.len(), 3, "{db}: {jobs:?}");
-        one_run::drain(&p);
-        problems.push((db.to_string(), heal_problems(&p, &sandbox, &removed, &jobs)));
-    }
+    let (db, database, mariadb) = backend.database();
+    let sandbox = Sandbox::start(&[]);
+    let p = Panel::new();
+    p.write_conf(&sandbox.url, &database, "batch_size = 50");
+    p.sample_panel();
+    let out = p.amocrm(&["sync", "--all"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    p.db()
+        .prune_jobs(i64::MAX / 2)
+        .expect("the export's jobs pruned");
+    let removed = managers_remove(&p, &sandbox);
+    let events = panel_edits(&p, mariadb.as_ref());
+    let jobs = one_run::queue_while_the_worker_waits(&p, &events);
+    assert_eq!(jobs.len(), 3, "{db}: {jobs:?}");
+    one_run::drain(&p);
+    problems.push((db.to_string(), heal_problems(&p, &sandbox, &removed, &jobs)));
     one_run::assert_none(test, &problems);
 }
+
+crate::on_each_database!(links_to_entities_managers_removed_heal_on_the_next_change);

@@ -10,7 +10,7 @@ mod workers;
 
 use billmgr_amocrm::model::EntityKind::Account;
 use serde_json::Value;
-use support::{MysqlDb, Panel, Sandbox};
+use support::{Backend, MysqlDb, Panel, Sandbox};
 
 /// A second `[tags.contact]` section: its rule joins the sample's.
 const DEBTOR: &str = "\n[tags.contact]\ndebtor = account.balance < 0\n";
@@ -67,14 +67,11 @@ fn debtor_problems(p: &Panel, sandbox: &Sandbox, mariadb: Option<&MysqlDb>) -> V
     found
 }
 
-#[test]
-fn a_tag_for_debtors_follows_the_balance() {
-    workers::on_each_exported(
-        "a tag for debtors follows the balance",
-        DEBTOR,
-        debtor_problems,
-    );
+fn a_tag_for_debtors_follows_the_balance(backend: Backend) {
+    workers::on_exported(backend, DEBTOR, debtor_problems);
 }
+
+crate::on_each_database!(a_tag_for_debtors_follows_the_balance);
 
 #[test]
 fn check_says_when_the_panel_has_no_balance_column() {

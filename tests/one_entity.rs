@@ -17,8 +17,7 @@ use one_run::{
     unfinished_jobs,
 };
 use serde_json::Value;
-use support::{MysqlDb, Panel, Sandbox};
-use workers::databases;
+use support::{Backend, MysqlDb, Panel, Sandbox};
 
 /// What amoCRM must hold once, linked to its panel entity.
 enum Once {
@@ -49,13 +48,11 @@ struct Pair {
     once: Vec<Once>,
 }
 
-/// Runs the pair on every database and fails with what each got wrong.
-fn check(test: &str, pair: Pair) {
-    let problems: Vec<(String, Vec<String>)> = databases(test)
-        .into_iter()
-        .map(|(db, conf, guard)| (db.to_string(), run_pair(&pair, &conf, guard.as_ref())))
-        .collect();
-    assert_none(test, &problems);
+/// Runs the pair on `backend` and fails with what it got wrong.
+fn check(backend: Backend, test: &str, pair: Pair) {
+    let (db, conf, guard) = backend.database();
+    let problems = run_pair(&pair, &conf, guard.as_ref());
+    assert_none(test, &[(db.to_string(), problems)]);
 }
 
 fn run_pair(pair: &Pair, database: &str, mariadb: Option<&MysqlDb>) -> Vec<String> {
@@ -215,9 +212,9 @@ fn company_27() -> Once {
 
 // --- a client named twice ---
 
-#[test]
-fn registration_and_the_admins_edit_make_one_contact() {
+fn registration_and_the_admins_edit_make_one_contact(backend: Backend) {
     check(
+        backend,
         "registration and the admin's edit",
         Pair {
             setup: "",
@@ -228,9 +225,9 @@ fn registration_and_the_admins_edit_make_one_contact() {
     );
 }
 
-#[test]
-fn the_admins_edit_and_a_user_edit_make_one_contact() {
+fn the_admins_edit_and_a_user_edit_make_one_contact(backend: Backend) {
     check(
+        backend,
         "the admin's edit and a user edit",
         Pair {
             setup: "",
@@ -242,9 +239,9 @@ fn the_admins_edit_and_a_user_edit_make_one_contact() {
     );
 }
 
-#[test]
-fn registration_and_the_clients_own_user_edit_make_one_contact() {
+fn registration_and_the_clients_own_user_edit_make_one_contact(backend: Backend) {
     check(
+        backend,
         "registration and the client's own user edit",
         Pair {
             setup: "",
@@ -255,9 +252,9 @@ fn registration_and_the_clients_own_user_edit_make_one_contact() {
     );
 }
 
-#[test]
-fn a_client_created_with_its_new_id_and_a_user_edit_make_one_contact() {
+fn a_client_created_with_its_new_id_and_a_user_edit_make_one_contact(backend: Backend) {
     check(
+        backend,
         "a client created (new id in the answer) and a user edit",
         Pair {
             setup: "",
@@ -273,9 +270,9 @@ fn a_client_created_with_its_new_id_and_a_user_edit_make_one_contact() {
     );
 }
 
-#[test]
-fn a_client_saved_by_login_and_by_id_make_one_contact() {
+fn a_client_saved_by_login_and_by_id_make_one_contact(backend: Backend) {
     check(
+        backend,
         "a client saved by login and by id",
         Pair {
             setup: "",
@@ -289,9 +286,9 @@ fn a_client_saved_by_login_and_by_id_make_one_contact() {
     );
 }
 
-#[test]
-fn two_users_of_one_client_edited_make_one_contact() {
+fn two_users_of_one_client_edited_make_one_contact(backend: Backend) {
     check(
+        backend,
         "two users of one client edited",
         Pair {
             setup: "",
@@ -307,9 +304,9 @@ fn two_users_of_one_client_edited_make_one_contact() {
 
 // --- a payer named twice, or its client made on the way ---
 
-#[test]
-fn a_payer_added_without_an_id_and_edited_make_one_company() {
+fn a_payer_added_without_an_id_and_edited_make_one_company(backend: Backend) {
     check(
+        backend,
         "a payer added without an id and edited",
         Pair {
             setup: NEW_PAYER_27,
@@ -323,9 +320,9 @@ fn a_payer_added_without_an_id_and_edited_make_one_company() {
     );
 }
 
-#[test]
-fn a_payer_added_by_an_admin_for_a_client_and_edited_make_one_company() {
+fn a_payer_added_by_an_admin_for_a_client_and_edited_make_one_company(backend: Backend) {
     check(
+        backend,
         "a payer added by an admin for a client and edited",
         Pair {
             setup: "",
@@ -342,9 +339,9 @@ fn a_payer_added_by_an_admin_for_a_client_and_edited_make_one_company() {
     );
 }
 
-#[test]
-fn a_payer_added_with_its_new_id_and_edited_make_one_company() {
+fn a_payer_added_with_its_new_id_and_edited_make_one_company(backend: Backend) {
     check(
+        backend,
         "a payer added (new id in the answer) and edited",
         Pair {
             setup: NEW_PAYER_27,
@@ -359,9 +356,9 @@ fn a_payer_added_with_its_new_id_and_edited_make_one_company() {
     );
 }
 
-#[test]
-fn a_payer_and_its_clients_registration_make_one_contact() {
+fn a_payer_and_its_clients_registration_make_one_contact(backend: Backend) {
     check(
+        backend,
         "a payer and its client's registration",
         Pair {
             setup: "",
@@ -372,9 +369,9 @@ fn a_payer_and_its_clients_registration_make_one_contact() {
     );
 }
 
-#[test]
-fn a_new_payer_and_a_user_edit_of_its_client_make_one_contact() {
+fn a_new_payer_and_a_user_edit_of_its_client_make_one_contact(backend: Backend) {
     check(
+        backend,
         "a new payer and a user edit of its client",
         Pair {
             setup: NEW_PAYER_27,
@@ -390,9 +387,9 @@ fn a_new_payer_and_a_user_edit_of_its_client_make_one_contact() {
 
 // --- a service named twice, or its client or company made on the way ---
 
-#[test]
-fn a_service_callback_and_the_admins_open_make_one_lead() {
+fn a_service_callback_and_the_admins_open_make_one_lead(backend: Backend) {
     check(
+        backend,
         "a service callback and the admin's open",
         Pair {
             setup: "",
@@ -407,9 +404,9 @@ fn a_service_callback_and_the_admins_open_make_one_lead() {
     );
 }
 
-#[test]
-fn a_service_callback_and_a_group_suspend_make_one_lead_each() {
+fn a_service_callback_and_a_group_suspend_make_one_lead_each(backend: Backend) {
     check(
+        backend,
         "a service callback and a group suspend",
         Pair {
             setup: "",
@@ -426,9 +423,9 @@ fn a_service_callback_and_a_group_suspend_make_one_lead_each() {
     );
 }
 
-#[test]
-fn a_service_and_its_clients_registration_make_one_contact() {
+fn a_service_and_its_clients_registration_make_one_contact(backend: Backend) {
     check(
+        backend,
         "a service and its client's registration",
         Pair {
             setup: "",
@@ -444,9 +441,9 @@ fn a_service_and_its_clients_registration_make_one_contact() {
     );
 }
 
-#[test]
-fn a_service_and_a_user_edit_of_its_client_make_one_contact() {
+fn a_service_and_a_user_edit_of_its_client_make_one_contact(backend: Backend) {
     check(
+        backend,
         "a service and a user edit of its client",
         Pair {
             setup: "",
@@ -464,9 +461,9 @@ fn a_service_and_a_user_edit_of_its_client_make_one_contact() {
     );
 }
 
-#[test]
-fn a_service_and_its_companys_payer_edit_make_one_company() {
+fn a_service_and_its_companys_payer_edit_make_one_company(backend: Backend) {
     check(
+        backend,
         "a service and its company's payer edit",
         Pair {
             setup: "",
@@ -484,9 +481,9 @@ fn a_service_and_its_companys_payer_edit_make_one_company() {
     );
 }
 
-#[test]
-fn a_service_and_its_companys_new_payer_make_one_company() {
+fn a_service_and_its_companys_new_payer_make_one_company(backend: Backend) {
     check(
+        backend,
         "a service and its company's new payer",
         Pair {
             setup: NEW_PAYER_27,
@@ -503,3 +500,23 @@ fn a_service_and_its_companys_new_payer_make_one_company() {
         },
     );
 }
+
+crate::on_each_database!(
+    registration_and_the_admins_edit_make_one_contact,
+    the_admins_edit_and_a_user_edit_make_one_contact,
+    registration_and_the_clients_own_user_edit_make_one_contact,
+    a_client_created_with_its_new_id_and_a_user_edit_make_one_contact,
+    a_client_saved_by_login_and_by_id_make_one_contact,
+    two_users_of_one_client_edited_make_one_contact,
+    a_payer_added_without_an_id_and_edited_make_one_company,
+    a_payer_added_by_an_admin_for_a_client_and_edited_make_one_company,
+    a_payer_added_with_its_new_id_and_edited_make_one_company,
+    a_payer_and_its_clients_registration_make_one_contact,
+    a_new_payer_and_a_user_edit_of_its_client_make_one_contact,
+    a_service_callback_and_the_admins_open_make_one_lead,
+    a_service_callback_and_a_group_suspend_make_one_lead_each,
+    a_service_and_its_clients_registration_make_one_contact,
+    a_service_and_a_user_edit_of_its_client_make_one_contact,
+    a_service_and_its_companys_payer_edit_make_one_company,
+    a_service_and_its_companys_new_payer_make_one_company,
+);

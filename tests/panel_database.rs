@@ -406,12 +406,9 @@ impl Drop for MysqlUser {
 }
 
 #[test]
+#[cfg_attr(not(mariadb), ignore = "needs MariaDB: set AMOCRM_TEST_MYSQL_URL")]
 fn sync_all_reads_the_panels_own_tables_through_db_conf() {
-    let Some(server) =
-        support::skip_without_mysql("sync_all_reads_the_panels_own_tables_through_db_conf")
-    else {
-        return;
-    };
+    let server = support::mysql_server();
     let mdb = MysqlDb::create(&server);
     load_sample(&mdb);
     let sandbox = Sandbox::start(&[]);
@@ -444,12 +441,9 @@ fn sync_all_reads_the_panels_own_tables_through_db_conf() {
 }
 
 #[test]
+#[cfg_attr(not(mariadb), ignore = "needs MariaDB: set AMOCRM_TEST_MYSQL_URL")]
 fn the_panels_paramlist_names_the_database_and_its_password_never_shows() {
-    let Some(server) = support::skip_without_mysql(
-        "the_panels_paramlist_names_the_database_and_its_password_never_shows",
-    ) else {
-        return;
-    };
+    let server = support::mysql_server();
     let Some((host, _, _)) = server_settings(&server) else {
         return;
     };
@@ -512,12 +506,9 @@ fn the_panels_paramlist_names_the_database_and_its_password_never_shows() {
 }
 
 #[test]
+#[cfg_attr(not(mariadb), ignore = "needs MariaDB: set AMOCRM_TEST_MYSQL_URL")]
 fn a_stuck_mgrctl_is_given_up_and_db_conf_opens_the_database() {
-    let Some(server) =
-        support::skip_without_mysql("a_stuck_mgrctl_is_given_up_and_db_conf_opens_the_database")
-    else {
-        return;
-    };
+    let server = support::mysql_server();
     let mdb = MysqlDb::create(&server);
     let p = Panel::new();
     p.write_conf(NO_AMOCRM, "", "");
@@ -551,12 +542,9 @@ fn server_socket() -> Option<String> {
 }
 
 #[test]
+#[cfg_attr(not(mariadb), ignore = "needs MariaDB: set AMOCRM_TEST_MYSQL_URL")]
 fn the_unix_socket_is_used_for_db_socket_and_for_localhost() {
-    let Some(server) =
-        support::skip_without_mysql("the_unix_socket_is_used_for_db_socket_and_for_localhost")
-    else {
-        return;
-    };
+    let server = support::mysql_server();
     let Some(socket) = server_socket() else {
         return;
     };

@@ -12,7 +12,7 @@ mod workers;
 use billmgr_amocrm::model::EntityKind::Account;
 use one_run::event;
 use serde_json::{Value, json};
-use support::{MysqlDb, Panel, Sandbox};
+use support::{Backend, MysqlDb, Panel, Sandbox};
 
 /// The notes amoCRM holds on a contact: their texts.
 fn notes_on(sandbox: &Sandbox, contact: i64) -> Vec<String> {
@@ -120,14 +120,11 @@ fn note_problems(p: &Panel, sandbox: &Sandbox, mariadb: Option<&MysqlDb>) -> Vec
     problems
 }
 
-#[test]
-fn each_payment_is_one_note_on_its_clients_contact() {
-    workers::on_each_exported(
-        "each payment is one note on its client's contact",
-        "",
-        note_problems,
-    );
+fn each_payment_is_one_note_on_its_clients_contact(backend: Backend) {
+    workers::on_exported(backend, "", note_problems);
 }
+
+crate::on_each_database!(each_payment_is_one_note_on_its_clients_contact);
 
 /// Payments `ids` of clients 2 and 3 (even and odd), credited now.
 fn credited(ids: std::ops::Range<i64>) -> String {
@@ -188,14 +185,11 @@ fn lost_problems(p: &Panel, sandbox: &Sandbox, mariadb: Option<&MysqlDb>) -> Vec
     problems
 }
 
-#[test]
-fn with_answers_lost_each_payment_still_has_one_note() {
-    workers::on_each_exported(
-        "with answers lost each payment still has one note",
-        "",
-        lost_problems,
-    );
+fn with_answers_lost_each_payment_still_has_one_note(backend: Backend) {
+    workers::on_exported(backend, "", lost_problems);
 }
+
+crate::on_each_database!(with_answers_lost_each_payment_still_has_one_note);
 
 /// Payment 39 of client 2, credited a moment ago as the panel dates it, with no event; and
 /// payment 40, credited long ago, with none either.
@@ -244,14 +238,11 @@ fn sweep_problems(p: &Panel, sandbox: &Sandbox, mariadb: Option<&MysqlDb>) -> Ve
     problems
 }
 
-#[test]
-fn a_payment_no_event_reported_becomes_its_note_at_the_sweep() {
-    workers::on_each_exported(
-        "a payment no event reported becomes its note at the sweep",
-        "",
-        sweep_problems,
-    );
+fn a_payment_no_event_reported_becomes_its_note_at_the_sweep(backend: Backend) {
+    workers::on_exported(backend, "", sweep_problems);
 }
+
+crate::on_each_database!(a_payment_no_event_reported_becomes_its_note_at_the_sweep);
 
 #[test]
 fn the_panels_list_shows_the_notes_set() {
@@ -307,8 +298,8 @@ fn switch_problems(p: &Panel, sandbox: &Sandbox, mariadb: Option<&MysqlDb>) -> V
     problems
 }
 
-#[test]
-fn with_notes_off_no_payment_makes_a_note() {
-    let test = "with notes off no payment makes a note";
-    workers::on_each_exported(test, "", switch_problems);
+fn with_notes_off_no_payment_makes_a_note(backend: Backend) {
+    workers::on_exported(backend, "", switch_problems);
 }
+
+crate::on_each_database!(with_notes_off_no_payment_makes_a_note);

@@ -11,7 +11,7 @@ mod workers;
 
 use billmgr_amocrm::model::EntityKind::{self, Account, Item, Profile};
 use serde_json::{Value, json};
-use support::{MysqlDb, Panel, Sandbox};
+use support::{Backend, MysqlDb, Panel, Sandbox};
 
 /// The sandbox's users: the integration's, two managers, one deactivated.
 const OWNER: i64 = 504141;
@@ -147,11 +147,8 @@ fn export_problems(p: &Panel, sandbox: &Sandbox, mariadb: Option<&MysqlDb>) -> V
     found
 }
 
-#[test]
-fn new_entities_are_owned_as_the_rules_say_and_a_refused_owner_is_left_out() {
-    workers::on_each_exported(
-        "new entities are owned as the rules say",
-        RULES,
-        export_problems,
-    );
+fn new_entities_are_owned_as_the_rules_say_and_a_refused_owner_is_left_out(backend: Backend) {
+    workers::on_exported(backend, RULES, export_problems);
 }
+
+crate::on_each_database!(new_entities_are_owned_as_the_rules_say_and_a_refused_owner_is_left_out);

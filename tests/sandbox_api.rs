@@ -185,14 +185,11 @@ fn answers_once_started_and_exits_0_on_sigterm() {
     let pid = sb.child.id() as libc::pid_t;
     // SAFETY: signalling our own child process.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let status = loop {
-        if let Some(s) = sb.child.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = support::wait_until(
+        "the sandbox to stop on SIGTERM",
+        Duration::from_secs(5),
+        || sb.child.try_wait().expect("wait"),
+    );
     assert_eq!(status.code(), Some(0));
 }
 
@@ -278,13 +275,52 @@ fn authorization_code_is_exchanged_once() {
 #[test]
 fn authorization_code_expires() {
     let sb = Sandbox::start(&["--code-lifetime", "1"]);
-    std::thread::sleep(Duration::from_millis(1200));
+    sb.advance(1.2);
     let a = grant(
         &sb,
         json!({"grant_type": "authorization_code", "code": AUTH_CODE}),
     );
     assert_eq!(a.status, 400);
     assert_eq!(hint(&a), "Authorization code has expired");
+}
+
+#[test]
+fn the_clock_moves_forward_and_tokens_age_with_it() {
+    let sb = Sandbox::start(&["--rate", "0", "--token-lifetime", "3600"]);
+    let (token, _) = login(&sb);
+    let before = sb.get_json("/_sandbox/clock");
+    assert_eq!(before["advanced"], 0.0);
+    assert_eq!(sb.advance(3599.0), 3599.0);
+    assert_eq!(
+        call(&sb, "GET", "/api/v4/account", Some(&token), None).status,
+        200
+    );
+    assert_eq!(sb.advance(1.5), 3600.5, "the moves add up");
+    assert_eq!(
+        call(&sb, "GET", "/api/v4/account", Some(&token), None).status,
+        401
+    );
+    let after = sb.get_json("/_sandbox/clock");
+    let moved = after["now"].as_f64().unwrap() - before["now"].as_f64().unwrap();
+    assert!((3600.5..3660.0).contains(&moved), "{before} → {after}");
+    // It never goes back, and says what it takes.
+    for bad in [
+        json!({"advance": -1}),
+        json!({"advance": "soon"}),
+        json!({}),
+    ] {
+        let (status, body) = sb.post_json("/_sandbox/clock", &bad);
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body.contains("advance"), "{body}");
+    }
+    assert_eq!(sb.get_json("/_sandbox/clock")["advanced"], 3600.5);
+    // A reset keeps the time: tokens issued before it stay expired.
+    assert_eq!(sb.post_json("/_sandbox/reset", &json!({})).0, 200);
+    assert_eq!(sb.get_json("/_sandbox/clock")["advanced"], 3600.5);
+    assert_eq!(
+        call(&sb, "GET", "/api/v4/account", Some(&token), None).status,
+        401
+    );
 }
 
 #[test]
@@ -971,7 +1007,8 @@ fn more_than_the_rate_gets_429_and_nothing_is_applied() {
         .filter(|e| e["status"] == 429)
         .count();
     assert_eq!(logged_429, statuses.iter().filter(|&&s| s == 429).count());
-    std::thread::sleep(Duration::from_millis(1100));
+    // The window has passed.
+    sb.advance(1.1);
     assert_eq!(call(&sb, "GET", "/api/v4/account", t, None).status, 200);
 }
 
@@ -1040,7 +1077,7 @@ fn faults_errors_payment_expiry_and_lost_answers() {
     // An outage closes every API call unanswered until it ends.
     faults(json!({"outage_seconds": 0.5}));
     assert!(try_call(&sb, "GET", "/api/v4/account", t, None).is_err());
-    std::thread::sleep(Duration::from_millis(600));
+    sb.advance(0.6);
     assert_eq!(call(&sb, "GET", "/api/v4/account", t, None).status, 200);
 
     // Counted errors, then normal service.
@@ -1314,7 +1351,7 @@ fn raw_get(sb: &Sandbox, path: &str, token: &str) -> (u16, String, String) {
 fn sustained_overruns_are_blocked_with_403_for_a_while() {
     let sb = Sandbox::start(&["--rate", "2", "--block-after", "4", "--block-seconds", "2"]);
     let (token, _) = login(&sb);
-    std::thread::sleep(Duration::from_millis(1100));
+    sb.advance(1.1);
     let statuses: Vec<u16> = (0..8)
         .map(|_| call(&sb, "GET", "/api/v4/account", Some(&token), None).status)
         .collect();
@@ -1326,13 +1363,13 @@ fn sustained_overruns_are_blocked_with_403_for_a_while() {
         "blocked after four refusals: {statuses:?}"
     );
     // Blocked even after the second has passed: the block outlasts the window.
-    std::thread::sleep(Duration::from_millis(1100));
+    sb.advance(1.1);
     let a = call(&sb, "GET", "/api/v4/account", Some(&token), None);
     assert_eq!(a.status, 403);
     assert_eq!(a.body["status"], 403);
     assert_eq!(a.body["type"], "https://httpstatus.es/403");
     // The block ends.
-    std::thread::sleep(Duration::from_millis(1200));
+    sb.advance(1.2);
     assert_eq!(
         call(&sb, "GET", "/api/v4/account", Some(&token), None).status,
         200

@@ -1,7 +1,8 @@
 //! Secrets and permissions: no secret in any log (every test's panel is searched when it is
 //! dropped, see `support::Panel`; here, that the search finds what it should), owner-only
 //! token files and amocrm.conf, SQL that only ever takes its data as parameters, escaped
-//! XML on every screen, and plain http to this machine only.
+//! XML on every screen, and plain http to this machine only. With the SQL scan, one more
+//! of the tests' own sources: they wait on a state, never for a time and a hope.
 
 mod support;
 
@@ -855,4 +856,152 @@ fn plain_http_goes_to_this_machine_only() {
             );
         }
     }
+}
+
+/// The longest pause a test may take outside `support::wait_until`: a poll, not a wait.
+const LONGEST_SLEEP_MS: u64 = 100;
+
+/// The milliseconds of `Duration::from_*(LITERAL)`, `None` for anything else.
+fn literal_millis(expr: &str) -> Option<u64> {
+    let expr = expr.trim().trim_start_matches("std::time::");
+    let (unit, rest) = expr.strip_prefix("Duration::from_")?.split_once('(')?;
+    let value: f64 = rest
+        .strip_suffix(')')?
+        .replace('_', "")
+        .trim()
+        .parse()
+        .ok()?;
+    let ms = match unit {
+        "secs" | "secs_f64" | "secs_f32" => value * 1000.0,
+        "millis" => value,
+        "micros" => value / 1000.0,
+        "nanos" => value / 1_000_000.0,
+        _ => return None,
+    };
+    Some(ms.ceil() as u64)
+}
+
+/// Where `needle` starts in `src`, outside string literals.
+fn code_positions(src: &str, needle: &str) -> Vec<usize> {
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < src.len() {
+        if let Some(end) = literal_end(src, i) {
+            i = end;
+        } else {
+            if src[i..].starts_with(needle) {
+                found.push(i);
+            }
+            i += src[i..].chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    found
+}
+
+/// The byte range of the body of `fn name` in `src`, if it has one.
+fn fn_body(src: &str, name: &str) -> Option<std::ops::Range<usize>> {
+    let start = *code_positions(src, &format!("fn {name}")).first()?;
+    let open = start + src[start..].find('{')?;
+    let mut depth = 0usize;
+    for (i, c) in src.char_indices().skip_while(|(i, _)| *i < open) {
+        if literal_end(src, i).is_some() {
+            continue;
+        }
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 1 => return Some(open..i + 1),
+            '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Each pause in `src` (comments stripped) that is not a short, literal one: `file:line`
+/// and what it sleeps. `exempt`: the range of `wait_until`, whose polls are the tests' one wait.
+fn long_sleeps(file: &str, src: &str, exempt: Option<std::ops::Range<usize>>) -> Vec<String> {
+    let line = |at: usize| src[..at].matches('\n').count() + 1;
+    let mut found = Vec::new();
+    for at in code_positions(src, "thread::sleep") {
+        if exempt.as_ref().is_some_and(|r| r.contains(&at)) {
+            continue;
+        }
+        let open = at + "thread::sleep".len();
+        let arg = if src[open..].starts_with('(') {
+            call_args(src, open).join(", ")
+        } else {
+            String::from("(imported, not called)")
+        };
+        if literal_millis(&arg).is_none_or(|ms| ms > LONGEST_SLEEP_MS) {
+            found.push(format!("{file}:{}: sleeps {arg}", line(at)));
+        }
+    }
+    found
+}
+
+/// `tests/**/*.rs` as (path under tests/, source without comments).
+fn test_sources() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    files.sort();
+    let rel = |p: &Path| {
+        p.strip_prefix(&root)
+            .expect("under tests")
+            .display()
+            .to_string()
+    };
+    (files.iter())
+        .map(|p| {
+            (
+                rel(p),
+                strip_comments(&std::fs::read_to_string(p).expect("source")),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn tests_wait_on_state_not_on_time() {
+    let sources = test_sources();
+    let mut found = Vec::new();
+    let mut exempted = false;
+    for (file, src) in &sources {
+        let exempt = (file == "support/mod.rs")
+            .then(|| fn_body(src, "wait_until"))
+            .flatten();
+        exempted |= exempt.is_some();
+        found.extend(long_sleeps(file, src, exempt));
+    }
+    assert!(
+        exempted,
+        "support/mod.rs has no wait_until: is the scan blind?"
+    );
+    assert!(
+        found.is_empty(),
+        "a test sleeps more than {LONGEST_SLEEP_MS} ms, or for a time not written out, \
+         outside support::wait_until; wait on a state with it instead:\n{}",
+        found.join("\n")
+    );
+
+    // The scan itself: long, computed and imported sleeps are found through strings and
+    // comments; short literal ones and those inside wait_until pass.
+    let planted = r#"
+        fn wait_until() { std::thread::sleep(Duration::from_secs(9)); }
+        fn a() {
+            std::thread::sleep(Duration::from_millis(100)); // thread::sleep(from_secs(3))
+            std::thread::sleep(std::time::Duration::from_millis(1_100));
+            let s = "thread::sleep(Duration::from_secs(5))";
+            thread::sleep(Duration::from_secs_f64(0.25));
+            std::thread::sleep(Duration::from_millis(dice.between(0, 50)));
+            use std::thread::sleep;
+        }
+    "#;
+    let planted = strip_comments(planted);
+    let lines: Vec<String> = long_sleeps("t.rs", &planted, fn_body(&planted, "wait_until"))
+        .iter()
+        .map(|f| f.split(": ").next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(lines, ["t.rs:5", "t.rs:7", "t.rs:8", "t.rs:9"]);
+    assert_eq!(literal_millis("Duration::from_micros(100_001)"), Some(101));
 }

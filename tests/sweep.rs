@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 
 use billmgr_amocrm::model::EntityKind::{self, Account, Item};
 use serde_json::Value;
-use support::{MysqlDb, Panel, Sandbox};
-use workers::{databases, requests, text};
+use support::{Backend, MysqlDb, Panel, Sandbox};
+use workers::{requests, text};
 
 /// A sample panel on this database, every entity synced to the sandbox. `overwrite`: the
 /// expiry date of a lead is filled already, and only `overwrite` replaces it.
@@ -136,113 +136,111 @@ fn dry_run_names_the_changes(p: &Panel, sandbox: &Sandbox, db: &str) {
     assert_eq!(p.db().count_jobs(&["pending"]).expect("count"), 0, "{db}");
 }
 
-#[test]
-fn what_no_event_reported_reaches_amocrm_through_the_sweep() {
-    for (db, database, mysql) in
-        databases("what_no_event_reported_reaches_amocrm_through_the_sweep")
-    {
-        let sandbox = Sandbox::start(&["--rate", "0"]);
-        let p = synced_panel(&sandbox, &database);
-        let paid_until = field(lead(&leads(&sandbox), "ivanov-vps.ru — VDS-Start"), 816002);
-        panel_sql(&p, mysql.as_ref(), &CHANGES);
-        dry_run_names_the_changes(&p, &sandbox, db);
+fn what_no_event_reported_reaches_amocrm_through_the_sweep(backend: Backend) {
+    let (db, database, mysql) = backend.database();
+    let sandbox = Sandbox::start(&["--rate", "0"]);
+    let p = synced_panel(&sandbox, &database);
+    let paid_until = field(lead(&leads(&sandbox), "ivanov-vps.ru — VDS-Start"), 816002);
+    panel_sql(&p, mysql.as_ref(), &CHANGES);
+    dry_run_names_the_changes(&p, &sandbox, db);
 
-        let out = p.amocrm(&["sync", "--changed"]);
-        assert!(out.status.success(), "{db}: {}", text(&out.stderr));
-        let all = leads(&sandbox);
-        let renewed = field(lead(&all, "ivanov-vps.ru — VDS-Start"), 816002);
-        let days = (renewed.as_i64().unwrap_or(0) - paid_until.as_i64().unwrap_or(0)) / 86_400;
-        assert_eq!(days, 31, "{db}: the lead is paid until a month later");
-        let suspended = lead(&all, "srv1.romashka.example — VDS-Pro");
-        assert_eq!(
-            suspended["status_id"], 7000102,
-            "{db}: moved by the `suspended` rule"
-        );
-        lead(&all, "ivanov-2.ru — Hosting Lite");
-        let state = sandbox.get_json("/_sandbox/state");
-        let contacts = state["contacts"].as_array().cloned().unwrap_or_default();
-        assert!(
-            contacts.iter().any(|c| c["name"] == "Новиков Олег"),
-            "{db}: the new client is a contact"
-        );
-        let s = status_sweep(&p);
-        assert_eq!(
-            (
-                &s["queued"]["item"],
-                &s["queued"]["account"]["new"],
-                &s["by"]
-            ),
-            (
-                &serde_json::json!({"new": 1, "changed": 2, "removed": 0, "task": 0}),
-                &Value::from(1),
-                &Value::from("sync --changed")
-            ),
-            "{db}: {s}"
-        );
+    let out = p.amocrm(&["sync", "--changed"]);
+    assert!(out.status.success(), "{db}: {}", text(&out.stderr));
+    let all = leads(&sandbox);
+    let renewed = field(lead(&all, "ivanov-vps.ru — VDS-Start"), 816002);
+    let days = (renewed.as_i64().unwrap_or(0) - paid_until.as_i64().unwrap_or(0)) / 86_400;
+    assert_eq!(days, 31, "{db}: the lead is paid until a month later");
+    let suspended = lead(&all, "srv1.romashka.example — VDS-Pro");
+    assert_eq!(
+        suspended["status_id"], 7000102,
+        "{db}: moved by the `suspended` rule"
+    );
+    lead(&all, "ivanov-2.ru — Hosting Lite");
+    let state = sandbox.get_json("/_sandbox/state");
+    let contacts = state["contacts"].as_array().cloned().unwrap_or_default();
+    assert!(
+        contacts.iter().any(|c| c["name"] == "Новиков Олег"),
+        "{db}: the new client is a contact"
+    );
+    let s = status_sweep(&p);
+    assert_eq!(
+        (
+            &s["queued"]["item"],
+            &s["queued"]["account"]["new"],
+            &s["by"]
+        ),
+        (
+            &serde_json::json!({"new": 1, "changed": 2, "removed": 0, "task": 0}),
+            &Value::from(1),
+            &Value::from("sync --changed")
+        ),
+        "{db}: {s}"
+    );
 
-        let before = requests(&sandbox).len();
-        let out = p.amocrm(&["sync", "--changed"]);
-        assert!(out.status.success(), "{db}: {}", text(&out.stderr));
-        assert!(text(&out.stderr).contains("sweep: nothing queued"), "{db}");
-        assert_eq!(writes(&sandbox, before), Vec::<String>::new(), "{db}");
-        assert_eq!(status_sweep(&p)["queued_total"], 0, "{db}");
-    }
+    let before = requests(&sandbox).len();
+    let out = p.amocrm(&["sync", "--changed"]);
+    assert!(out.status.success(), "{db}: {}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("sweep: nothing queued"), "{db}");
+    assert_eq!(writes(&sandbox, before), Vec::<String>::new(), "{db}");
+    assert_eq!(status_sweep(&p)["queued_total"], 0, "{db}");
 }
 
-#[test]
-fn the_task_sweeps_when_due_and_not_before() {
-    for (db, database, mysql) in databases("the_task_sweeps_when_due_and_not_before") {
-        let sandbox = Sandbox::start(&["--rate", "0"]);
-        let p = synced_panel(&sandbox, &database);
-        let task = |what: &str| {
-            let out = p.amocrm(&["task"]);
-            assert!(
-                out.status.success(),
-                "{db}: task {what}: {}",
-                text(&out.stderr)
-            );
-        };
-        task("after the export");
-        let started = sweep_state(&p);
+crate::on_each_database!(what_no_event_reported_reaches_amocrm_through_the_sweep);
+
+fn the_task_sweeps_when_due_and_not_before(backend: Backend) {
+    let (db, database, mysql) = backend.database();
+    let sandbox = Sandbox::start(&["--rate", "0"]);
+    let p = synced_panel(&sandbox, &database);
+    let task = |what: &str| {
+        let out = p.amocrm(&["task"]);
         assert!(
-            started["last"].is_null(),
-            "{db}: the first run starts the clock"
+            out.status.success(),
+            "{db}: task {what}: {}",
+            text(&out.stderr)
         );
-        panel_sql(&p, mysql.as_ref(), &CHANGES[..1]);
-        let before = requests(&sandbox).len();
-        task("before the hour");
-        assert_eq!(sweep_state(&p), started, "{db}: no sweep before the hour");
-        assert!(writes(&sandbox, before).is_empty(), "{db}");
+    };
+    task("after the export");
+    let started = sweep_state(&p);
+    assert!(
+        started["last"].is_null(),
+        "{db}: the first run starts the clock"
+    );
+    panel_sql(&p, mysql.as_ref(), &CHANGES[..1]);
+    let before = requests(&sandbox).len();
+    task("before the hour");
+    assert_eq!(sweep_state(&p), started, "{db}: no sweep before the hour");
+    assert!(writes(&sandbox, before).is_empty(), "{db}");
 
-        // An hour and a second ago, as far as the state says.
-        let mut aged = started.clone();
-        aged["since"] = Value::from(started["since"].as_i64().unwrap_or(0) - 3601);
-        p.write("var/amocrm_sweep.json", &aged.to_string());
-        task("an hour later");
-        let last = sweep_state(&p)["last"].clone();
-        assert_eq!(
-            (&last["by"], &last["queued"]["item"]["changed"]),
-            (&Value::from("task"), &Value::from(1)),
-            "{db}: {last}"
-        );
-        assert_eq!(writes(&sandbox, before), ["PATCH /api/v4/leads"], "{db}");
+    // An hour and a second ago, as far as the state says.
+    let mut aged = started.clone();
+    aged["since"] = Value::from(started["since"].as_i64().unwrap_or(0) - 3601);
+    p.write("var/amocrm_sweep.json", &aged.to_string());
+    task("an hour later");
+    let last = sweep_state(&p)["last"].clone();
+    assert_eq!(
+        (&last["by"], &last["queued"]["item"]["changed"]),
+        (&Value::from("task"), &Value::from(1)),
+        "{db}: {last}"
+    );
+    assert_eq!(writes(&sandbox, before), ["PATCH /api/v4/leads"], "{db}");
 
-        let before = requests(&sandbox).len();
-        task("right after the sweep");
-        assert_eq!(
-            sweep_state(&p)["last"],
-            last,
-            "{db}: not again within the hour"
-        );
-        assert!(writes(&sandbox, before).is_empty(), "{db}");
-        let s = status_sweep(&p);
-        assert_eq!(
-            s["next_at"],
-            last["started_at"].as_i64().unwrap_or(0) + 3600,
-            "{db}: {s}"
-        );
-    }
+    let before = requests(&sandbox).len();
+    task("right after the sweep");
+    assert_eq!(
+        sweep_state(&p)["last"],
+        last,
+        "{db}: not again within the hour"
+    );
+    assert!(writes(&sandbox, before).is_empty(), "{db}");
+    let s = status_sweep(&p);
+    assert_eq!(
+        s["next_at"],
+        last["started_at"].as_i64().unwrap_or(0) + 3600,
+        "{db}: {s}"
+    );
 }
+
+crate::on_each_database!(the_task_sweeps_when_due_and_not_before);
 
 #[test]
 fn with_sync_off_the_sweep_queues_and_sends_nothing_and_two_never_run_at_once() {
@@ -307,37 +305,35 @@ fn manager_deletes(sandbox: &Sandbox, entity: &str, id: i64) {
     assert_eq!(status, 200, "delete: {answer}");
 }
 
-#[test]
-fn what_managers_deleted_in_amocrm_is_made_again_by_the_next_sweep() {
-    for (db, database, _) in
-        databases("what_managers_deleted_in_amocrm_is_made_again_by_the_next_sweep")
-    {
-        let sandbox = Sandbox::start(&["--rate", "0"]);
-        let p = synced_panel(&sandbox, &database);
-        let out = p.amocrm(&["sync", "--changed"]);
-        assert!(out.status.success(), "{db}: {}", text(&out.stderr));
-        let (contact, lead) = (linked(&p, Account, 3), linked(&p, Item, 1002));
-        manager_deletes(&sandbox, "contacts", contact);
-        manager_deletes(&sandbox, "leads", lead);
+fn what_managers_deleted_in_amocrm_is_made_again_by_the_next_sweep(backend: Backend) {
+    let (db, database, _) = backend.database();
+    let sandbox = Sandbox::start(&["--rate", "0"]);
+    let p = synced_panel(&sandbox, &database);
+    let out = p.amocrm(&["sync", "--changed"]);
+    assert!(out.status.success(), "{db}: {}", text(&out.stderr));
+    let (contact, lead) = (linked(&p, Account, 3), linked(&p, Item, 1002));
+    manager_deletes(&sandbox, "contacts", contact);
+    manager_deletes(&sandbox, "leads", lead);
 
-        let out = p.amocrm(&["sync", "--changed"]);
-        assert!(out.status.success(), "{db}: {}", text(&out.stderr));
-        let s = status_sweep(&p);
-        assert_eq!(
-            (
-                &s["queued"]["account"]["removed"],
-                &s["queued"]["item"]["removed"]
-            ),
-            (&Value::from(1), &Value::from(1)),
-            "{db}: {s}"
-        );
-        let (now_contact, now_lead) = (linked(&p, Account, 3), linked(&p, Item, 1002));
-        assert_ne!((now_contact, now_lead), (contact, lead), "{db}");
-        assert!(
-            holds(&sandbox, "contacts", now_contact),
-            "{db}: a live contact"
-        );
-        assert!(holds(&sandbox, "leads", now_lead), "{db}: a live lead");
-        assert_eq!(p.db().count_jobs(&["failed"]).expect("count"), 0, "{db}");
-    }
+    let out = p.amocrm(&["sync", "--changed"]);
+    assert!(out.status.success(), "{db}: {}", text(&out.stderr));
+    let s = status_sweep(&p);
+    assert_eq!(
+        (
+            &s["queued"]["account"]["removed"],
+            &s["queued"]["item"]["removed"]
+        ),
+        (&Value::from(1), &Value::from(1)),
+        "{db}: {s}"
+    );
+    let (now_contact, now_lead) = (linked(&p, Account, 3), linked(&p, Item, 1002));
+    assert_ne!((now_contact, now_lead), (contact, lead), "{db}");
+    assert!(
+        holds(&sandbox, "contacts", now_contact),
+        "{db}: a live contact"
+    );
+    assert!(holds(&sandbox, "leads", now_lead), "{db}: a live lead");
+    assert_eq!(p.db().count_jobs(&["failed"]).expect("count"), 0, "{db}");
 }
+
+crate::on_each_database!(what_managers_deleted_in_amocrm_is_made_again_by_the_next_sweep);

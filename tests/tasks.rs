@@ -11,7 +11,7 @@ mod workers;
 use billmgr_amocrm::model::EntityKind::Item;
 use billmgr_amocrm::rules::parse_date;
 use one_run::event;
-use support::{MysqlDb, Panel, Sandbox};
+use support::{Backend, MysqlDb, Panel, Sandbox};
 
 const RULES: &str = "\n[tasks]\n\
     renew = item.status = 2 and item.expiredate within 7 -> item.expiredate-1 \"Позвонить: продление {item.name}\"\n\
@@ -113,8 +113,8 @@ fn task_problems(p: &Panel, sandbox: &Sandbox, mariadb: Option<&MysqlDb>) -> Vec
     problems
 }
 
-#[test]
-fn tasks_are_set_once_per_rule_service_and_occurrence() {
-    let test = "tasks are set once per rule, service and occurrence";
-    workers::on_each_exported(test, RULES, task_problems);
+fn tasks_are_set_once_per_rule_service_and_occurrence(backend: Backend) {
+    workers::on_exported(backend, RULES, task_problems);
 }
+
+crate::on_each_database!(tasks_are_set_once_per_rule_service_and_occurrence);

@@ -13,6 +13,7 @@ use super::models::{CustomField, LinkRequest, Pipeline, User};
 use super::note::{NewNote, Note};
 use super::problem;
 use super::rejection::Rejection;
+use super::retry::RetryPauses;
 use super::task::{NewTask, Task};
 use super::tokens::{TokenFiles, TokenStatus, needs_refresh, now_unix};
 use super::transport::{Answer, Method, Request, Transport};
@@ -32,6 +33,8 @@ pub struct ClientOptions {
     pub rate_limit: f64,
     /// For one HTTP request, from connecting to the end of the answer.
     pub timeout: Duration,
+    /// The pauses between attempts at a request that failed in passing (5xx, 429, no answer).
+    pub retry: RetryPauses,
 }
 
 impl Default for ClientOptions {
@@ -39,6 +42,7 @@ impl Default for ClientOptions {
         ClientOptions {
             rate_limit: 7.0,
             timeout: Duration::from_secs(30),
+            retry: RetryPauses::default(),
         }
     }
 }
@@ -72,8 +76,11 @@ impl AmoClient {
         if let Some(code) = &auth.code {
             crate::log::register_secret(code.expose());
         }
+        let mut transport =
+            Transport::new(base, opts.rate_limit, opts.timeout, paths.rate_budget());
+        transport.set_pauses(opts.retry);
         Ok(AmoClient {
-            transport: Transport::new(base, opts.rate_limit, opts.timeout, paths.rate_budget()),
+            transport,
             auth: auth.clone(),
             files: TokenFiles::new(paths),
             access: None,

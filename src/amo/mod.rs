@@ -39,6 +39,7 @@ pub use models::{CustomField, FieldEnum, LinkRequest, Pipeline, PipelineStatus, 
 pub use note::{NewNote, Note};
 pub use rejection::Rejection;
 pub use removed::Removed;
+pub use retry::RetryPauses;
 pub use task::{NewTask, Task};
 pub use tokens::TokenStatus;
 

@@ -8,13 +8,30 @@ pub(crate) const MAX_ATTEMPTS: u32 = 6;
 /// A 429 asking to wait longer than this ends the run instead of holding the worker.
 pub(crate) const LONGEST_RETRY_AFTER: u64 = 60;
 
-const FIRST_PAUSE: Duration = Duration::from_millis(500);
-const LONGEST_PAUSE: Duration = Duration::from_secs(8);
+/// The pauses between attempts at one request: `first`, doubling, at most 16 times
+/// `first` (0.5 s to 8 s by default: 15.5 s for the whole schedule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPauses {
+    first: Duration,
+}
 
-/// The pause after failed attempt `attempt` (1-based): 0.5 s doubling, capped at 8 s.
-pub(crate) fn backoff(attempt: u32) -> Duration {
-    let doublings = attempt.saturating_sub(1).min(16);
-    (FIRST_PAUSE * 2u32.pow(doublings)).min(LONGEST_PAUSE)
+impl Default for RetryPauses {
+    fn default() -> Self {
+        RetryPauses::starting_at(Duration::from_millis(500))
+    }
+}
+
+impl RetryPauses {
+    /// The schedule that starts at `first` (`[sync] retry_pause_ms`).
+    pub const fn starting_at(first: Duration) -> RetryPauses {
+        RetryPauses { first }
+    }
+
+    /// The pause after failed attempt `attempt` (1-based).
+    pub(crate) fn after(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(4);
+        self.first.saturating_mul(2u32.pow(doublings))
+    }
 }
 
 /// Whether a status is worth trying again as it is.
@@ -46,14 +63,24 @@ mod tests {
 
     #[test]
     fn backoff_doubles_from_half_a_second_and_caps() {
+        let pauses = RetryPauses::default();
         let ms: Vec<u128> = (1..=MAX_ATTEMPTS + 2)
-            .map(|a| backoff(a).as_millis())
+            .map(|a| pauses.after(a).as_millis())
             .collect();
         assert_eq!(ms, [500, 1000, 2000, 4000, 8000, 8000, 8000, 8000]);
-        assert_eq!(backoff(u32::MAX), LONGEST_PAUSE);
+        assert_eq!(pauses.after(u32::MAX), Duration::from_secs(8));
         // The whole schedule stays short enough for one worker run.
-        let total: Duration = (1..MAX_ATTEMPTS).map(backoff).sum();
+        let total: Duration = (1..MAX_ATTEMPTS).map(|a| pauses.after(a)).sum();
         assert_eq!(total, Duration::from_millis(15_500));
+    }
+
+    #[test]
+    fn a_shorter_schedule_keeps_its_shape() {
+        let pauses = RetryPauses::starting_at(Duration::from_millis(10));
+        let ms: Vec<u128> = (1..=6).map(|a| pauses.after(a).as_millis()).collect();
+        assert_eq!(ms, [10, 20, 40, 80, 160, 160]);
+        let huge = RetryPauses::starting_at(Duration::MAX);
+        assert_eq!(huge.after(5), Duration::MAX, "saturates, never overflows");
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub(crate) struct Transport {
     budget: rate::Budget,
     /// Attempts for one request, the first included.
     attempts: u32,
+    pauses: retry::RetryPauses,
 }
 
 /// What one attempt came to.
@@ -98,7 +99,13 @@ impl Transport {
             base,
             budget: rate::Budget::new(budget_file, rate),
             attempts: retry::MAX_ATTEMPTS,
+            pauses: retry::RetryPauses::default(),
         }
+    }
+
+    /// The pauses between attempts (the default: 0.5 s doubling to 8 s).
+    pub fn set_pauses(&mut self, pauses: retry::RetryPauses) {
+        self.pauses = pauses;
     }
 
     /// Fewer attempts for someone waiting at a screen (at least one, at most the default).
@@ -148,7 +155,7 @@ impl Transport {
                         }
                         pause
                     } else {
-                        retry::backoff(attempt)
+                        self.pauses.after(attempt)
                     }
                 }
                 Attempt::Failed {
@@ -164,7 +171,7 @@ impl Transport {
                     }
                     log::debug!("amoCRM {method} {shown}: {error} after {ms} ms");
                     last = error;
-                    retry::backoff(attempt)
+                    self.pauses.after(attempt)
                 }
             };
             if attempt < attempts {
@@ -187,8 +194,8 @@ impl Transport {
     /// with this one's.
     fn pause_after_429(&self, asked: Option<u64>, attempt: u32) -> Result<Duration, u64> {
         let pause = match asked {
-            Some(secs) => Duration::from_secs(secs).max(retry::backoff(attempt)),
-            None => retry::backoff(attempt),
+            Some(secs) => Duration::from_secs(secs).max(self.pauses.after(attempt)),
+            None => self.pauses.after(attempt),
         };
         self.budget.hold(pause.min(SHORT_429_WAIT));
         match asked {
@@ -421,18 +428,20 @@ mod tests {
             .local_addr()
             .expect("addr")
             .port();
-        let t = Transport::new(
+        let mut t = Transport::new(
             format!("http://127.0.0.1:{port}"),
             0.0,
             Duration::from_secs(2),
             no_budget(),
         );
+        // The default schedule's shape (retry.rs) at 10 ms: 10 + 20 + 40 + 80 + 160.
+        t.set_pauses(retry::RetryPauses::starting_at(Duration::from_millis(10)));
         let started = Instant::now();
         match t.send(&get("/api/v4/account", &[])) {
             Err(AmoError::Unavailable(m)) => assert!(m.contains("6 attempts"), "{m}"),
             other => panic!("expected Unavailable, got {other:?}"),
         }
-        assert!(started.elapsed() >= Duration::from_millis(15_000));
+        assert!(started.elapsed() >= Duration::from_millis(310));
     }
 
     #[test]

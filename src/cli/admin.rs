@@ -219,6 +219,7 @@ pub fn auth(paths: &Paths, code: &str) -> i32 {
     let opts = crate::amo::ClientOptions {
         rate_limit: cfg.sync.rate_limit,
         timeout: std::time::Duration::from_secs(30),
+        retry: crate::amo::RetryPauses::starting_at(cfg.sync.retry_pause),
     };
     let result = crate::amo::AmoClient::new(&cfg.auth, opts, paths)
         .and_then(|mut c| c.exchange_code(&Secret::new(code)));

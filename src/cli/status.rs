@@ -52,6 +52,7 @@ fn gather(paths: &Paths) -> Value {
         let opts = crate::amo::ClientOptions {
             rate_limit: c.sync.rate_limit,
             timeout: LIVE_TIMEOUT,
+            retry: crate::amo::RetryPauses::starting_at(c.sync.retry_pause),
         };
         match crate::amo::AmoClient::new(&c.auth, opts, paths) {
             Ok(mut client) => {

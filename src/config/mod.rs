@@ -116,6 +116,9 @@ pub struct SyncConfig {
     pub dedup: Vec<DedupKey>,
     /// Minutes between the sweeps `amocrm task` runs by itself; 0: never.
     pub reconcile: u32,
+    /// The first pause before a request that failed in passing is tried again (then
+    /// doubling); shortened by tests against the sandbox.
+    pub retry_pause: std::time::Duration,
 }
 
 impl SyncConfig {
@@ -138,6 +141,7 @@ impl Default for SyncConfig {
             update_leads: UpdateMode::Overwrite,
             dedup: vec![DedupKey::Email, DedupKey::Phone],
             reconcile: 60,
+            retry_pause: std::time::Duration::from_millis(500),
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::secret::Secret;
 
 pub const AUTH_KEYS: [&str; 5] = ["url", "client_id", "client_secret", "redirect_uri", "code"];
 pub const DATABASE_KEYS: [&str; 3] = ["driver", "url", "path"];
-pub const SYNC_KEYS: [&str; 7] = [
+pub const SYNC_KEYS: [&str; 8] = [
     "enabled",
     "batch_size",
     "rate_limit",
@@ -17,7 +17,11 @@ pub const SYNC_KEYS: [&str; 7] = [
     "update_leads",
     "dedup",
     "reconcile",
+    "retry_pause_ms",
 ];
+
+/// The longest `[sync] retry_pause_ms`: the default schedule starts at 500.
+pub const RETRY_PAUSE_MAX_MS: u64 = 500;
 
 /// The longest `[sync] reconcile` (minutes): 30 days.
 pub const RECONCILE_MAX: u32 = 30 * 24 * 60;
@@ -220,6 +224,10 @@ pub fn sync(doc: &IniDoc, r: &mut Report<'_>) -> SyncConfig {
                 Ok(n) if n <= RECONCILE_MAX => sync.reconcile = n,
                 _ => r.at(e.line, format!("[sync] reconcile '{v}' must be a whole number of minutes from 0 (never) to {RECONCILE_MAX} (30 days); 60 is the default")),
             },
+            "retry_pause_ms" => match v.parse::<u64>() {
+                Ok(n) if (1..=RETRY_PAUSE_MAX_MS).contains(&n) => sync.retry_pause = std::time::Duration::from_millis(n),
+                _ => r.at(e.line, format!("[sync] retry_pause_ms '{v}' must be a whole number of milliseconds from 1 to {RETRY_PAUSE_MAX_MS} (the default; shorter is for tests)")),
+            },
             _ => {}
         }
     }
@@ -290,7 +298,7 @@ mod tests {
     #[test]
     fn sync_settings_are_checked() {
         let (doc, mut problems) = read(
-            "[sync]\nenabled = off\nbatch_size = 250\nrate_limit = 2.5\nupdate = overwrite\nupdate_leads = fill_empty\ndedup = phone, email, phone\n",
+            "[sync]\nenabled = off\nbatch_size = 250\nrate_limit = 2.5\nupdate = overwrite\nupdate_leads = fill_empty\ndedup = phone, email, phone\nretry_pause_ms = 20\n",
         );
         let s = sync(
             &doc,
@@ -309,11 +317,12 @@ mod tests {
                 update: UpdateMode::Overwrite,
                 update_leads: UpdateMode::FillEmpty,
                 dedup: vec![DedupKey::Phone, DedupKey::Email],
+                retry_pause: std::time::Duration::from_millis(20),
                 ..SyncConfig::default()
             }
         );
         let (doc, mut problems) = read(
-            "[sync]\nenabled = maybe\nbatch_size = 251\nrate_limit = 0\nupdate = always\nupdate_leads = never\ndedup = fax\n",
+            "[sync]\nenabled = maybe\nbatch_size = 251\nrate_limit = 0\nupdate = always\nupdate_leads = never\ndedup = fax\nretry_pause_ms = 501\n",
         );
         let s = sync(
             &doc,
@@ -324,7 +333,7 @@ mod tests {
         );
         assert_eq!(
             problems.iter().map(|p| p.line).collect::<Vec<_>>(),
-            vec![2, 3, 4, 5, 6, 7]
+            vec![2, 3, 4, 5, 6, 7, 8]
         );
         assert_eq!((s.batch_size, s.rate_limit), (50, 7.0));
         let (doc, mut problems) = read("[sync]\ndedup =\n");

@@ -72,6 +72,7 @@ impl<'a> Worker<'a> {
         let opts = ClientOptions {
             rate_limit: cfg.sync.rate_limit,
             timeout: std::time::Duration::from_secs(30),
+            retry: crate::amo::RetryPauses::starting_at(cfg.sync.retry_pause),
         };
         let amo = AmoClient::new(&cfg.auth, opts, paths).map_err(Stop::Amo)?;
         let due = db.due_jobs(crate::log::now())?;

@@ -111,6 +111,7 @@ fn client_options(cfg: &Config) -> ClientOptions {
     ClientOptions {
         rate_limit: cfg.sync.rate_limit,
         timeout: std::time::Duration::from_secs(30),
+        retry: crate::amo::RetryPauses::starting_at(cfg.sync.retry_pause),
     }
 }
 

@@ -103,6 +103,7 @@ fn keep_authorized(paths: &Paths, cfg: &Config, total: &RunReport) -> Result<(),
     let opts = ClientOptions {
         rate_limit: cfg.sync.rate_limit,
         timeout: std::time::Duration::from_secs(30),
+        retry: crate::amo::RetryPauses::starting_at(cfg.sync.retry_pause),
     };
     let renewed = AmoClient::new(&cfg.auth, opts, paths).and_then(|mut c| c.keep_alive());
     match renewed {

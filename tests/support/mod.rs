@@ -1,6 +1,6 @@
 //! Shared helpers for the black-box tests: a temporary panel root, the sandbox amoCRM as a
 //! real process on 127.0.0.1, the module's binary run as the panel runs it, and the
-//! MariaDB server when `AMOCRM_TEST_MYSQL_URL` names one.
+//! MariaDB server when `AMOCRM_TEST_MYSQL_URL` names one, and the one way the tests wait.
 #![allow(dead_code)]
 
 pub mod ui;
@@ -74,6 +74,18 @@ impl Sandbox {
             .expect("sandbox answers");
         let status = resp.status().as_u16();
         (status, resp.body_mut().read_to_string().unwrap_or_default())
+    }
+}
+
+impl Sandbox {
+    /// Moves the sandbox's clock `secs` ahead (`POST /_sandbox/clock`): its tokens, codes,
+    /// outages, blocks and rate windows age at once. Answers the seconds moved in all.
+    pub fn advance(&self, secs: f64) -> f64 {
+        let (status, body) =
+            self.post_json("/_sandbox/clock", &serde_json::json!({ "advance": secs }));
+        assert_eq!(status, 200, "POST /_sandbox/clock: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("clock JSON");
+        v["advanced"].as_f64().expect("advanced")
     }
 }
 
@@ -243,6 +255,51 @@ pub fn secret_leaks(root: &Path, secrets: &[String]) -> Vec<String> {
     leaks
 }
 
+/// What a condition polled by [`wait_until`] answers: `true` or `Some` when it holds.
+pub trait Reached {
+    type Out;
+    fn reached(self) -> Option<Self::Out>;
+}
+
+impl Reached for bool {
+    type Out = ();
+    fn reached(self) -> Option<()> {
+        self.then_some(())
+    }
+}
+
+impl<T> Reached for Option<T> {
+    type Out = T;
+    fn reached(self) -> Option<T> {
+        self
+    }
+}
+
+/// How often [`wait_until`] looks again: short, so a test goes on soon after the state is
+/// reached, and the only pause the tests take.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Polls `condition` until it holds and answers what it found; fails the test, naming
+/// `what` was awaited, if it still does not hold after `limit`. Tests wait on a state (a
+/// file, a lock, a request in the sandbox's log), never for a time and a hope.
+pub fn wait_until<R: Reached>(
+    what: &str,
+    limit: Duration,
+    mut condition: impl FnMut() -> R,
+) -> R::Out {
+    let started = Instant::now();
+    loop {
+        if let Some(found) = condition().reached() {
+            return found;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "waited {limit:?} in vain for {what}"
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
 /// Runs a command to its end, feeding stdin, failing the test if it hangs.
 pub fn run_with_timeout(mut cmd: Command, stdin: &[u8], limit: Duration) -> Output {
     let mut child = cmd.spawn().expect("spawn");
@@ -282,22 +339,54 @@ pub fn run_with_timeout(mut cmd: Command, stdin: &[u8], limit: Duration) -> Outp
     }
 }
 
-/// The MariaDB server for the MySQL suite, or `None` (the caller says it is skipped).
-pub fn mysql_url() -> Option<String> {
+/// The MariaDB server of the MySQL suite. Its tests are built to run (`cfg(mariadb)`, see
+/// build.rs) only when `AMOCRM_TEST_MYSQL_URL` was set for the build, and are listed as
+/// ignored otherwise; one run without it after all fails here and says so.
+pub fn mysql_server() -> String {
     std::env::var("AMOCRM_TEST_MYSQL_URL")
         .ok()
         .filter(|u| !u.is_empty())
+        .expect("AMOCRM_TEST_MYSQL_URL was set when the tests were built: set it again (mysql://root@127.0.0.1:3306)")
 }
 
-/// Prints the skip notice the MariaDB tests give without a server.
-pub fn skip_without_mysql(test: &str) -> Option<String> {
-    let url = mysql_url();
-    if url.is_none() {
-        eprintln!(
-            "skipped: {test} needs MariaDB (set AMOCRM_TEST_MYSQL_URL, e.g. mysql://root@127.0.0.1:3306)"
-        );
+/// The panel database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Mariadb,
+}
+
+impl Backend {
+    /// Its name, for messages; the `[database]` lines of a fresh panel database on it; and
+    /// for MariaDB, the guard that drops that database at the end.
+    pub fn database(self) -> (&'static str, String, Option<MysqlDb>) {
+        match self {
+            Backend::Sqlite => ("sqlite", Panel::sqlite().to_string(), None),
+            Backend::Mariadb => {
+                let db = MysqlDb::create(&mysql_server());
+                ("mariadb", db.conf_lines(), Some(db))
+            }
+        }
     }
-    url
+}
+
+/// Two tests from `fn NAME(backend: Backend)`: `NAME::sqlite`, and `NAME::mariadb`, listed
+/// as ignored unless the tests were built with `AMOCRM_TEST_MYSQL_URL` set.
+#[macro_export]
+macro_rules! on_each_database {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name($crate::support::Backend::Sqlite)
+            }
+            #[test]
+            #[cfg_attr(not(mariadb), ignore = "needs MariaDB: set AMOCRM_TEST_MYSQL_URL")]
+            fn mariadb() {
+                super::$name($crate::support::Backend::Mariadb)
+            }
+        }
+    )+};
 }
 
 impl Panel {

@@ -7,27 +7,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{MysqlDb, Panel, Sandbox, mysql_url};
+use crate::support::{Backend, MysqlDb, Panel, Sandbox};
 
 /// `AMOCRM_STRESS=1` raises the counts for a manual run.
 pub fn stress() -> bool {
     std::env::var("AMOCRM_STRESS").is_ok_and(|v| v == "1")
-}
-
-/// The panel databases a queue test runs on: SQLite always, MariaDB when the suite has a
-/// server. The guard drops the MariaDB database at the end.
-pub fn databases(test: &str) -> Vec<(&'static str, String, Option<MysqlDb>)> {
-    let mut dbs = vec![("sqlite", Panel::sqlite().to_string(), None)];
-    match mysql_url() {
-        Some(url) => {
-            let db = MysqlDb::create(&url);
-            dbs.push(("mariadb", db.conf_lines(), Some(db)));
-        }
-        None => eprintln!(
-            "skipped: {test} on MariaDB (set AMOCRM_TEST_MYSQL_URL, e.g. mysql://root@127.0.0.1:3306)"
-        ),
-    }
-    dbs
 }
 
 /// The sandbox's request log: `{method, path, status, ...}` in order.
@@ -188,22 +172,16 @@ pub fn exported(sandbox: &Sandbox, database: &str, extra: &str) -> Panel {
     p
 }
 
-/// Runs `problems` on every database the suite has, each with a sandbox of its own and
-/// the sample panel exported with `extra` in amocrm.conf; fails with what each found.
-pub fn on_each_exported(
-    test: &str,
+/// Runs `problems` on `backend` with a sandbox of its own and the sample panel exported
+/// with `extra` in amocrm.conf; fails with all it found.
+pub fn on_exported(
+    backend: Backend,
     extra: &str,
     problems: impl Fn(&Panel, &Sandbox, Option<&MysqlDb>) -> Vec<String>,
 ) {
-    let mut found = Vec::new();
-    for (db, database, mariadb) in databases(test) {
-        let sandbox = Sandbox::start(&[]);
-        let p = exported(&sandbox, &database, extra);
-        found.push((db.to_string(), problems(&p, &sandbox, mariadb.as_ref())));
-    }
-    let report: Vec<String> = (found.iter())
-        .filter(|(_, p)| !p.is_empty())
-        .map(|(db, p)| format!("on {db}:\n  {}", p.join("\n  ")))
-        .collect();
-    assert!(report.is_empty(), "{test}:\n{}", report.join("\n"));
+    let (db, database, mariadb) = backend.database();
+    let sandbox = Sandbox::start(&[]);
+    let p = exported(&sandbox, &database, extra);
+    let found = problems(&p, &sandbox, mariadb.as_ref());
+    assert!(found.is_empty(), "on {db}:\n  {}", found.join("\n  "));
 }

@@ -114,6 +114,7 @@ fn fetch(paths: &Paths, now: i64) -> Result<AccountMeta, String> {
     let opts = ClientOptions {
         rate_limit: rate,
         timeout: REQUEST_TIMEOUT,
+        ..ClientOptions::default()
     };
     let mut client = AmoClient::new(&auth, opts, paths).map_err(|e| e.to_string())?;
     // One retry: the admin is waiting at the form, which works without the names.

@@ -437,6 +437,7 @@ fn client(ctx: &Ctx<'_>, auth: &AuthConfig, rate: f64) -> Result<AmoClient, AmoE
     let opts = ClientOptions {
         rate_limit: rate,
         timeout: TIMEOUT,
+        ..ClientOptions::default()
     };
     let mut c = AmoClient::new(auth, opts, ctx.paths)?;
     c.set_attempts(ATTEMPTS);

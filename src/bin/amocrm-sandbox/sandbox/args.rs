@@ -135,6 +135,12 @@ Control (no authorization, no rate limit; errors are {\"error\": \"...\"} with 4
                             stops working, as when the integration is disconnected (only
                             a new code from POST /_sandbox/code helps)
   GET  /_sandbox/faults     the faults in force
+  POST /_sandbox/clock      moves the sandbox's clock ahead: {\"advance\": SECONDS}; token
+                            and code expiry, outages, blocks and the rate window all read
+                            it, so a test moves time instead of waiting; it never goes
+                            back (reset keeps it); answers {\"now\": UNIX_SECONDS,
+                            \"advanced\": SECONDS}, as GET /_sandbox/clock does; records'
+                            created_at and the tokens' claims keep the real clock
   POST /_sandbox/reset      back to the seed's state; log and faults cleared; tokens kept
   POST /_sandbox/code       a new authorization code: {\"code\": \"...\"} (or one you give)
   POST /_sandbox/delete     a manager deletes entities: {\"entity\": \"contacts\", \"ids\": [..]};

@@ -52,6 +52,14 @@ pub fn handle(w: &mut World, req: &Request, now: Instant) -> Response {
             w.rate = RateLimiter::new(w.setup.rate, w.setup.block);
             Response::json(200, &json!({ "reset": true }))
         }
+        ("GET", "/_sandbox/clock") => Response::json(200, &clock_json(w)),
+        ("POST", "/_sandbox/clock") => match advance_by(&req.body) {
+            Ok(by) => {
+                w.advanced += by;
+                Response::json(200, &clock_json(w))
+            }
+            Err(e) => error(400, &e),
+        },
         ("POST", "/_sandbox/delete") => answer(removal::delete_call(&mut w.crm, &req.body)),
         ("POST", "/_sandbox/merge") => answer(removal::merge_call(&mut w.crm, &req.body)),
         ("POST", "/_sandbox/users") => answer(people::upsert_call(&mut w.crm, &req.body, &w.base)),
@@ -77,14 +85,39 @@ pub fn handle(w: &mut World, req: &Request, now: Instant) -> Response {
         (
             _,
             "/_sandbox/state" | "/_sandbox/requests" | "/_sandbox/faults" | "/_sandbox/reset"
-            | "/_sandbox/code" | "/_sandbox/delete" | "/_sandbox/merge" | "/_sandbox/users",
+            | "/_sandbox/code" | "/_sandbox/delete" | "/_sandbox/merge" | "/_sandbox/users"
+            | "/_sandbox/clock",
         ) => error(405, "method not allowed here; see amocrm-sandbox --help"),
         _ => error(
             404,
             "unknown control path; use /_sandbox/state, /requests, /faults, /reset, /code, \
-             /delete, /merge or /users",
+             /delete, /merge, /users or /clock",
         ),
     }
+}
+
+/// The longest single move of the clock: ten years, far beyond any lifetime or window.
+const LONGEST_ADVANCE: f64 = 10.0 * 365.0 * 86_400.0;
+
+/// `{"advance": SECONDS}`: how far to move the clock; it never goes back, as tokens issued
+/// and windows begun must not come back to life.
+fn advance_by(body: &[u8]) -> Result<std::time::Duration, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    let secs = v
+        .get("advance")
+        .and_then(Value::as_f64)
+        .ok_or("give {\"advance\": SECONDS}")?;
+    if !(0.0..=LONGEST_ADVANCE).contains(&secs) {
+        return Err(format!("advance must be 0..={LONGEST_ADVANCE} seconds"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// The sandbox's time as Unix seconds, and how far it is ahead of the real clock.
+fn clock_json(w: &World) -> Value {
+    let real = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    let now = real.unwrap_or_default() + w.advanced;
+    json!({ "now": now.as_secs_f64(), "advanced": w.advanced.as_secs_f64() })
 }
 
 /// What a manager's action came to, or why nothing was done.

@@ -71,9 +71,17 @@ pub struct World {
     pub base: String,
     pub started: Instant,
     pub setup: Setup,
+    /// How far `POST /_sandbox/clock` has moved the sandbox's clock ahead of the real one.
+    pub advanced: Duration,
 }
 
 impl World {
+    /// The sandbox's time: what every expiry, outage, block and rate window is measured by,
+    /// so a test moves it forward instead of waiting.
+    pub fn now(&self) -> Instant {
+        Instant::now() + self.advanced
+    }
+
     fn record(&mut self, req: &Request, status: u16, lost: bool, now: Instant) {
         let body = if req.path.starts_with("/api/") && !req.body.is_empty() {
             serde_json::from_slice(&req.body).ok()
@@ -126,6 +134,7 @@ impl Service {
                 base,
                 started,
                 setup,
+                advanced: Duration::ZERO,
             }),
         }
     }
@@ -137,8 +146,9 @@ impl Service {
 
     pub fn handle(&self, req: &Request) -> Outcome {
         if req.path.starts_with("/_sandbox/") || req.path == "/_sandbox" {
-            let now = Instant::now();
-            return Outcome::Answer(control::handle(&mut self.lock(), req, now));
+            let mut w = self.lock();
+            let now = w.now();
+            return Outcome::Answer(control::handle(&mut w, req, now));
         }
         let is_api = req.path.starts_with("/api/") || req.path.starts_with("/oauth2/");
         if !is_api {
@@ -146,7 +156,7 @@ impl Service {
         }
         let latency = {
             let mut w = self.lock();
-            let now = Instant::now();
+            let now = w.now();
             if w.faults.in_outage(now) {
                 w.record(req, 0, false, now);
                 return Outcome::Refused;
@@ -179,7 +189,7 @@ impl Service {
         }
         let mut guard = self.lock();
         let w = &mut *guard;
-        let now = Instant::now();
+        let now = w.now();
         let resp = if let Some(status) = w.faults.roll_error(&mut w.rng) {
             problem::problem(status, "Injected fault: the server failed to answer")
         } else if let Some(garbage) = w.faults.roll_garbage(&req.path) {
