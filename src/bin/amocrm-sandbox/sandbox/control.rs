@@ -9,8 +9,8 @@ use super::faults::{Faults, RateLimiter};
 use super::http::{Request, Response};
 use super::render::{self, With};
 use super::rng::Rng;
-use super::service::{World, log_json};
 use super::state::Kind;
+use super::world::{World, log_json};
 use super::{notes, people, removal, tasks};
 use crate::secret::Secret;
 

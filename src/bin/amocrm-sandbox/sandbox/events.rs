@@ -11,30 +11,16 @@
 
 use serde_json::{Value, json};
 
-use super::api::{page_links, paging};
+use super::endpoint::{page_links, paging};
 use super::http::{Request, Response};
 use super::problem;
 use super::render::href;
-use super::state::{Crm, Kind, USER_ID};
+use super::state::{Crm, Event, Kind, USER_ID};
 
 /// amoCRM's ceiling on events a page.
 pub const MOST_A_PAGE: usize = 100;
 /// `filter[entity_id]` takes at most this many ids.
 const MOST_ENTITY_IDS: usize = 10;
-
-/// One recorded event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Event {
-    /// A 26-character string, as amoCRM's event ids are (`01drbfj5a8k9zd60bgg907a6w9`).
-    pub id: String,
-    /// `contact_deleted`, `company_deleted`, `lead_deleted`, `entity_merged`.
-    pub kind: String,
-    pub entity: Kind,
-    pub entity_id: u64,
-    pub created_at: i64,
-    pub value_before: Value,
-    pub value_after: Value,
-}
 
 impl Crm {
     /// Records an event of `entity`, now.

@@ -13,6 +13,7 @@ pub mod signal;
 
 mod api;
 mod control;
+mod endpoint;
 mod events;
 mod faults;
 mod fields;
@@ -29,6 +30,7 @@ mod server;
 mod service;
 mod state;
 mod tasks;
+mod world;
 mod write;
 
 // The binary only calls `serve`; the library's own tests name the rest.

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use super::api::{
+use super::endpoint::{
     check_each, check_each_once, filter_ids, filter_values, hal_page, page_of, parse_id,
     request_id, with_array,
 };
@@ -15,20 +15,8 @@ use super::http::{Request, Response};
 use super::people;
 use super::problem::{self, FieldError};
 use super::render::href;
-use super::state::{Crm, Kind, USER_ID};
+use super::state::{Crm, Kind, Note, USER_ID};
 use super::write::now;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Note {
-    pub id: u64,
-    pub kind: Kind,
-    pub entity_id: u64,
-    pub note_type: String,
-    pub params: Value,
-    pub responsible_user_id: u64,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
 
 /// `/api/v4/{entity}/notes...` (`owner` None) or `/api/v4/{entity}/{owner}/notes...`;
 /// `rest` is what follows `notes`.

@@ -3,60 +3,15 @@
 //! deactivated manager with `NotSupportedChoice`), and `POST /_sandbox/users`, which adds
 //! a user or changes one, as an admin does in amoCRM's settings.
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::api::{hal_page, page_of, paging, parse_id};
+use super::endpoint::{hal_page, page_of, paging, parse_id};
 use super::fields::as_u64;
 use super::http::{Request, Response};
 use super::problem::{self, FieldError};
 use super::render::href;
-use super::state::{Crm, USER_ID};
-
-/// Two active managers and one who left, beside the user who authorized the integration.
-pub const MANAGER_1: u64 = 504142;
-pub const MANAGER_2: u64 = 504143;
-pub const FORMER: u64 = 504144;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct User {
-    pub id: u64,
-    pub name: String,
-    pub email: String,
-    pub lang: String,
-    pub is_active: bool,
-    pub is_admin: bool,
-}
-
-fn user(id: u64, name: &str, email: &str, is_active: bool, is_admin: bool) -> (u64, User) {
-    let u = User {
-        id,
-        name: name.into(),
-        email: email.into(),
-        lang: "ru".into(),
-        is_active,
-        is_admin,
-    };
-    (id, u)
-}
-
-/// Every account starts with these; their ids and e-mails are stable, tests name them.
-pub fn default_users() -> BTreeMap<u64, User> {
-    BTreeMap::from([
-        user(USER_ID, "Администратор", "owner@example.com", true, true),
-        user(MANAGER_1, "Менеджер 1", "manager1@example.com", true, false),
-        user(MANAGER_2, "Менеджер 2", "manager2@example.com", true, false),
-        user(
-            FORMER,
-            "Бывший менеджер",
-            "former@example.com",
-            false,
-            false,
-        ),
-    ])
-}
+use super::state::{Crm, USER_ID, User};
 
 /// A responsible user named in a write must be an active user of the account (any user
 /// of it when `inactive_too`).
@@ -246,6 +201,7 @@ fn next_user_id(crm: &Crm) -> u64 {
 mod tests {
     use super::*;
     use crate::sandbox::seed::default_crm;
+    use crate::sandbox::state::{FORMER, MANAGER_1, MANAGER_2};
 
     #[test]
     fn only_active_users_may_be_responsible() {

@@ -66,6 +66,9 @@ pub fn bad_request(detail: &str) -> Response {
     problem(400, detail)
 }
 
+/// The items of a batch that did not validate: each one's `request_id` and errors.
+pub type ItemErrors = Vec<(String, Vec<FieldError>)>;
+
 /// One field of one item that did not validate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {

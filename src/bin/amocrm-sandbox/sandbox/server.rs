@@ -11,7 +11,8 @@ use super::faults::BlockPolicy;
 use super::http::{self, ReadError};
 use super::oauth::Integration;
 use super::seed::{self, Seed, SeedError};
-use super::service::{Outcome, Service, Setup};
+use super::service::{Outcome, Service};
+use super::world::Setup;
 use crate::secret::Secret;
 
 /// An idle keep-alive connection is closed after this long.

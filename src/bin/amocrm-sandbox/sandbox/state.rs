@@ -1,5 +1,6 @@
 //! The stand-in account's data: entities, their custom fields, tags and links, pipelines,
-//! users, tasks and notes. Plain data and the invariants of links; no HTTP here.
+//! users, tasks, notes and events. Plain data and the invariants of links; no HTTP here:
+//! the endpoints of each read and write it.
 
 use std::collections::BTreeMap;
 
@@ -193,11 +194,11 @@ pub struct Crm {
     pub fields: [Vec<FieldDef>; 3],
     pub tags: [Vec<Tag>; 3],
     pub entities: [BTreeMap<u64, Entity>; 3],
-    pub users: BTreeMap<u64, super::people::User>,
-    pub tasks: BTreeMap<u64, super::tasks::Task>,
-    pub notes: BTreeMap<u64, super::notes::Note>,
+    pub users: BTreeMap<u64, User>,
+    pub tasks: BTreeMap<u64, Task>,
+    pub notes: BTreeMap<u64, Note>,
     /// What managers did that the events API shows (deletions, merges), oldest first.
-    pub events: Vec<super::events::Event>,
+    pub events: Vec<Event>,
     next_id: u64,
     next_tag_id: u64,
 }
@@ -210,7 +211,7 @@ impl Crm {
             fields: Default::default(),
             tags: Default::default(),
             entities: Default::default(),
-            users: super::people::default_users(),
+            users: default_users(),
             tasks: BTreeMap::new(),
             notes: BTreeMap::new(),
             events: Vec::new(),
@@ -372,6 +373,93 @@ impl Crm {
             }
         }
     }
+}
+
+// ---- the account's records beside its entities: users, tasks, notes, events ----
+
+/// Two active managers and one who left, beside the user who authorized the integration.
+pub const MANAGER_1: u64 = 504142;
+pub const MANAGER_2: u64 = 504143;
+pub const FORMER: u64 = 504144;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: u64,
+    pub name: String,
+    pub email: String,
+    pub lang: String,
+    pub is_active: bool,
+    pub is_admin: bool,
+}
+
+fn user(id: u64, name: &str, email: &str, is_active: bool, is_admin: bool) -> (u64, User) {
+    let u = User {
+        id,
+        name: name.into(),
+        email: email.into(),
+        lang: "ru".into(),
+        is_active,
+        is_admin,
+    };
+    (id, u)
+}
+
+/// Every account starts with these; their ids and e-mails are stable, tests name them.
+pub fn default_users() -> BTreeMap<u64, User> {
+    BTreeMap::from([
+        user(USER_ID, "Администратор", "owner@example.com", true, true),
+        user(MANAGER_1, "Менеджер 1", "manager1@example.com", true, false),
+        user(MANAGER_2, "Менеджер 2", "manager2@example.com", true, false),
+        user(
+            FORMER,
+            "Бывший менеджер",
+            "former@example.com",
+            false,
+            false,
+        ),
+    ])
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub id: u64,
+    pub text: String,
+    pub complete_till: i64,
+    /// The contact, company or lead it is about, if any.
+    pub entity: Option<(Kind, u64)>,
+    /// 1 a call, 2 a meeting.
+    pub task_type_id: u64,
+    pub responsible_user_id: u64,
+    pub is_completed: bool,
+    pub result: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Note {
+    pub id: u64,
+    pub kind: Kind,
+    pub entity_id: u64,
+    pub note_type: String,
+    pub params: Value,
+    pub responsible_user_id: u64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One recorded event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// A 26-character string, as amoCRM's event ids are (`01drbfj5a8k9zd60bgg907a6w9`).
+    pub id: String,
+    /// `contact_deleted`, `company_deleted`, `lead_deleted`, `entity_merged`.
+    pub kind: String,
+    pub entity: Kind,
+    pub entity_id: u64,
+    pub created_at: i64,
+    pub value_before: Value,
+    pub value_after: Value,
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::api::{
+use super::endpoint::{
     check_each, check_each_once, filter_ids, filter_values, hal_page, page_of, parse_id,
     request_id, with_array,
 };
@@ -13,24 +13,8 @@ use super::http::{Request, Response};
 use super::people;
 use super::problem::{self, FieldError};
 use super::render::href;
-use super::state::{Crm, Kind, USER_ID};
+use super::state::{Crm, Kind, Task, USER_ID};
 use super::write::now;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Task {
-    pub id: u64,
-    pub text: String,
-    pub complete_till: i64,
-    /// The contact, company or lead it is about, if any.
-    pub entity: Option<(Kind, u64)>,
-    /// 1 a call, 2 a meeting.
-    pub task_type_id: u64,
-    pub responsible_user_id: u64,
-    pub is_completed: bool,
-    pub result: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
 
 /// `/api/v4/tasks...`; `rest` is what follows `tasks`.
 pub fn route(crm: &mut Crm, m: &str, rest: &[&str], req: &Request, base: &str) -> Response {
@@ -315,8 +299,8 @@ fn list(crm: &Crm, req: &Request, base: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::people::FORMER;
     use crate::sandbox::seed::default_crm;
+    use crate::sandbox::state::FORMER;
 
     #[test]
     fn a_task_is_checked_whole_before_it_is_made() {

@@ -4,11 +4,8 @@
 use serde_json::Value;
 
 use super::fields::{self, FieldWrite, as_u64};
-use super::problem::FieldError;
+use super::problem::{FieldError, ItemErrors};
 use super::state::{Crm, Entity, FieldValues, Kind, USER_ID};
-
-/// Invalid items of a rejected batch: `(request_id, errors)`.
-pub type ItemErrors = Vec<(String, Vec<FieldError>)>;
 
 /// One applied item, for the answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
