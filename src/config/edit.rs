@@ -320,10 +320,8 @@ pub fn apply(path: &Path, changes: &[Change]) -> Result<(), EditError> {
         .mode(0o600)
         .open(&lock_path)
         .map_err(io)?;
-    // SAFETY: flock on a descriptor we own; released when `lock` is dropped.
-    if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) } != 0 {
-        return Err(io(std::io::Error::last_os_error()));
-    }
+    // Released when `lock` is dropped.
+    lock.lock().map_err(io)?;
     let text = match std::fs::read(path) {
         Ok(bytes) => String::from_utf8(bytes)
             .map_err(|_| EditError::Invalid(format!("{} is not UTF-8 text", path.display())))?,
