@@ -441,7 +441,9 @@ impl Panel {
 
     fn db(&self) -> R<Box<dyn PanelDb>> {
         let paths = Paths::new(&self.root);
-        let light = billmgr_amocrm::config::load_light(&paths).map_err(|p| p.to_string())?;
+        let light = billmgr_amocrm::config::Sources::read_conf(&paths)
+            .hook()
+            .map_err(|p| p.to_string())?;
         Ok(db::open_panel(&light.database, &paths)?)
     }
 

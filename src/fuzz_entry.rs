@@ -65,40 +65,21 @@ pub fn panel_call(data: &[u8]) {
 /// amocrm.conf, then optionally a NUL and presets.custom, then optionally a NUL and a
 /// presets.default replacing the shipped one.
 pub fn config(data: &[u8]) {
+    use crate::config::Sources;
     use crate::config::edit::{Change, apply_text};
-    use crate::config::{conf_text, presets_text, shape_problems, values_text};
-    use crate::rules::Vocabulary;
-    // The shipped presets are read once: they are most of the text of every run.
-    static SHIPPED: std::sync::OnceLock<Vocabulary> = std::sync::OnceLock::new();
 
     let text = String::from_utf8_lossy(data);
     let mut parts = text.splitn(3, '\0');
     let conf = parts.next().unwrap_or("");
     let custom = parts.next();
+    let default = parts.next().unwrap_or(PRESETS_DEFAULT);
+    let sources = Sources::texts(conf, default, custom);
     let mut problems = Vec::new();
-    let vocab = match parts.next() {
-        Some(default) => presets_text(default, custom, &mut problems),
-        None => {
-            let shipped = SHIPPED.get_or_init(|| {
-                let mut problems = Vec::new();
-                let vocab = presets_text(PRESETS_DEFAULT, None, &mut problems);
-                assert!(problems.is_empty(), "the shipped presets: {problems:?}");
-                vocab
-            });
-            let mut vocab = shipped.clone();
-            if let Some(custom) = custom {
-                // Later names win, as presets.custom's do over presets.default's.
-                let own = presets_text(custom, None, &mut problems);
-                vocab.values.extend(own.values);
-                vocab.validators.extend(own.validators);
-            }
-            vocab
-        }
-    };
+    sources.vocabulary(&mut problems);
     for p in &problems {
         assert!(p.line > 0, "a presets problem without its line: {p}");
     }
-    match conf_text(conf, &vocab) {
+    match sources.config() {
         Ok(config) => {
             assert!((1..=250).contains(&config.sync.batch_size));
             assert!(config.sync.rate_limit.is_finite() && config.sync.rate_limit > 0.0);
@@ -112,20 +93,19 @@ pub fn config(data: &[u8]) {
     // The panel's edits keep a well-formed file well-formed, and a value written is the
     // value read back.
     let value = custom.unwrap_or("").lines().next().unwrap_or("");
-    let well_formed = shape_problems(conf).is_empty();
+    let well_formed = sources.shape_problems().is_empty();
     if let Ok(edited) = apply_text(conf, &[Change::set("sync", "batch_size", value)])
         && well_formed
     {
-        let after = shape_problems(&edited);
-        assert!(
-            after.is_empty(),
-            "the edit broke the file: {after:?} in {edited:?}"
-        );
+        let edited = sources.with_conf(&edited);
+        let after = edited.shape_problems();
+        assert!(after.is_empty(), "the edit broke the file: {after:?}");
+        let values = edited.values().expect("a text is always readable");
         assert_eq!(
-            values_text(&edited).get("sync", "batch_size"),
+            values.get("sync", "batch_size"),
             Some(value),
-            "the value written is not the value read back from {edited:?}"
+            "the value written is not the value read back"
         );
-        let _ = conf_text(&edited, &vocab);
+        let _ = edited.config();
     }
 }

@@ -759,7 +759,8 @@ fn broken_settings_are_named_by_file_and_line_and_events_still_queue() {
         assert_clean(&out, name);
         assert_doc_back(&out, doc, name);
         let paths = billmgr_amocrm::paths::Paths::new(p.root());
-        let settings = billmgr_amocrm::config::load_light(&paths)
+        let settings = billmgr_amocrm::config::Sources::read_conf(&paths)
+            .hook()
             .map(|l| l.database)
             .unwrap_or_default();
         let queued = billmgr_amocrm::db::open_panel(&settings, &paths)

@@ -123,7 +123,7 @@ fn api_calls(sb: &Sandbox) -> Vec<String> {
 fn vocabulary(p: &Panel) -> billmgr_amocrm::rules::Vocabulary {
     let paths = Paths::new(p.root());
     let mut problems = Vec::new();
-    let vocab = billmgr_amocrm::config::read_presets(&paths, &mut problems);
+    let vocab = billmgr_amocrm::config::Sources::read(&paths).vocabulary(&mut problems);
     assert!(problems.is_empty(), "{problems:?}");
     vocab
 }

@@ -283,10 +283,14 @@ fn saving_writes_the_new_values_and_keeps_every_comment() {
 
     // The module itself reads back what the form wrote.
     let paths = billmgr_amocrm::paths::Paths::new(panel.root());
-    let conf = billmgr_amocrm::config::read_values(&paths).expect("values");
+    let conf = billmgr_amocrm::config::Sources::read_conf(&paths)
+        .values()
+        .expect("values");
     assert_eq!(conf.get("sync", "dedup"), Some("email"));
     assert_eq!(conf.get("auth", "client_secret"), Some(new_secret));
-    let light = billmgr_amocrm::config::load_light(&paths).expect("light");
+    let light = billmgr_amocrm::config::Sources::read_conf(&paths)
+        .hook()
+        .expect("light");
     assert!(!light.sync_enabled);
 }
 
@@ -307,7 +311,9 @@ fn dedup_none_and_values_with_comment_characters_read_back() {
             .ends_with("; phone first")
     );
     let paths = billmgr_amocrm::paths::Paths::new(panel.root());
-    let conf = billmgr_amocrm::config::read_values(&paths).expect("values");
+    let conf = billmgr_amocrm::config::Sources::read_conf(&paths)
+        .values()
+        .expect("values");
     assert_eq!(conf.get("sync", "dedup"), Some(""));
     assert_eq!(conf.get("auth", "client_secret"), Some(secret));
     assert_eq!(
@@ -332,7 +338,11 @@ fn lead_updates_are_their_own_choice_and_a_form_without_it_keeps_it() {
     let a = submit(&panel, "admin", &[("update_leads", "fill_empty")]);
     assert!(a.ok.is_some(), "{}", a.raw);
     let paths = billmgr_amocrm::paths::Paths::new(panel.root());
-    let values = || billmgr_amocrm::config::read_values(&paths).expect("values");
+    let values = || {
+        billmgr_amocrm::config::Sources::read_conf(&paths)
+            .values()
+            .expect("values")
+    };
     assert_eq!(values().get("sync", "update_leads"), Some("fill_empty"));
     assert!(
         logs(&panel).contains("update_leads = fill_empty"),

@@ -247,8 +247,9 @@ pub fn auth(paths: &Paths, code: &str) -> i32 {
 /// `amocrm check`: the configuration's problems, and which database the settings name and
 /// where they were read (no connection is made).
 pub fn check(paths: &Paths) -> i32 {
-    let problems = config::check(paths);
-    let database = config::load_light(paths)
+    let problems = config::Sources::read(paths).problems();
+    let database = config::Sources::read_conf(paths)
+        .hook()
         .ok()
         .map(|l| db::discover::resolve(&l.database, paths));
     let mut count = problems.len();
@@ -282,7 +283,10 @@ pub fn check(paths: &Paths) -> i32 {
 /// The users `[responsible]` names, looked up in amoCRM when the settings are sound and
 /// amoCRM answers; returns how many cannot own what the module creates.
 fn check_users(paths: &Paths, sound: bool) -> usize {
-    let Some(cfg) = sound.then(|| config::load(paths).ok()).flatten() else {
+    let Some(cfg) = sound
+        .then(|| config::Sources::read(paths).config().ok())
+        .flatten()
+    else {
         return 0;
     };
     match crate::sync::responsible::check_users(&cfg, paths) {
@@ -300,7 +304,10 @@ fn check_users(paths: &Paths, sound: bool) -> usize {
 /// When a rule names the client's money, whether the panel's database has the columns it
 /// is read from (the balance's is an inferred name); 1 when it has not.
 fn check_money(paths: &Paths, sound: bool) -> usize {
-    let Some(cfg) = sound.then(|| config::load(paths).ok()).flatten() else {
+    let Some(cfg) = sound
+        .then(|| config::Sources::read(paths).config().ok())
+        .flatten()
+    else {
         return 0;
     };
     if !cfg.rules.read_money() {
@@ -328,7 +335,7 @@ fn check_money(paths: &Paths, sound: bool) -> usize {
 pub fn init(paths: &Paths) -> i32 {
     // No log file: the installer runs this on every install, and a rerun must leave the
     // tree as it was.
-    let settings = match config::load_light(paths) {
+    let settings = match config::Sources::read_conf(paths).hook() {
         Ok(l) => l.database,
         Err(problems) => {
             eprintln!("amocrm: configuration problems (run `amocrm check`):\n{problems}");
@@ -361,7 +368,7 @@ pub fn drop_tables(paths: &Paths, args: &[String]) -> i32 {
         return 2;
     }
     crate::log::init(paths, Which::Action, false);
-    let settings = match config::load_light(paths) {
+    let settings = match config::Sources::read_conf(paths).hook() {
         Ok(l) => l.database,
         Err(problems) => {
             eprintln!("amocrm: configuration problems (run `amocrm check`):\n{problems}");
@@ -414,7 +421,7 @@ pub fn sample_panel(paths: &Paths, args: &[String]) -> i32 {
         _ => return usage(),
     }
     crate::log::init(paths, Which::Action, true);
-    let settings = match config::load_light(paths) {
+    let settings = match config::Sources::read_conf(paths).hook() {
         Ok(l) => l.database,
         Err(problems) => {
             eprintln!("amocrm: configuration problems (run `amocrm check`):\n{problems}");
@@ -442,7 +449,8 @@ pub fn sample_panel(paths: &Paths, args: &[String]) -> i32 {
 
 /// amocrm.conf, or `None` once its problems are printed (the command then exits 1).
 fn load_config(paths: &Paths) -> Option<config::Config> {
-    config::load(paths)
+    config::Sources::read(paths)
+        .config()
         .inspect_err(|problems| {
             eprintln!("amocrm: configuration problems (run `amocrm check`):\n{problems}");
         })

@@ -35,7 +35,7 @@ pub fn status(paths: &Paths, as_json: bool) -> i32 {
 fn gather(paths: &Paths) -> Value {
     let mut ok = true;
     let mut out = json!({});
-    let (cfg, settings) = match config::load(paths) {
+    let (cfg, settings) = match config::Sources::read(paths).config() {
         Ok(c) => {
             let s = c.database.clone();
             (Some(c), Some(s))
@@ -43,7 +43,13 @@ fn gather(paths: &Paths) -> Value {
         Err(problems) => {
             ok = false;
             out["config"] = json!({"ok": false, "problems": problems.0.iter().map(|p| p.to_string()).collect::<Vec<_>>()});
-            (None, config::load_light(paths).ok().map(|l| l.database))
+            (
+                None,
+                config::Sources::read_conf(paths)
+                    .hook()
+                    .ok()
+                    .map(|l| l.database),
+            )
         }
     };
     if let Some(c) = &cfg {
@@ -386,7 +392,7 @@ fn print_text(r: &Value) {
 /// `amocrm links [KIND]`: the link tables as the admin reads them.
 pub fn links(paths: &Paths, only: Option<EntityKind>) -> i32 {
     crate::log::init(paths, Which::Action, true);
-    let settings = match config::load_light(paths) {
+    let settings = match config::Sources::read_conf(paths).hook() {
         Ok(l) => l.database,
         Err(problems) => {
             eprintln!("amocrm: configuration problems (run `amocrm check`):\n{problems}");

@@ -391,7 +391,12 @@ trial = item.period = -100
         )
         .unwrap();
         assert_eq!(out, "[sync]\nbatch_size = 0\n");
-        assert!(crate::config::shape_problems(&out).is_empty(), "{out:?}");
+        assert!(
+            crate::config::Sources::texts(&out, "", None)
+                .shape_problems()
+                .is_empty(),
+            "{out:?}"
+        );
     }
 
     #[test]
@@ -441,14 +446,25 @@ trial = item.period = -100
             assert!(apply_text(CONF, &[Change::set_raw("tags.lead", "x", bad)]).is_err());
         }
         let out = apply_text(CONF, &[Change::set("auth", "client_secret", "C:\\")]).unwrap();
-        assert!(crate::config::shape_problems(&out).is_empty(), "{out}");
+        assert!(
+            crate::config::Sources::texts(&out, "", None)
+                .shape_problems()
+                .is_empty(),
+            "{out}"
+        );
         assert_eq!(
-            crate::config::values_text(&out).get("auth", "client_secret"),
+            crate::config::Sources::texts(&out, "", None)
+                .values()
+                .expect("values")
+                .get("auth", "client_secret"),
             Some("C:\\")
         );
         let out = apply_text(CONF, &[Change::set("auth", "client_id", "a\tb")]).unwrap();
         assert_eq!(
-            crate::config::values_text(&out).get("auth", "client_id"),
+            crate::config::Sources::texts(&out, "", None)
+                .values()
+                .expect("values")
+                .get("auth", "client_id"),
             Some("a\tb")
         );
     }

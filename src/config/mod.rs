@@ -5,22 +5,21 @@
 //! - `settings`: `[auth]`, `[database]`, `[sync]`;
 //! - `presets`: the presets files → [`crate::rules::Vocabulary`];
 //! - `rule_sections`: conditions, fields, tags, pipelines → [`Rules`];
-//! - `load`: [`load`], [`load_light`], [`check`];
+//! - `sources`: [`Sources`], the files read once, and its views: the whole [`Config`], the
+//!   panel hook's, the amoCRM client's, the settings form's values, `amocrm check`'s problems;
 //! - `edit`: changes made from the panel, written back with the admin's comments kept.
 
 pub mod edit;
 mod ini_file;
-mod load;
 mod presets;
 mod retention_sections;
 mod rule_sections;
 mod settings;
+mod sources;
 
-pub use load::values_text;
-pub use load::{ConfValues, LightConfig, check, load, load_light, read_presets, read_values};
-pub use load::{check_text, conf_text, load_auth, load_text, presets_text, shape_problems};
 pub use retention_sections::NOTES_KEYS;
 pub use rule_sections::{RuleLine, entity_suffix, find_arrow, is_rule_section, rule_lines};
+pub use sources::{ConfValues, LightConfig, Sources};
 
 use crate::rules::Rules;
 use crate::secret::Secret;

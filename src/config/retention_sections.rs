@@ -203,7 +203,7 @@ fn user(s: &str) -> Result<UserRef, String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{Config, Problems, load_text};
+    use crate::config::{Config, Problems, Sources};
     use crate::model::{EntityKind, Record};
     use crate::rules::{Due, Piece, UserRef};
 
@@ -212,7 +212,7 @@ mod tests {
 
     fn load(sections: &str) -> Result<Config, Problems> {
         let presets = include_str!("../../etc/presets.default");
-        load_text(&format!("{AUTH}{sections}"), presets, None)
+        Sources::texts(&format!("{AUTH}{sections}"), presets, None).config()
     }
 
     fn problems(sections: &str) -> Vec<String> {

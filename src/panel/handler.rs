@@ -100,7 +100,7 @@ fn display_func(req: &Request) -> &str {
 /// Records the jobs in the spool (in the queue itself while a reader empties the spool, or
 /// if the spool cannot be written); returns whether syncing is enabled.
 fn enqueue(paths: &Paths, jobs: &[NewJob]) -> Result<bool, Box<dyn std::error::Error>> {
-    let (settings, enabled) = match crate::config::load_light(paths) {
+    let (settings, enabled) = match crate::config::Sources::read_conf(paths).hook() {
         Ok(light) => (light.database, light.sync_enabled),
         Err(problems) => {
             // The queue must not be lost over a typo elsewhere in the file: fall back to

@@ -59,7 +59,9 @@ impl Stand {
             include_str!("../../etc/presets.default"),
         )
         .expect("presets");
-        let cfg = crate::config::load(&paths).expect("configuration");
+        let cfg = crate::config::Sources::read(&paths)
+            .config()
+            .expect("configuration");
         let target = crate::db::target(&cfg.database, &paths).expect("target");
         crate::db::sample::create(&target, &Default::default()).expect("sample panel");
         Stand {

@@ -263,7 +263,11 @@ mod tests {
         let etc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("etc");
         let presets = std::fs::read_to_string(etc.join("presets.default")).expect("presets");
         let conf = std::fs::read_to_string(etc.join("amocrm.conf")).expect("sample");
-        let load = |conf: &str| crate::config::load_text(conf, &presets, None).expect("loads");
+        let load = |conf: &str| {
+            crate::config::Sources::texts(conf, &presets, None)
+                .config()
+                .expect("loads")
+        };
         let meta = Meta {
             account: Default::default(),
             offline: false,

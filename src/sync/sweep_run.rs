@@ -194,7 +194,7 @@ fn record(
 /// run after it is enabled again. The first run that finds no state only starts the clock.
 /// Problems with the settings or the database are the worker's to report.
 pub fn when_due(paths: &Paths) {
-    let Ok(cfg) = crate::config::load(paths) else {
+    let Ok(cfg) = crate::config::Sources::read(paths).config() else {
         return;
     };
     if !cfg.sync.enabled || cfg.sync.reconcile == 0 {

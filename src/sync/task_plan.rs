@@ -43,7 +43,8 @@ mod tests {
             "[auth]\nurl = https://a.amocrm.ru\nclient_id = i\nclient_secret = s\n\
              redirect_uri = https://b.example/\n[tasks]\n{tasks}"
         );
-        crate::config::load_text(&conf, presets, None)
+        crate::config::Sources::texts(&conf, presets, None)
+            .config()
             .unwrap_or_else(|p| panic!("{p}"))
             .rules
     }

@@ -59,18 +59,20 @@ pub fn run(paths: &Paths, progress: bool) -> Result<RunReport, RunError> {
 
 /// The settings, or the run ends (and says why in the state) before anything is done.
 fn config(paths: &Paths, total: &RunReport) -> Result<Config, RunError> {
-    let cfg = crate::config::load(paths).inspect_err(|problems| {
-        log::error!(
-            "the worker cannot start: configuration problems (run `amocrm check`): {problems}"
-        );
-        save_state(
-            paths,
-            "config",
-            &problems.to_string(),
-            "fix the configuration: run `amocrm check`",
-            total,
-        );
-    })?;
+    let cfg = crate::config::Sources::read(paths)
+        .config()
+        .inspect_err(|problems| {
+            log::error!(
+                "the worker cannot start: configuration problems (run `amocrm check`): {problems}"
+            );
+            save_state(
+                paths,
+                "config",
+                &problems.to_string(),
+                "fix the configuration: run `amocrm check`",
+                total,
+            );
+        })?;
     crate::log::register_secret(cfg.auth.client_secret.expose());
     if let Some(code) = &cfg.auth.code {
         crate::log::register_secret(code.expose());

@@ -191,7 +191,7 @@ pub const SHORTEST_SECRET: usize = 8;
 pub fn known_secrets(root: &Path) -> Vec<String> {
     let mut secrets = vec![CLIENT_SECRET.to_string(), AUTH_CODE.to_string()];
     let paths = billmgr_amocrm::paths::Paths::new(root);
-    if let Ok(values) = billmgr_amocrm::config::read_values(&paths) {
+    if let Ok(values) = billmgr_amocrm::config::Sources::read_conf(&paths).values() {
         for (section, key) in [("auth", "client_secret"), ("auth", "code")] {
             secrets.extend(values.get(section, key).map(str::to_string));
         }
@@ -422,7 +422,9 @@ impl Panel {
     /// (the panel hook's spool moved into the queue first).
     pub fn db(&self) -> Box<dyn billmgr_amocrm::db::PanelDb> {
         let paths = billmgr_amocrm::paths::Paths::new(self.root());
-        let light = billmgr_amocrm::config::load_light(&paths).expect("conf");
+        let light = billmgr_amocrm::config::Sources::read_conf(&paths)
+            .hook()
+            .expect("conf");
         billmgr_amocrm::db::open_panel(&light.database, &paths).expect("open db")
     }
 

@@ -67,7 +67,8 @@ pub struct Loaded {
 
 /// The account's address as amocrm.conf names it now.
 fn current_url(paths: &Paths) -> Option<String> {
-    crate::config::load_auth(paths)
+    crate::config::Sources::read_conf(paths)
+        .auth()
         .ok()
         .map(|(auth, _)| auth.url)
 }
@@ -109,7 +110,9 @@ pub fn load(paths: &Paths) -> Loaded {
 }
 
 fn fetch(paths: &Paths, now: i64) -> Result<AccountMeta, String> {
-    let (auth, rate) = crate::config::load_auth(paths).map_err(|p| p.to_string())?;
+    let (auth, rate) = crate::config::Sources::read_conf(paths)
+        .auth()
+        .map_err(|p| p.to_string())?;
     probe(&auth.url)?;
     let opts = ClientOptions {
         rate_limit: rate,

@@ -264,7 +264,10 @@ pub fn resync(ctx: &Ctx<'_>) -> UiResult {
         .map_err(|e| ctx.db_error(e))?;
     ctx.audit(&format!("queued {} to sync again", keys(&rows)));
     drop(db);
-    if crate::config::load_light(ctx.paths).is_ok_and(|c| c.sync_enabled) {
+    if crate::config::Sources::read_conf(ctx.paths)
+        .hook()
+        .is_ok_and(|c| c.sync_enabled)
+    {
         crate::sync::wake::wake_worker(ctx.paths);
     }
     Ok(ctx.ok())
@@ -302,7 +305,8 @@ pub fn unlink(ctx: &Ctx<'_>) -> UiResult {
 
 /// The account's address from amocrm.conf, checked as the worker checks it.
 fn account_url(ctx: &Ctx<'_>) -> Result<String, UiError> {
-    crate::config::load(ctx.paths)
+    crate::config::Sources::read(ctx.paths)
+        .config()
         .map(|c| c.auth.url)
         .map_err(|p| ctx.fail("config", &[("error", &p.to_string())]))
 }

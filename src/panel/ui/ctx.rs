@@ -76,7 +76,7 @@ impl<'a> Ctx<'a> {
 
     /// The panel database amocrm.conf names, with the module's tables in place.
     pub fn db(&self) -> Result<Box<dyn PanelDb>, UiError> {
-        let settings = match crate::config::load_light(self.paths) {
+        let settings = match crate::config::Sources::read_conf(self.paths).hook() {
             Ok(light) => light.database,
             Err(problems) => {
                 return Err(self.fail("config", &[("error", &problems.to_string())]));

@@ -80,7 +80,9 @@ fn start(ctx: &Ctx<'_>) -> Result<(), UiError> {
         return Err(already_running(ctx));
     }
     // What would stop the export at once is told here, in the admin's language.
-    crate::config::load(ctx.paths).map_err(|p| ctx.fail("config", &[("error", &p.to_string())]))?;
+    crate::config::Sources::read(ctx.paths)
+        .config()
+        .map_err(|p| ctx.fail("config", &[("error", &p.to_string())]))?;
     drop(ctx.db()?);
 
     let not_started =

@@ -80,7 +80,10 @@ pub fn retry(ctx: &Ctx<'_>) -> UiResult {
         .retry_jobs(&ids, crate::log::now())
         .map_err(|e| ctx.db_error(e))?;
     ctx.audit(&format!("retry now: {n} of jobs {}", join(&ids)));
-    if crate::config::load_light(ctx.paths).is_ok_and(|c| c.sync_enabled) {
+    if crate::config::Sources::read_conf(ctx.paths)
+        .hook()
+        .is_ok_and(|c| c.sync_enabled)
+    {
         crate::sync::wake::wake_worker(ctx.paths);
     }
     Ok(ctx.ok())

@@ -41,7 +41,8 @@ const DEFAULT_RATE: f64 = 7.0;
 // ---- amocrm.settings ----
 
 pub fn form(ctx: &Ctx<'_>) -> UiResult {
-    let conf = crate::config::read_values(ctx.paths)
+    let conf = crate::config::Sources::read_conf(ctx.paths)
+        .values()
         .map_err(|p| ctx.fail("settings_read", &[("error", &p.to_string())]))?;
     if ctx.req.submitted() {
         save(ctx, &conf)
@@ -523,7 +524,7 @@ pub fn connection(ctx: &Ctx<'_>) -> UiResult {
     if ctx.req.submitted() {
         return Ok(ctx.ok());
     }
-    let report = match crate::config::read_values(ctx.paths) {
+    let report = match crate::config::Sources::read_conf(ctx.paths).values() {
         Ok(conf) => probe(ctx, &conf),
         Err(p) => Report {
             state: ctx.common("conn_error", &[]),

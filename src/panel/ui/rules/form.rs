@@ -226,7 +226,7 @@ mod tests {
         let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/presets.default");
         std::fs::copy(shipped, paths.presets_default()).unwrap();
         let mut problems = Vec::new();
-        let v = config::read_presets(&paths, &mut problems);
+        let v = config::Sources::read(&paths).vocabulary(&mut problems);
         assert!(problems.is_empty(), "{problems:?}");
         v
     }

@@ -36,7 +36,7 @@ fn read_conf(ctx: &Ctx<'_>) -> Result<String, UiError> {
 
 /// The values and validators of the presets; their own problems are `amocrm check`'s.
 fn vocabulary(ctx: &Ctx<'_>) -> Vocabulary {
-    config::read_presets(ctx.paths, &mut Vec::new())
+    config::Sources::read(ctx.paths).vocabulary(&mut Vec::new())
 }
 
 /// How the list names a rule: the key, and for a custom field amoCRM's name of it.

@@ -66,7 +66,8 @@ fn changes_for(old: Option<&RuleLine>, (section, key, value): &Line) -> Vec<Chan
 /// this edit is not the admin's doing now, but anything about the edited line is.
 fn checked(ctx: &Ctx<'_>, text: &str, candidate: &str, line: &Line) -> Result<(), UiError> {
     let (section, key, _) = line;
-    let before: HashSet<String> = config::check_text(ctx.paths, text)
+    let sources = config::Sources::read(ctx.paths);
+    let before: HashSet<String> = (sources.with_conf(text).problems())
         .iter()
         .map(|p| without_lines(&p.message))
         .collect();
@@ -74,7 +75,7 @@ fn checked(ctx: &Ctx<'_>, text: &str, candidate: &str, line: &Line) -> Result<()
         .into_iter()
         .find(|l| l.section == *section && l.key == *key)
         .map(|l| l.line);
-    let problems: Vec<String> = config::check_text(ctx.paths, candidate)
+    let problems: Vec<String> = (sources.with_conf(candidate).problems())
         .into_iter()
         .filter(|p| Some(p.line) == new_line || !before.contains(&without_lines(&p.message)))
         .map(|p| p.message)

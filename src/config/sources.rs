@@ -1,7 +1,11 @@
-//! Reading the three files together: the full [`load`] for the worker and commands, the
-//! cheap [`load_light`] for the panel hook, and [`check`] for `amocrm check`.
+//! The one way into the settings: [`Sources`], the three files read once (amocrm.conf,
+//! presets.default, presets.custom, each with its name), and its views: the whole
+//! [`Config`] for the worker and the commands, [`Sources::hook`] for the panel hook
+//! (`[database]` and `[sync] enabled` only), [`Sources::auth`] for the screens that talk to
+//! amoCRM, [`Sources::values`] for the settings form, [`Sources::problems`] for
+//! `amocrm check` and the screens that check an edit first.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::ini_file::{self, IniDoc};
 use super::retention_sections;
@@ -28,26 +32,6 @@ impl Default for LightConfig {
     }
 }
 
-/// The whole configuration, or every problem found in it.
-pub fn load(paths: &Paths) -> Result<Config, Problems> {
-    let mut problems = Vec::new();
-    let config = read_all(paths, &mut problems);
-    sort(&mut problems);
-    match config {
-        Some(c) if problems.is_empty() => Ok(c),
-        _ => Err(Problems(problems)),
-    }
-}
-
-/// Every problem in amocrm.conf and the presets, including amocrm.conf's permissions.
-pub fn check(paths: &Paths) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    read_all(paths, &mut problems);
-    check_mode(&paths.conf(), &mut problems);
-    sort(&mut problems);
-    problems
-}
-
 /// By file (the presets first, as amocrm.conf depends on them), then line.
 fn sort(problems: &mut [Problem]) {
     let rank = |p: &Problem| match p.file.file_name().and_then(|n| n.to_str()) {
@@ -58,31 +42,248 @@ fn sort(problems: &mut [Problem]) {
     problems.sort_by_key(|p| (rank(p), p.line));
 }
 
-/// `[database]` and `[sync] enabled` only; no presets, no rules. A missing amocrm.conf
-/// gives the defaults: the hook must keep queueing before the module is configured.
-pub fn load_light(paths: &Paths) -> Result<LightConfig, Problems> {
-    let file = paths.conf();
-    let text = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LightConfig::default()),
-        Err(e) => return Err(Problems(vec![unreadable(&file, &e)])),
-    };
-    // Problems elsewhere in the file are for `amocrm check`; only what is read here counts.
-    let doc = ini_file::parse(&file, &text, &mut Vec::new());
-    let mut problems = Vec::new();
-    let mut r = Report {
-        file: &file,
-        problems: &mut problems,
-    };
-    let database = settings::database(&doc, &mut r);
-    let sync_enabled = settings::enabled(&doc, &mut r);
-    if problems.is_empty() {
-        Ok(LightConfig {
-            database,
-            sync_enabled,
+/// One file of the settings as read.
+#[derive(Clone)]
+struct Source {
+    file: PathBuf,
+    /// `Ok(None)`: there is no such file; `Err`: why it cannot be read.
+    bytes: Result<Option<Vec<u8>>, String>,
+}
+
+impl Source {
+    fn read(file: PathBuf) -> Source {
+        let bytes = match std::fs::read(&file) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("cannot read: {e}")),
+        };
+        Source { file, bytes }
+    }
+
+    fn text(name: &str, text: Option<&str>) -> Source {
+        Source {
+            file: PathBuf::from(name),
+            bytes: Ok(text.map(|t| t.as_bytes().to_vec())),
+        }
+    }
+
+    /// Its text, `None` when there is no such file, or why it cannot be read.
+    fn str(&self) -> Result<Option<&str>, Problem> {
+        match &self.bytes {
+            Err(why) => Err(whole_file(&self.file, why.clone())),
+            Ok(None) => Ok(None),
+            Ok(Some(b)) => {
+                (std::str::from_utf8(b).map(Some)).map_err(|bad| not_utf8(&self.file, b, bad))
+            }
+        }
+    }
+
+    /// Its text, which must be there.
+    fn required(&self) -> Result<&str, Problem> {
+        self.str()?.ok_or_else(|| {
+            let how =
+                "not found: install it from the module's etc/ directory (scripts/install.sh does)";
+            whole_file(&self.file, how.into())
         })
-    } else {
-        Err(Problems(problems))
+    }
+}
+
+/// The settings' files as read, once; every reader of the settings takes its view here.
+#[derive(Clone)]
+pub struct Sources {
+    conf: Source,
+    /// presets.default (required) then presets.custom; empty when they were not read.
+    presets: Vec<(Source, bool)>,
+    /// Read from the panel's files: `problems` also looks at amocrm.conf's mode.
+    on_disk: bool,
+}
+
+impl Sources {
+    /// amocrm.conf and both presets files of the panel.
+    pub fn read(paths: &Paths) -> Sources {
+        Sources {
+            conf: Source::read(paths.conf()),
+            presets: vec![
+                (Source::read(paths.presets_default()), true),
+                (Source::read(paths.presets_custom()), false),
+            ],
+            on_disk: true,
+        }
+    }
+
+    /// amocrm.conf alone: for the views that read no presets (the hook, `auth`, `values`).
+    pub fn read_conf(paths: &Paths) -> Sources {
+        Sources {
+            conf: Source::read(paths.conf()),
+            presets: Vec::new(),
+            on_disk: true,
+        }
+    }
+
+    /// The files' texts (presets.custom when there is one), named as the files are.
+    pub fn texts(conf: &str, presets_default: &str, presets_custom: Option<&str>) -> Sources {
+        Sources {
+            conf: Source::text("amocrm.conf", Some(conf)),
+            presets: vec![
+                (Source::text("presets.default", Some(presets_default)), true),
+                (Source::text("presets.custom", presets_custom), false),
+            ],
+            on_disk: false,
+        }
+    }
+
+    /// The same presets with amocrm.conf holding `text`: an edit checked before it is
+    /// written (its file mode aside).
+    pub fn with_conf(&self, text: &str) -> Sources {
+        Sources {
+            conf: Source {
+                file: self.conf.file.clone(),
+                bytes: Ok(Some(text.as_bytes().to_vec())),
+            },
+            presets: self.presets.clone(),
+            on_disk: false,
+        }
+    }
+
+    /// The presets' values and validators, later files' names winning.
+    pub fn vocabulary(&self, problems: &mut Vec<Problem>) -> Vocabulary {
+        let mut vocab = Vocabulary::default();
+        for (source, required) in &self.presets {
+            let text = if *required {
+                source.required().map(Some)
+            } else {
+                source.str()
+            };
+            match text {
+                Ok(Some(text)) => presets::parse(&source.file, text, problems).apply_to(&mut vocab),
+                Ok(None) => {}
+                Err(p) => problems.push(p),
+            }
+        }
+        vocab
+    }
+
+    /// The whole configuration, or every problem found in it.
+    pub fn config(&self) -> Result<Config, Problems> {
+        let mut problems = Vec::new();
+        let vocab = self.vocabulary(&mut problems);
+        match self.conf.required() {
+            Ok(text) => valid(
+                from_text(&self.conf.file, text, &vocab, &mut problems),
+                problems,
+            ),
+            Err(p) => {
+                problems.push(p);
+                sort(&mut problems);
+                Err(Problems(problems))
+            }
+        }
+    }
+
+    /// Every problem in amocrm.conf and the presets (and, read from the panel's files,
+    /// amocrm.conf's permissions), by file and line: what `amocrm check` reports.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let vocab = self.vocabulary(&mut problems);
+        match self.conf.required() {
+            Ok(text) => {
+                from_text(&self.conf.file, text, &vocab, &mut problems);
+            }
+            Err(p) => problems.push(p),
+        }
+        if self.on_disk {
+            check_mode(&self.conf.file, &mut problems);
+        }
+        sort(&mut problems);
+        problems
+    }
+
+    /// What the panel hook needs: `[database]` and `[sync] enabled`, and only the problems
+    /// of those (the rest are `amocrm check`'s). No amocrm.conf gives the defaults: the
+    /// hook must keep queueing before the module is configured.
+    pub fn hook(&self) -> Result<LightConfig, Problems> {
+        let text = match self.conf.str() {
+            Ok(Some(text)) => text,
+            Ok(None) => return Ok(LightConfig::default()),
+            Err(p) => return Err(Problems(vec![p])),
+        };
+        let file = &self.conf.file;
+        let doc = ini_file::parse(file, text, &mut Vec::new());
+        let mut problems = Vec::new();
+        let mut r = Report {
+            file,
+            problems: &mut problems,
+        };
+        let database = settings::database(&doc, &mut r);
+        let sync_enabled = settings::enabled(&doc, &mut r);
+        if problems.is_empty() {
+            Ok(LightConfig {
+                database,
+                sync_enabled,
+            })
+        } else {
+            Err(Problems(problems))
+        }
+    }
+
+    /// What the amoCRM client needs: `[auth]` and `[sync] rate_limit`, read even while the
+    /// rules are broken (the rules screen reads amoCRM's fields meanwhile).
+    pub fn auth(&self) -> Result<(AuthConfig, f64), Problems> {
+        let file = &self.conf.file;
+        let text = self.conf.required().map_err(|p| Problems(vec![p]))?;
+        let doc = ini_file::parse(file, text, &mut Vec::new());
+        let mut problems = Vec::new();
+        let mut r = Report {
+            file,
+            problems: &mut problems,
+        };
+        let auth_line = (doc.sections.iter())
+            .find(|(s, _)| s == "auth")
+            .map_or(0, |(_, l)| *l);
+        if auth_line == 0 {
+            r.at(0, "there is no [auth] section");
+        }
+        let auth = settings::auth(&doc, &mut r, auth_line);
+        let mut ignored = Report {
+            file,
+            problems: &mut Vec::new(),
+        };
+        let rate = settings::sync(&doc, &mut ignored).rate_limit;
+        if problems.is_empty() {
+            Ok((auth, rate))
+        } else {
+            Err(Problems(problems))
+        }
+    }
+
+    /// amocrm.conf's settings as written, line by line (a broken line elsewhere does not
+    /// hide the rest; bytes that are not UTF-8 are replaced); none without the file.
+    pub fn values(&self) -> Result<ConfValues, Problem> {
+        let text = match &self.conf.bytes {
+            Ok(Some(bytes)) => String::from_utf8_lossy(bytes),
+            Ok(None) => return Ok(ConfValues::default()),
+            Err(why) => return Err(whole_file(&self.conf.file, why.clone())),
+        };
+        let doc = ini_file::parse(&self.conf.file, &text, &mut Vec::new());
+        Ok(ConfValues {
+            entries: (doc.entries.into_iter())
+                .map(|e| (e.section, e.key, settings::unquote(&e.value)))
+                .collect(),
+        })
+    }
+
+    /// The problems with the shape of amocrm.conf (sections, `key = value` lines,
+    /// characters), before any setting or rule is read.
+    pub fn shape_problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        match self.conf.str() {
+            Ok(Some(text)) => {
+                ini_file::parse(&self.conf.file, text, &mut problems);
+            }
+            Ok(None) => {}
+            Err(p) => problems.push(p),
+        }
+        problems
     }
 }
 
@@ -101,98 +302,6 @@ impl ConfValues {
             .iter()
             .find(|(s, k, _)| s == section && k == key)
             .map(|(_, _, v)| v.as_str())
-    }
-}
-
-/// amocrm.conf's values, read line by line (a broken line elsewhere does not hide the
-/// rest); a missing file has none. An unreadable file is the one problem returned.
-pub fn read_values(paths: &Paths) -> Result<ConfValues, Problem> {
-    let file = paths.conf();
-    let text = match std::fs::read(&file) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfValues::default()),
-        Err(e) => return Err(unreadable(&file, &e)),
-    };
-    Ok(values_text(&text))
-}
-
-/// The problems with the shape of amocrm.conf's text (sections, `key = value` lines,
-/// characters), before any setting or rule is read.
-pub fn shape_problems(text: &str) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    ini_file::parse(Path::new("amocrm.conf"), text, &mut problems);
-    problems
-}
-
-/// [`read_values`] of amocrm.conf's text.
-pub fn values_text(text: &str) -> ConfValues {
-    let doc = ini_file::parse(Path::new("amocrm.conf"), text, &mut Vec::new());
-    ConfValues {
-        entries: doc
-            .entries
-            .into_iter()
-            .map(|e| (e.section, e.key, settings::unquote(&e.value)))
-            .collect(),
-    }
-}
-
-/// Reads everything, collecting problems; `None` when amocrm.conf cannot be read.
-fn read_all(paths: &Paths, problems: &mut Vec<Problem>) -> Option<Config> {
-    let vocab = read_presets(paths, problems);
-
-    let file = paths.conf();
-    let text = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
-        Err(e) => {
-            problems.push(unreadable(&file, &e));
-            return None;
-        }
-    };
-    Some(from_text(&file, &text, &vocab, problems))
-}
-
-/// Every problem `amocrm check` would report if amocrm.conf held `text` (its file mode
-/// aside): how the panel validates an edit before writing it.
-pub fn check_text(paths: &Paths, text: &str) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    let vocab = read_presets(paths, &mut problems);
-    from_text(&paths.conf(), text, &vocab, &mut problems);
-    sort(&mut problems);
-    problems
-}
-
-/// What the amoCRM client needs, read from amocrm.conf alone (the rules may be broken
-/// while the panel's rules screen reads amoCRM's fields and pipelines).
-pub fn load_auth(paths: &Paths) -> Result<(AuthConfig, f64), Problems> {
-    let file = paths.conf();
-    let text = std::fs::read_to_string(&file).map_err(|e| Problems(vec![unreadable(&file, &e)]))?;
-    let doc = ini_file::parse(&file, &text, &mut Vec::new());
-    let mut problems = Vec::new();
-    let mut r = Report {
-        file: &file,
-        problems: &mut problems,
-    };
-    let auth_line = doc
-        .sections
-        .iter()
-        .find(|(s, _)| s == "auth")
-        .map_or(0, |(_, l)| *l);
-    if auth_line == 0 {
-        r.at(0, "there is no [auth] section");
-    }
-    let auth = settings::auth(&doc, &mut r, auth_line);
-    let rate = settings::sync(
-        &doc,
-        &mut Report {
-            file: &file,
-            problems: &mut Vec::new(),
-        },
-    )
-    .rate_limit;
-    if problems.is_empty() {
-        Ok((auth, rate))
-    } else {
-        Err(Problems(problems))
     }
 }
 
@@ -224,56 +333,6 @@ fn from_text(file: &Path, text: &str, vocab: &Vocabulary, problems: &mut Vec<Pro
         sync,
         rules,
     }
-}
-
-/// presets.default (required) then presets.custom (optional), later names winning.
-pub fn read_presets(paths: &Paths, problems: &mut Vec<Problem>) -> Vocabulary {
-    let mut vocab = Vocabulary::default();
-    for (file, required) in [
-        (paths.presets_default(), true),
-        (paths.presets_custom(), false),
-    ] {
-        match std::fs::read_to_string(&file) {
-            Ok(text) => presets::parse(&file, &text, problems).apply_to(&mut vocab),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {}
-            Err(e) => problems.push(unreadable(&file, &e)),
-        }
-    }
-    vocab
-}
-
-/// The whole configuration from the texts of amocrm.conf, presets.default and (when there
-/// is one) presets.custom: [`load`] without the files, through the same parsers.
-pub fn load_text(
-    conf: &str,
-    presets_default: &str,
-    presets_custom: Option<&str>,
-) -> Result<Config, Problems> {
-    let mut problems = Vec::new();
-    let vocab = presets_text(presets_default, presets_custom, &mut problems);
-    let config = from_text(Path::new("amocrm.conf"), conf, &vocab, &mut problems);
-    valid(config, problems)
-}
-
-/// The vocabulary of the presets' texts, as [`read_presets`] reads the files.
-pub fn presets_text(
-    presets_default: &str,
-    presets_custom: Option<&str>,
-    problems: &mut Vec<Problem>,
-) -> Vocabulary {
-    let mut vocab = Vocabulary::default();
-    presets::parse(Path::new("presets.default"), presets_default, problems).apply_to(&mut vocab);
-    if let Some(text) = presets_custom {
-        presets::parse(Path::new("presets.custom"), text, problems).apply_to(&mut vocab);
-    }
-    vocab
-}
-
-/// amocrm.conf's text read against a vocabulary already built from the presets.
-pub fn conf_text(conf: &str, vocab: &Vocabulary) -> Result<Config, Problems> {
-    let mut problems = Vec::new();
-    let config = from_text(Path::new("amocrm.conf"), conf, vocab, &mut problems);
-    valid(config, problems)
 }
 
 fn valid(config: Config, mut problems: Vec<Problem>) -> Result<Config, Problems> {
@@ -352,37 +411,30 @@ fn check_mode(file: &Path, problems: &mut Vec<Problem>) {
     }
 }
 
-fn unreadable(file: &Path, e: &std::io::Error) -> Problem {
-    // Not UTF-8 (saved in cp1251, or damaged): name the line, as for any other problem.
-    if e.kind() == std::io::ErrorKind::InvalidData
-        && let Ok(bytes) = std::fs::read(file)
-        && let Err(bad) = std::str::from_utf8(&bytes)
-    {
-        let at = bad.valid_up_to();
-        let before = &bytes[..at];
-        let line_start = before
-            .iter()
-            .rposition(|b| *b == b'\n')
-            .map_or(0, |i| i + 1);
-        let column = String::from_utf8_lossy(&before[line_start..])
-            .chars()
-            .count()
-            + 1;
-        return Problem {
-            file: file.to_path_buf(),
-            line: 1 + before.iter().filter(|b| **b == b'\n').count(),
-            message: format!(
-                "column {column}: byte 0x{:02X} is not UTF-8 text: save the file as UTF-8",
-                bytes.get(at).copied().unwrap_or(0)
-            ),
-        };
+/// A file that is not UTF-8 (saved in cp1251, or damaged): the line and column of the
+/// first byte that is not, as for any other problem.
+fn not_utf8(file: &Path, bytes: &[u8], bad: std::str::Utf8Error) -> Problem {
+    let at = bad.valid_up_to();
+    let before = &bytes[..at];
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    Problem {
+        file: file.to_path_buf(),
+        line: 1 + before.iter().filter(|b| **b == b'\n').count(),
+        message: format!(
+            "column {column}: byte 0x{:02X} is not UTF-8 text: save the file as UTF-8",
+            bytes.get(at).copied().unwrap_or(0)
+        ),
     }
-    let message = if e.kind() == std::io::ErrorKind::NotFound {
-        "not found: install it from the module's etc/ directory (scripts/install.sh does)"
-            .to_string()
-    } else {
-        format!("cannot read: {e}")
-    };
+}
+
+fn whole_file(file: &Path, message: String) -> Problem {
     Problem {
         file: file.to_path_buf(),
         line: 0,
@@ -422,12 +474,16 @@ mod tests {
         let presets = std::fs::read_to_string(etc.join("presets.default")).expect("presets");
         let (_dir, paths) = root(None);
         let sample = std::fs::read_to_string(paths.conf()).expect("sample");
-        let from_text = load_text(&sample, &presets, None).expect("sample loads");
-        let from_files = load(&paths).expect("sample loads");
+        let from_text = Sources::texts(&sample, &presets, None)
+            .config()
+            .expect("sample loads");
+        let from_files = Sources::read(&paths).config().expect("sample loads");
         assert_eq!(from_text.sync, from_files.sync);
         assert_eq!(from_text.auth, from_files.auth);
         let broken = "[sync]\nbatch_size = 0\n";
-        let problems = load_text(broken, &presets, Some("value x = nowhere.x text")).unwrap_err();
+        let problems = Sources::texts(broken, &presets, Some("value x = nowhere.x text"))
+            .config()
+            .unwrap_err();
         let lines: Vec<(String, usize)> = problems
             .0
             .iter()
@@ -438,14 +494,23 @@ mod tests {
             "{lines:?}"
         );
         assert!(lines.contains(&("amocrm.conf".to_string(), 2)), "{lines:?}");
-        assert_eq!(values_text(broken).get("sync", "batch_size"), Some("0"));
+        assert_eq!(
+            Sources::texts(broken, "", None)
+                .values()
+                .expect("values")
+                .get("sync", "batch_size"),
+            Some("0")
+        );
     }
 
     #[test]
     fn the_shipped_sample_loads_and_its_rules_work() {
         let (_dir, paths) = root(None);
-        assert_eq!(messages(&check(&paths)), Vec::<String>::new());
-        let config = load(&paths).expect("sample loads");
+        assert_eq!(
+            messages(&Sources::read(&paths).problems()),
+            Vec::<String>::new()
+        );
+        let config = Sources::read(&paths).config().expect("sample loads");
         assert_eq!(config.auth.url, "https://example.amocrm.ru");
         assert_eq!(config.sync.batch_size, 50);
         let rules = &config.rules;
@@ -566,7 +631,9 @@ closed = item.status = 4 -> 7000001:143
 default = 7000001:7000100
 "#;
         let (_dir, paths) = root(Some(conf));
-        let config = load(&paths).unwrap_or_else(|p| panic!("{p}"));
+        let config = Sources::read(&paths)
+            .config()
+            .unwrap_or_else(|p| panic!("{p}"));
         assert_eq!(
             config.auth.code.as_ref().map(|c| c.expose()),
             Some("def502")
@@ -590,7 +657,9 @@ default = 7000001:7000100
     fn an_empty_condition_means_always() {
         let conf = "[auth]\nurl = https://a.amocrm.ru\nclient_id = i\nclient_secret = s\nredirect_uri = https://b\n[conditions]\nitem =\n";
         let (_dir, paths) = root(Some(conf));
-        let config = load(&paths).unwrap_or_else(|p| panic!("{p}"));
+        let config = Sources::read(&paths)
+            .config()
+            .unwrap_or_else(|p| panic!("{p}"));
         assert!(config.rules.conditions.item.is_none());
     }
 
@@ -605,7 +674,7 @@ default = 7000001:7000100
             "value item.ip = itemparam.ip text\nvalue broken\n",
         )
         .expect("custom");
-        let problems = check(&paths);
+        let problems = Sources::read(&paths).problems();
         let got = messages(&problems);
         let conf_path = paths.conf().display().to_string();
         let custom_path = paths.presets_custom().display().to_string();
@@ -632,7 +701,9 @@ default = 7000001:7000100
             );
         }
         assert_eq!(got.len(), expect.len(), "{got:#?}");
-        assert!(matches!(load(&paths), Err(Problems(p)) if p.len() == expect.len()));
+        assert!(
+            matches!(Sources::read(&paths).config(), Err(Problems(p)) if p.len() == expect.len())
+        );
     }
 
     #[test]
@@ -640,7 +711,7 @@ default = 7000001:7000100
         let conf = "[auth]\nurl = http://127.0.0.1:9/\nclient_id = i\nclient_secret = s\nredirect_uri = https://b.example/\n\
                     [conditions]\nitem = item.ip starts_with \"203.\" and item.cost > 100\n[fields.lead]\n1 = item.ip\n";
         let (_dir, paths) = root(Some(conf));
-        let problems = check(&paths);
+        let problems = Sources::read(&paths).problems();
         assert!(
             messages(&problems)
                 .iter()
@@ -652,7 +723,9 @@ default = 7000001:7000100
             "# ours\nvalue item.ip = itemparam.ip text \"IP address\"\nvalue item.cost = item.cost int\n",
         )
         .expect("custom");
-        let config = load(&paths).expect("loads with the custom value");
+        let config = Sources::read(&paths)
+            .config()
+            .expect("loads with the custom value");
         assert_eq!(config.auth.url, "http://127.0.0.1:9");
         let mut item = Record::default();
         item.set("itemparam.ip", "203.0.113.41");
@@ -678,10 +751,13 @@ default = 7000001:7000100
     fn missing_files_are_problems_but_not_for_the_hook() {
         let dir = tempfile::tempdir().expect("temp dir");
         let paths = Paths::new(dir.path());
-        let got = messages(&check(&paths));
+        let got = messages(&Sources::read(&paths).problems());
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(got.iter().all(|m| m.contains("not found")));
-        assert_eq!(load_light(&paths), Ok(LightConfig::default()));
+        assert_eq!(
+            Sources::read_conf(&paths).hook(),
+            Ok(LightConfig::default())
+        );
     }
 
     #[test]
@@ -692,11 +768,11 @@ default = 7000001:7000100
         let paths = Paths::new(dir.path());
         std::fs::create_dir_all(paths.etc_dir()).expect("mkdir");
         std::fs::write(paths.conf(), conf).expect("conf");
-        let light = load_light(&paths).expect("light load");
+        let light = Sources::read_conf(&paths).hook().expect("light load");
         assert!(!light.sync_enabled);
         assert_eq!(light.database.path.as_deref(), Some("var/x.db"));
         std::fs::write(paths.conf(), "[database]\ndriver = oracle\n").expect("conf");
-        let err = load_light(&paths).expect_err("bad driver");
+        let err = Sources::read_conf(&paths).hook().expect_err("bad driver");
         assert_eq!(err.0[0].line, 2);
     }
 
@@ -704,14 +780,20 @@ default = 7000001:7000100
     fn values_are_read_as_written_despite_problems_elsewhere() {
         let conf = "[auth]\nurl = https://a.amocrm.ru ; ours\nclient_secret = \"s;x\"\n[sync]\nbatch_size = 999\ndedup =\n[tags.lead]\nx = nonsense (\n[broken\n";
         let (_dir, paths) = root(Some(conf));
-        let v = read_values(&paths).expect("values");
+        let v = Sources::read_conf(&paths).values().expect("values");
         assert_eq!(v.get("auth", "url"), Some("https://a.amocrm.ru"));
         assert_eq!(v.get("auth", "client_secret"), Some("s;x"));
         assert_eq!(v.get("sync", "batch_size"), Some("999"));
         assert_eq!(v.get("sync", "dedup"), Some(""));
         assert_eq!(v.get("sync", "update"), None);
         std::fs::remove_file(paths.conf()).expect("rm");
-        assert_eq!(read_values(&paths).expect("none").get("auth", "url"), None);
+        assert_eq!(
+            Sources::read_conf(&paths)
+                .values()
+                .expect("none")
+                .get("auth", "url"),
+            None
+        );
     }
 
     #[test]
@@ -719,13 +801,16 @@ default = 7000001:7000100
         let (_dir, paths) = root(None);
         std::fs::set_permissions(paths.conf(), std::fs::Permissions::from_mode(0o644))
             .expect("chmod");
-        let got = messages(&check(&paths));
+        let got = messages(&Sources::read(&paths).problems());
         assert_eq!(got.len(), 1, "{got:?}");
         assert!(
             got[0].contains("mode 0644") && got[0].contains("chmod 600"),
             "{}",
             got[0]
         );
-        assert!(load(&paths).is_ok(), "permissions are for check to report");
+        assert!(
+            Sources::read(&paths).config().is_ok(),
+            "permissions are for check to report"
+        );
     }
 }
