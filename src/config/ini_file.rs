@@ -10,7 +10,7 @@ use std::path::Path;
 
 use ini::{Ini, ParseOption};
 
-use super::Problem;
+use super::{Problem, ProblemKind};
 
 /// One `key = value` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +69,8 @@ pub fn parse(file: &Path, text: &str, problems: &mut Vec<Problem>) -> IniDoc {
     let problem = |line: usize, message: String| Problem {
         file: file.to_path_buf(),
         line,
+        column: 0,
+        kind: ProblemKind::Line,
         message,
     };
     let mut doc = IniDoc::default();

@@ -30,7 +30,35 @@ pub struct Problem {
     pub file: std::path::PathBuf,
     /// 1-based; 0 when the problem is about the file as a whole.
     pub line: usize,
+    /// 1-based in the line; 0 when it is about the whole line.
+    pub column: usize,
+    /// Where in the file's structure it is: what tells one problem from another when lines
+    /// move (the rules screen's edits).
+    pub kind: ProblemKind,
+    /// What is wrong and what to write instead, as the admin reads it.
     pub message: String,
+}
+
+/// Where a problem is, as the file's structure names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ProblemKind {
+    /// The file as a whole: it cannot be read, is not UTF-8, or others may read it.
+    File,
+    /// A line that is not what the file's format allows.
+    Line,
+    /// A section: unknown, or missing.
+    Section(String),
+    /// One setting or rule: `[section] key`.
+    Entry { section: String, key: String },
+}
+
+impl ProblemKind {
+    pub fn entry(section: &str, key: &str) -> ProblemKind {
+        ProblemKind::Entry {
+            section: section.to_string(),
+            key: key.to_string(),
+        }
+    }
 }
 
 impl std::fmt::Display for Problem {

@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::Problem;
 use super::ini_file::strip_comment;
+use super::{Problem, ProblemKind};
 use crate::rules::{
     Op, ValidatorDef, ValueDef, ValueSpec, ValueType, Vocabulary, is_valid_name, is_word_char,
     source_kinds, source_tables,
@@ -56,6 +56,8 @@ pub fn parse(file: &Path, text: &str, problems: &mut Vec<Problem>) -> PresetFile
             problems.push(Problem {
                 file: file.to_path_buf(),
                 line,
+                column: 0,
+                kind: ProblemKind::Line,
                 message,
             })
         };

@@ -45,19 +45,18 @@ fn task(e: &Entry, vocab: &Vocabulary, r: &mut Report<'_>) -> Option<TaskRule> {
         )
     };
     let Some(arrow) = find_arrow(&e.value) else {
-        r.at(e.line, shape());
+        r.entry(e, shape());
         return None;
     };
     let cond = condition(e, &e.value[..arrow], vocab, EntityKind::Item, r);
     let rest = e.value[arrow + 2..].trim();
     let Some((due, text)) = rest.split_once(char::is_whitespace) else {
-        r.at(e.line, shape());
+        r.entry(e, shape());
         return None;
     };
-    let due =
-        parse_due(due, vocab).map_err(|why| r.at(e.line, format!("[tasks] {}: {why}", e.key)));
+    let due = parse_due(due, vocab).map_err(|why| r.entry(e, format!("[tasks] {}: {why}", e.key)));
     let text = parse_text(text.trim(), vocab)
-        .map_err(|why| r.at(e.line, format!("[tasks] {}: {why}", e.key)));
+        .map_err(|why| r.entry(e, format!("[tasks] {}: {why}", e.key)));
     Some(TaskRule {
         name: e.key.clone(),
         condition: cond?,
@@ -134,18 +133,18 @@ fn responsible(doc: &IniDoc, vocab: &Vocabulary, r: &mut Report<'_>) -> Responsi
         if e.key == "default" {
             match user(&e.value) {
                 Ok(u) => out.default = Some(u),
-                Err(why) => r.at(e.line, fail(why)),
+                Err(why) => r.entry(e, fail(why)),
             }
             continue;
         }
         let Some(arrow) = find_arrow(&e.value) else {
-            r.at(
-                e.line,
+            r.entry(
+                e,
                 fail("write CONDITION -> USER (an amoCRM user's e-mail or id)".into()),
             );
             continue;
         };
-        let user = user(e.value[arrow + 2..].trim()).map_err(|why| r.at(e.line, fail(why)));
+        let user = user(e.value[arrow + 2..].trim()).map_err(|why| r.entry(e, fail(why)));
         let condition = per_kind(e, &e.value[..arrow], vocab, r);
         if let (Ok(user), Some(condition)) = (user, condition) {
             out.rules.push(ResponsibleRule {

@@ -63,8 +63,8 @@ pub fn build(doc: &IniDoc, vocab: &Vocabulary, r: &mut Report<'_>) -> Rules {
             // An empty condition is the same as none: everything of the kind is synced.
             Some(_) if e.value.is_empty() => {}
             Some(kind) => *rules.conditions.get_mut(kind) = condition(e, &e.value, vocab, kind, r),
-            None => r.at(
-                e.line,
+            None => r.entry(
+                e,
                 format!(
                     "[conditions] {}: unknown; use account, profile or item",
                     e.key
@@ -78,12 +78,12 @@ pub fn build(doc: &IniDoc, vocab: &Vocabulary, r: &mut Report<'_>) -> Rules {
         let mut seen: Vec<(FieldRef, usize)> = Vec::new();
         for e in doc.section(&section) {
             let Some(field) = field_ref(&e.key) else {
-                r.at(e.line, format!("[{section}] '{}' is not an amoCRM field: use its numeric id or its code (EMAIL, PHONE)", e.key));
+                r.entry(e, format!("[{section}] '{}' is not an amoCRM field: use its numeric id or its code (EMAIL, PHONE)", e.key));
                 continue;
             };
             if let Some((_, first)) = seen.iter().find(|(f, _)| *f == field) {
-                r.at(
-                    e.line,
+                r.entry(
+                    e,
                     format!("[{section}] field {field} is already mapped on line {first}"),
                 );
                 continue;
@@ -110,13 +110,13 @@ pub fn build(doc: &IniDoc, vocab: &Vocabulary, r: &mut Report<'_>) -> Rules {
         if e.key == "default" {
             match stage(&e.value) {
                 Ok(s) => rules.default_stage = Some(s),
-                Err(why) => r.at(e.line, format!("[pipelines] default: {why}")),
+                Err(why) => r.entry(e, format!("[pipelines] default: {why}")),
             }
             continue;
         }
         let Some(arrow) = find_arrow(&e.value) else {
-            r.at(
-                e.line,
+            r.entry(
+                e,
                 format!(
                     "[pipelines] {}: write CONDITION -> pipeline_id:status_id",
                     e.key
@@ -127,7 +127,7 @@ pub fn build(doc: &IniDoc, vocab: &Vocabulary, r: &mut Report<'_>) -> Rules {
         let stage = match stage(e.value[arrow + 2..].trim()) {
             Ok(s) => Some(s),
             Err(why) => {
-                r.at(e.line, format!("[pipelines] {}: {why}", e.key));
+                r.entry(e, format!("[pipelines] {}: {why}", e.key));
                 None
             }
         };
@@ -162,10 +162,8 @@ pub(super) fn condition(
 /// Reports a condition error at its column in the file's line.
 pub(super) fn at_column(r: &mut Report<'_>, e: &Entry, err: &SyntaxError) {
     let col = e.value_col + err.col - 1;
-    r.at(
-        e.line,
-        format!("[{}] {}: column {col}: {}", e.section, e.key, err.message),
-    );
+    let message = format!("[{}] {}: column {col}: {}", e.section, e.key, err.message);
+    r.entry_column(e, col, message);
 }
 
 /// A field key: a numeric id, or a code (letters, digits, `_`; upper-cased).

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::ini_file::{Entry, IniDoc};
-use super::{AuthConfig, DatabaseSettings, DedupKey, Problem, SyncConfig, UpdateMode};
+use super::{AuthConfig, DatabaseSettings, DedupKey, Problem, ProblemKind, SyncConfig, UpdateMode};
 use crate::amo::check_account_url;
 use crate::secret::Secret;
 
@@ -33,12 +33,27 @@ pub struct Report<'a> {
 }
 
 impl Report<'_> {
-    pub fn at(&mut self, line: usize, message: impl Into<String>) {
+    pub fn at(&mut self, line: usize, kind: ProblemKind, message: impl Into<String>) {
         self.problems.push(Problem {
             file: self.file.to_path_buf(),
             line,
+            column: 0,
+            kind,
             message: message.into(),
         });
+    }
+
+    /// A problem with one setting or rule line.
+    pub fn entry(&mut self, e: &Entry, message: impl Into<String>) {
+        self.at(e.line, ProblemKind::entry(&e.section, &e.key), message);
+    }
+
+    /// A problem at a column of a setting or rule line.
+    pub fn entry_column(&mut self, e: &Entry, column: usize, message: impl Into<String>) {
+        self.entry(e, message);
+        if let Some(p) = self.problems.last_mut() {
+            p.column = column;
+        }
     }
 }
 
@@ -71,10 +86,15 @@ pub fn auth(doc: &IniDoc, r: &mut Report<'_>, header_line: usize) -> AuthConfig 
     match value("url") {
         Some((url, line)) => match check_account_url(&url) {
             Ok(url) => auth.url = url,
-            Err(why) => r.at(line, format!("[auth] url: {why}")),
+            Err(why) => r.at(
+                line,
+                ProblemKind::entry("auth", "url"),
+                format!("[auth] url: {why}"),
+            ),
         },
         None => r.at(
             header_line,
+            ProblemKind::entry("auth", "url"),
             "[auth] url is missing: set the account's address, e.g. https://example.amocrm.ru",
         ),
     }
@@ -96,8 +116,16 @@ pub fn auth(doc: &IniDoc, r: &mut Report<'_>, header_line: usize) -> AuthConfig 
                 "client_secret" => auth.client_secret = Secret::new(v),
                 _ => auth.redirect_uri = v,
             },
-            Some((_, line)) => r.at(line, format!("[auth] {key} is empty: set {what}")),
-            None => r.at(header_line, format!("[auth] {key} is missing: set {what}")),
+            Some((_, line)) => r.at(
+                line,
+                ProblemKind::entry("auth", key),
+                format!("[auth] {key} is empty: set {what}"),
+            ),
+            None => r.at(
+                header_line,
+                ProblemKind::entry("auth", key),
+                format!("[auth] {key} is missing: set {what}"),
+            ),
         }
     }
     if let Some((uri, line)) = value("redirect_uri")
@@ -106,6 +134,7 @@ pub fn auth(doc: &IniDoc, r: &mut Report<'_>, header_line: usize) -> AuthConfig 
     {
         r.at(
             line,
+            ProblemKind::entry("auth", "redirect_uri"),
             "[auth] redirect_uri must be an http(s) address, as set in the amoCRM integration",
         );
     }
@@ -125,20 +154,16 @@ pub fn database(doc: &IniDoc, r: &mut Report<'_>) -> DatabaseSettings {
             "driver" => match v.as_str() {
                 "mysql" | "sqlite" => db.driver = Some(v),
                 "" => {}
-                _ => r.at(
-                    e.line,
-                    format!("[database] driver '{v}' is unknown: use mysql or sqlite"),
+                _ => r.entry(e, format!("[database] driver '{v}' is unknown: use mysql or sqlite"),
                 ),
             },
             "url" if v.is_empty() => {}
             "url" if !v.starts_with("mysql://") => {
                 // The url may hold a password: never echo it.
-                r.at(e.line, "[database] url must start with mysql:// (mysql://user:password@host:3306/billmgr)");
+                r.entry(e, "[database] url must start with mysql:// (mysql://user:password@host:3306/billmgr)");
             }
             // Parsed as the driver will parse it; its messages may quote the password.
-            "url" if mysql::Opts::from_url(&v).is_err() => r.at(
-                e.line,
-                "[database] url is not a valid address: write mysql://user:password@host:3306/billmgr \
+            "url" if mysql::Opts::from_url(&v).is_err() => r.entry(e, "[database] url is not a valid address: write mysql://user:password@host:3306/billmgr \
                  (percent-encode special characters in the password)",
             ),
             "url" => db.url = Some(Secret::new(v)),
@@ -150,18 +175,12 @@ pub fn database(doc: &IniDoc, r: &mut Report<'_>) -> DatabaseSettings {
         && let Some(e) = doc.get("database", "url")
         && !e.value.is_empty()
     {
-        r.at(
-            e.line,
-            "[database] url is for driver = mysql; sqlite uses path",
-        );
+        r.entry(e, "[database] url is for driver = mysql; sqlite uses path");
     }
     if db.driver.as_deref() == Some("mysql")
         && let Some(e) = doc.get("database", "path")
     {
-        r.at(
-            e.line,
-            "[database] path is for driver = sqlite; mysql uses url",
-        );
+        r.entry(e, "[database] path is for driver = sqlite; mysql uses url");
     }
     db
 }
@@ -191,17 +210,17 @@ pub fn sync(doc: &IniDoc, r: &mut Report<'_>) -> SyncConfig {
             "enabled" => sync.enabled = flag(e, r).unwrap_or(true),
             "batch_size" => match v.parse::<usize>() {
                 Ok(n) if (1..=250).contains(&n) => sync.batch_size = n,
-                _ => r.at(e.line, format!("[sync] batch_size '{v}' must be a whole number from 1 to 250 (amoCRM takes at most 250 a request; 50 is recommended)")),
+                _ => r.entry(e, format!("[sync] batch_size '{v}' must be a whole number from 1 to 250 (amoCRM takes at most 250 a request; 50 is recommended)")),
             },
             "rate_limit" => match v.parse::<f64>() {
                 // Below one request in 100 s a run would never end; NaN and inf are not rates.
                 Ok(n) if n.is_finite() && n >= 0.01 => sync.rate_limit = n,
-                _ => r.at(e.line, format!("[sync] rate_limit '{v}' must be a number of requests a second from 0.01 (one in 100 s) up (amoCRM allows 7)")),
+                _ => r.entry(e, format!("[sync] rate_limit '{v}' must be a number of requests a second from 0.01 (one in 100 s) up (amoCRM allows 7)")),
             },
             "update" | "update_leads" => match update_mode(&v) {
                 Some(mode) if e.key == "update" => sync.update = mode,
                 Some(mode) => sync.update_leads = mode,
-                None => r.at(e.line, format!("[sync] {} '{v}' is unknown: use fill_empty or overwrite", e.key)),
+                None => r.entry(e, format!("[sync] {} '{v}' is unknown: use fill_empty or overwrite", e.key)),
             },
             "dedup" => {
                 let mut keys = Vec::new();
@@ -210,7 +229,7 @@ pub fn sync(doc: &IniDoc, r: &mut Report<'_>) -> SyncConfig {
                         "email" => DedupKey::Email,
                         "phone" => DedupKey::Phone,
                         _ => {
-                            r.at(e.line, format!("[sync] dedup '{word}' is unknown: list email and/or phone, or leave it empty"));
+                            r.entry(e, format!("[sync] dedup '{word}' is unknown: list email and/or phone, or leave it empty"));
                             continue;
                         }
                     };
@@ -222,11 +241,11 @@ pub fn sync(doc: &IniDoc, r: &mut Report<'_>) -> SyncConfig {
             }
             "reconcile" => match v.parse::<u32>() {
                 Ok(n) if n <= RECONCILE_MAX => sync.reconcile = n,
-                _ => r.at(e.line, format!("[sync] reconcile '{v}' must be a whole number of minutes from 0 (never) to {RECONCILE_MAX} (30 days); 60 is the default")),
+                _ => r.entry(e, format!("[sync] reconcile '{v}' must be a whole number of minutes from 0 (never) to {RECONCILE_MAX} (30 days); 60 is the default")),
             },
             "retry_pause_ms" => match v.parse::<u64>() {
                 Ok(n) if (1..=RETRY_PAUSE_MAX_MS).contains(&n) => sync.retry_pause = std::time::Duration::from_millis(n),
-                _ => r.at(e.line, format!("[sync] retry_pause_ms '{v}' must be a whole number of milliseconds from 1 to {RETRY_PAUSE_MAX_MS} (the default; shorter is for tests)")),
+                _ => r.entry(e, format!("[sync] retry_pause_ms '{v}' must be a whole number of milliseconds from 1 to {RETRY_PAUSE_MAX_MS} (the default; shorter is for tests)")),
             },
             _ => {}
         }
@@ -240,8 +259,8 @@ pub(super) fn flag(e: &Entry, r: &mut Report<'_>) -> Option<bool> {
         "yes" | "on" | "true" | "1" => Some(true),
         "no" | "off" | "false" | "0" => Some(false),
         _ => {
-            r.at(
-                e.line,
+            r.entry(
+                e,
                 format!("[{}] {} '{v}' must be yes or no", e.section, e.key),
             );
             None

@@ -11,7 +11,7 @@ use super::ini_file::{self, IniDoc};
 use super::retention_sections;
 use super::rule_sections::{self, entity_suffix};
 use super::settings::{self, AUTH_KEYS, DATABASE_KEYS, Report, SYNC_KEYS};
-use super::{AuthConfig, Config, DatabaseSettings, Problem, Problems, presets};
+use super::{AuthConfig, Config, DatabaseSettings, Problem, ProblemKind, Problems, presets};
 use crate::model::EntityKind;
 use crate::paths::Paths;
 use crate::rules::Vocabulary;
@@ -241,7 +241,11 @@ impl Sources {
             .find(|(s, _)| s == "auth")
             .map_or(0, |(_, l)| *l);
         if auth_line == 0 {
-            r.at(0, "there is no [auth] section");
+            r.at(
+                0,
+                ProblemKind::Section("auth".into()),
+                "there is no [auth] section",
+            );
         }
         let auth = settings::auth(&doc, &mut r, auth_line);
         let mut ignored = Report {
@@ -316,7 +320,7 @@ fn from_text(file: &Path, text: &str, vocab: &Vocabulary, problems: &mut Vec<Pro
         .find(|(s, _)| s == "auth")
         .map_or(0, |(_, l)| *l);
     if auth_line == 0 {
-        r.at(0, "there is no [auth] section: add url, client_id, client_secret and redirect_uri of the amoCRM integration");
+        r.at(0, ProblemKind::Section("auth".into()), "there is no [auth] section: add url, client_id, client_secret and redirect_uri of the amoCRM integration");
     }
     let auth = if auth_line == 0 {
         Default::default()
@@ -366,6 +370,7 @@ fn check_names(doc: &IniDoc, r: &mut Report<'_>) {
         if !sections.contains(name) {
             r.at(
                 *line,
+                ProblemKind::Section(name.clone()),
                 format!("unknown section [{name}]; known: {}", sections.join(", ")),
             );
         }
@@ -379,8 +384,8 @@ fn check_names(doc: &IniDoc, r: &mut Report<'_>) {
             _ => continue,
         };
         if !known.contains(&e.key.as_str()) {
-            r.at(
-                e.line,
+            r.entry(
+                e,
                 format!(
                     "[{}] {}: unknown setting; known: {}",
                     e.section,
@@ -403,6 +408,8 @@ fn check_mode(file: &Path, problems: &mut Vec<Problem>) {
         problems.push(Problem {
             file: file.to_path_buf(),
             line: 0,
+            column: 0,
+            kind: ProblemKind::File,
             message: format!(
                 "is accessible to group or others (mode {mode:04o}) but holds the client secret: run chmod 600 {}",
                 file.display()
@@ -427,6 +434,8 @@ fn not_utf8(file: &Path, bytes: &[u8], bad: std::str::Utf8Error) -> Problem {
     Problem {
         file: file.to_path_buf(),
         line: 1 + before.iter().filter(|b| **b == b'\n').count(),
+        column,
+        kind: ProblemKind::File,
         message: format!(
             "column {column}: byte 0x{:02X} is not UTF-8 text: save the file as UTF-8",
             bytes.get(at).copied().unwrap_or(0)
@@ -438,6 +447,8 @@ fn whole_file(file: &Path, message: String) -> Problem {
     Problem {
         file: file.to_path_buf(),
         line: 0,
+        column: 0,
+        kind: ProblemKind::File,
         message,
     }
 }
@@ -501,6 +512,33 @@ mod tests {
                 .get("sync", "batch_size"),
             Some("0")
         );
+    }
+
+    #[test]
+    fn each_problem_says_where_it_is() {
+        let presets = include_str!("../../etc/presets.default");
+        let conf = "[auth]\nurl = https://a.amocrm.ru\nclient_id = i\nclient_secret = s\n\
+                    redirect_uri = https://b.example/\n[colours]\nred = 1\n[tags.lead]\n\
+                    vds = item.itemtyp = vds\nnot a line\n";
+        let problems = Sources::texts(conf, presets, None).problems();
+        let kinds: Vec<(usize, usize, ProblemKind)> = (problems.iter())
+            .map(|p| (p.line, p.column, p.kind.clone()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (6, 0, ProblemKind::Section("colours".into())),
+                (9, 7, ProblemKind::entry("tags.lead", "vds")),
+                (10, 0, ProblemKind::Line),
+            ],
+            "{problems:#?}"
+        );
+        let not_text = Source {
+            file: "amocrm.conf".into(),
+            bytes: Ok(Some(b"[sync]\nbatch_size = 5\xff\n".to_vec())),
+        };
+        let p = not_text.str().unwrap_err();
+        assert_eq!((p.line, p.column, p.kind), (2, 15, ProblemKind::File));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! when its users can be read); the admin's comments and order are kept.
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 
 use super::super::amo_meta;
 use super::super::{Ctx, UiError, UiResult};
@@ -10,7 +11,7 @@ use super::form::Form;
 use super::kinds::RuleType;
 use super::line::{Line, build_line, chosen_user};
 use crate::config::edit::{self, Change};
-use crate::config::{self, RuleLine};
+use crate::config::{self, ProblemKind, RuleLine};
 
 pub(super) fn save(
     ctx: &Ctx<'_>,
@@ -63,13 +64,14 @@ fn changes_for(old: Option<&RuleLine>, (section, key, value): &Line) -> Vec<Chan
 }
 
 /// Exactly the checks of `amocrm check` on the file as it would be; what was wrong before
-/// this edit is not the admin's doing now, but anything about the edited line is.
+/// this edit is not the admin's doing now, but anything about the edited line is. Problems
+/// are told apart by where they are (their kind), which stays when lines move.
 fn checked(ctx: &Ctx<'_>, text: &str, candidate: &str, line: &Line) -> Result<(), UiError> {
     let (section, key, _) = line;
     let sources = config::Sources::read(ctx.paths);
-    let before: HashSet<String> = (sources.with_conf(text).problems())
-        .iter()
-        .map(|p| without_lines(&p.message))
+    let before: HashSet<(PathBuf, ProblemKind)> = (sources.with_conf(text).problems())
+        .into_iter()
+        .map(|p| (p.file, p.kind))
         .collect();
     let new_line = config::rule_lines(candidate)
         .into_iter()
@@ -77,7 +79,7 @@ fn checked(ctx: &Ctx<'_>, text: &str, candidate: &str, line: &Line) -> Result<()
         .map(|l| l.line);
     let problems: Vec<String> = (sources.with_conf(candidate).problems())
         .into_iter()
-        .filter(|p| Some(p.line) == new_line || !before.contains(&without_lines(&p.message)))
+        .filter(|p| Some(p.line) == new_line || !before.contains(&(p.file.clone(), p.kind.clone())))
         .map(|p| p.message)
         .collect();
     if problems.is_empty() {
@@ -104,38 +106,5 @@ fn known_user(ctx: &Ctx<'_>, user: &str) -> Result<(), UiError> {
         Some(u) if u.is_active => Ok(()),
         Some(_) => Err(ctx.fail("rules_user_deactivated", &[("user", user)])),
         None => Err(ctx.fail("rules_user_unknown", &[("user", user)])),
-    }
-}
-
-/// A problem's message without line numbers, which move when lines are added or removed.
-fn without_lines(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut rest = message;
-    while let Some(i) = rest.find("line ") {
-        // "line 12", not "pipeline 7000001".
-        let word = !rest[..i].ends_with(char::is_alphanumeric);
-        out.push_str(&rest[..i + 5]);
-        rest = &rest[i + 5..];
-        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-        if word && digits > 0 {
-            out.push('_');
-            rest = &rest[digits..];
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn line_numbers_are_left_out_of_messages() {
-        assert_eq!(
-            without_lines("field 5 is already mapped on line 12; line x"),
-            "field 5 is already mapped on line _; line x"
-        );
-        assert_eq!(without_lines("pipeline 7000001"), "pipeline 7000001");
     }
 }
