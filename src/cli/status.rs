@@ -32,162 +32,198 @@ pub fn status(paths: &Paths, as_json: bool) -> i32 {
     }
 }
 
+/// The report being built, and whether all is well so far.
+struct Report {
+    out: Value,
+    ok: bool,
+}
+
 fn gather(paths: &Paths) -> Value {
-    let mut ok = true;
-    let mut out = json!({});
-    let (cfg, settings) = match config::Sources::read(paths).config() {
+    let mut r = Report {
+        out: json!({}),
+        ok: true,
+    };
+    let (cfg, settings) = settings(paths, &mut r);
+    if let Some(c) = &cfg {
+        crate::log::register_secret(c.auth.client_secret.expose());
+        amocrm(paths, c, &mut r);
+    }
+    database(paths, settings, &mut r);
+    if let Some(c) = &cfg {
+        r.out["sweep"] = crate::sync::sweep_state::report(paths, c.sync.reconcile);
+    }
+    last_run(paths, &mut r);
+    r.out["ok"] = json!(r.ok);
+    r.out
+}
+
+/// The settings, or their problems; the database's settings even then, when the hook's
+/// part of amocrm.conf reads.
+fn settings(
+    paths: &Paths,
+    r: &mut Report,
+) -> (Option<config::Config>, Option<config::DatabaseSettings>) {
+    match config::Sources::read(paths).config() {
         Ok(c) => {
+            r.out["config"] = json!({"ok": true, "sync_enabled": c.sync.enabled, "update": format!("{:?}", c.sync.update), "update_leads": format!("{:?}", c.sync.update_leads)});
             let s = c.database.clone();
             (Some(c), Some(s))
         }
         Err(problems) => {
-            ok = false;
-            out["config"] = json!({"ok": false, "problems": problems.0.iter().map(|p| p.to_string()).collect::<Vec<_>>()});
-            (
-                None,
-                config::Sources::read_conf(paths)
-                    .hook()
-                    .ok()
-                    .map(|l| l.database),
-            )
+            r.ok = false;
+            r.out["config"] = json!({"ok": false, "problems": problems.0.iter().map(|p| p.to_string()).collect::<Vec<_>>()});
+            let hook = config::Sources::read_conf(paths).hook();
+            (None, hook.ok().map(|l| l.database))
+        }
+    }
+}
+
+/// The tokens and whether amoCRM answers with them.
+fn amocrm(paths: &Paths, c: &config::Config, r: &mut Report) {
+    let opts = crate::amo::ClientOptions {
+        rate_limit: c.sync.rate_limit,
+        timeout: LIVE_TIMEOUT,
+        retry: crate::amo::RetryPauses::starting_at(c.sync.retry_pause),
+    };
+    let mut client = match crate::amo::AmoClient::new(&c.auth, opts, paths) {
+        Ok(client) => client,
+        Err(e) => {
+            r.ok = false;
+            r.out["amocrm"] =
+                json!({"url": c.auth.url, "connected": false, "error": e.to_string()});
+            return;
         }
     };
-    if let Some(c) = &cfg {
-        crate::log::register_secret(c.auth.client_secret.expose());
-        out["config"] = json!({"ok": true, "sync_enabled": c.sync.enabled, "update": format!("{:?}", c.sync.update), "update_leads": format!("{:?}", c.sync.update_leads)});
-        let opts = crate::amo::ClientOptions {
-            rate_limit: c.sync.rate_limit,
-            timeout: LIVE_TIMEOUT,
-            retry: crate::amo::RetryPauses::starting_at(c.sync.retry_pause),
-        };
-        match crate::amo::AmoClient::new(&c.auth, opts, paths) {
-            Ok(mut client) => {
-                // The admin waits at a terminal: one brief try says whether amoCRM answers;
-                // the worker's retries are for the queue, not for this.
-                client.set_attempts(1);
-                let t = client.token_status();
-                out["token"] = json!({
-                    "present": t.present,
-                    "access_expires_at": t.access_expires_at,
-                    "access_expires": t.access_expires_at.map(timestamp),
-                    "authorization_lapses_at": t.authorization_lapses_at(),
-                    "authorization_days_left": t.authorization_lapses_at()
-                        .map(|at| (at - now()).max(0) / 86_400),
-                });
-                if (t.present || c.auth.code.is_some())
-                    && !token_lock_free(paths, TOKEN_LOCK_PATIENCE)
-                {
-                    ok = false;
-                    out["amocrm"] = json!({"url": c.auth.url, "connected": false,
-                        "error": "another amocrm process has been renewing the tokens for a while \
-                                  (amoCRM is slow or unreachable); try again in a minute"});
-                } else if t.present || c.auth.code.is_some() {
-                    match client.account() {
-                        Ok(a) => {
-                            out["amocrm"] = json!({"url": c.auth.url, "connected": true,
-                                "account": a.get("name"), "account_id": a.get("id")});
-                            let t = client.token_status();
-                            out["token"]["access_expires_at"] = json!(t.access_expires_at);
-                            out["token"]["access_expires"] =
-                                json!(t.access_expires_at.map(timestamp));
-                        }
-                        Err(e) => {
-                            ok = false;
-                            out["amocrm"] = json!({"url": c.auth.url, "connected": false, "error": e.to_string()});
-                            if let AmoError::Refused { action, .. } = &e {
-                                out["amocrm"]["refused"] = json!(true);
-                                out["action"] = json!(action);
-                            }
-                            if tokens_refused(&e) {
-                                out["token"]["refused"] = json!(true);
-                            }
-                        }
-                    }
-                } else {
-                    ok = false;
-                    out["amocrm"] = json!({"url": c.auth.url, "connected": false,
-                        "error": "not authorized yet: set [auth] code or run `amocrm auth CODE`"});
-                    out["action"] = json!(NEW_CODE_ACTION);
-                }
+    // The admin waits at a terminal: one brief try says whether amoCRM answers; the
+    // worker's retries are for the queue, not for this.
+    client.set_attempts(1);
+    let t = client.token_status();
+    r.out["token"] = json!({
+        "present": t.present,
+        "access_expires_at": t.access_expires_at,
+        "access_expires": t.access_expires_at.map(timestamp),
+        "authorization_lapses_at": t.authorization_lapses_at(),
+        "authorization_days_left": t.authorization_lapses_at()
+            .map(|at| (at - now()).max(0) / 86_400),
+    });
+    if !(t.present || c.auth.code.is_some()) {
+        r.ok = false;
+        r.out["amocrm"] = json!({"url": c.auth.url, "connected": false,
+            "error": "not authorized yet: set [auth] code or run `amocrm auth CODE`"});
+        r.out["action"] = json!(NEW_CODE_ACTION);
+    } else if !token_lock_free(paths, TOKEN_LOCK_PATIENCE) {
+        r.ok = false;
+        r.out["amocrm"] = json!({"url": c.auth.url, "connected": false,
+            "error": "another amocrm process has been renewing the tokens for a while \
+                      (amoCRM is slow or unreachable); try again in a minute"});
+    } else {
+        connect(&mut client, c, r);
+    }
+}
+
+/// One call to amoCRM: the account's name, or why it does not answer.
+fn connect(client: &mut crate::amo::AmoClient, c: &config::Config, r: &mut Report) {
+    match client.account() {
+        Ok(a) => {
+            r.out["amocrm"] = json!({"url": c.auth.url, "connected": true,
+                "account": a.get("name"), "account_id": a.get("id")});
+            let t = client.token_status();
+            r.out["token"]["access_expires_at"] = json!(t.access_expires_at);
+            r.out["token"]["access_expires"] = json!(t.access_expires_at.map(timestamp));
+        }
+        Err(e) => {
+            r.ok = false;
+            r.out["amocrm"] =
+                json!({"url": c.auth.url, "connected": false, "error": e.to_string()});
+            if let AmoError::Refused { action, .. } = &e {
+                r.out["amocrm"]["refused"] = json!(true);
+                r.out["action"] = json!(action);
             }
-            Err(e) => {
-                ok = false;
-                out["amocrm"] =
-                    json!({"url": c.auth.url, "connected": false, "error": e.to_string()});
+            if tokens_refused(&e) {
+                r.out["token"]["refused"] = json!(true);
             }
         }
     }
+}
+
+/// The database, the queue, the failures, the links and the hook's spool.
+fn database(paths: &Paths, settings: Option<config::DatabaseSettings>, r: &mut Report) {
     let mut spool = json!({});
     let (database, opened) = match settings {
         Some(s) => open_database(&s, paths),
         None => (Value::Null, None),
     };
     if database["error"].is_string() {
-        ok = false;
+        r.ok = false;
     }
     if !database.is_null() {
-        out["database"] = database;
+        r.out["database"] = database;
     }
     if let Some(mut d) = opened {
         let _ = d.ensure_schema();
         if let Err(e) = db::spool::fold(paths, d.as_mut()) {
-            ok = false;
+            r.ok = false;
             spool["error"] = json!(e.to_string());
         }
-        match d.queue_summary(now()) {
-            Ok(q) => out["queue"] = json!(q),
-            Err(e) => {
-                ok = false;
-                out["queue"] = json!({"error": e.to_string()});
-            }
-        }
-        if let Ok(failed) = d.list_jobs(&["failed"], 10) {
-            out["failures"] = json!(failed);
-        }
-        let mut links = serde_json::Map::new();
-        for k in EntityKind::ALL {
-            links.insert(
-                k.amo_entity().to_string(),
-                json!(d.link_count(k).unwrap_or(0)),
-            );
-        }
-        out["links"] = Value::Object(links);
+        queue(d.as_mut(), r);
     }
     // Jobs the panel hook left that could not be moved into the queue yet.
     let waiting = db::spool::waiting(paths);
     if waiting > 0 || spool.get("error").is_some() {
         spool["waiting"] = json!(waiting);
-        out["spool"] = spool;
+        r.out["spool"] = spool;
     }
-    if let Some(c) = &cfg {
-        out["sweep"] = crate::sync::sweep_state::report(paths, c.sync.reconcile);
-    }
-    if let Some(s) = RunState::load(paths) {
-        // A run stopped because amoCRM refused or did not answer needs nothing more once
-        // it answers again: the next run sends the queue. Other stops (an answer the API
-        // does not document, a database error) are not shown resolved by one good call.
-        let resolved = s.result == "stopped"
-            && s.stopped_by_access
-            && out["amocrm"]["connected"] == json!(true)
-            && out["database"].is_object()
-            && out["database"]["error"].is_null();
-        if (s.result == "stopped" && !resolved) || s.result == "config" {
-            ok = false;
+}
+
+fn queue(d: &mut dyn db::PanelDb, r: &mut Report) {
+    match d.queue_summary(now()) {
+        Ok(q) => r.out["queue"] = json!(q),
+        Err(e) => {
+            r.ok = false;
+            r.out["queue"] = json!({"error": e.to_string()});
         }
-        if resolved {
-            out["resolved"] = json!(
-                "amoCRM answers again: the waiting jobs go out on the next run (the cron entry, \
-                 a panel event, or `amocrm task` now)"
-            );
-        }
-        out["last_run"] = json!({
-            "finished_at": s.finished_at, "finished": timestamp(s.finished_at),
-            "result": s.result, "message": s.message, "action": s.action,
-            "sent": s.sent, "failed": s.failed, "skipped": s.skipped,
-        });
     }
-    out["ok"] = json!(ok);
-    out
+    if let Ok(failed) = d.list_jobs(&["failed"], 10) {
+        r.out["failures"] = json!(failed);
+    }
+    let mut links = serde_json::Map::new();
+    for k in EntityKind::ALL {
+        links.insert(
+            k.amo_entity().to_string(),
+            json!(d.link_count(k).unwrap_or(0)),
+        );
+    }
+    r.out["links"] = Value::Object(links);
+}
+
+/// The last run, and whether what stopped it is over.
+fn last_run(paths: &Paths, r: &mut Report) {
+    let Some(s) = RunState::load(paths) else {
+        return;
+    };
+    // A run stopped because amoCRM refused or did not answer needs nothing more once it
+    // answers again: the next run sends the queue. Other stops (an answer the API does not
+    // document, a database error) are not shown resolved by one good call.
+    let out = &mut r.out;
+    let resolved = s.result == "stopped"
+        && s.stopped_by_access
+        && out["amocrm"]["connected"] == json!(true)
+        && out["database"].is_object()
+        && out["database"]["error"].is_null();
+    if (s.result == "stopped" && !resolved) || s.result == "config" {
+        r.ok = false;
+    }
+    if resolved {
+        out["resolved"] = json!(
+            "amoCRM answers again: the waiting jobs go out on the next run (the cron entry, \
+             a panel event, or `amocrm task` now)"
+        );
+    }
+    out["last_run"] = json!({
+        "finished_at": s.finished_at, "finished": timestamp(s.finished_at),
+        "result": s.result, "message": s.message, "action": s.action,
+        "sent": s.sent, "failed": s.failed, "skipped": s.skipped,
+    });
 }
 
 /// The `database` part of the report: where the database is and where its settings were
@@ -249,24 +285,55 @@ fn tokens_refused(e: &AmoError) -> bool {
 }
 
 fn print_text(r: &Value) {
-    let s = |v: &Value| {
-        v.as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| v.to_string())
-    };
-    if let Some(problems) = r["config"]["problems"].as_array() {
+    print_config(&r["config"]);
+    print_amocrm(&r["amocrm"], &r["token"]);
+    print_database(r);
+    print_queue(&r["queue"], &r["links"]);
+    print_last_run(r);
+    if r["sweep"].is_object() {
+        let line = crate::sync::sweep_state::status_line(&r["sweep"]);
+        println!("sweep:      {line}");
+    }
+    // What amoCRM says now comes before what the last run met.
+    if let Some(action) = r["action"].as_str() {
+        println!("to do:      {action}");
+    }
+    if let Some(f) = r["failures"].as_array().filter(|f| !f.is_empty()) {
+        println!("failures:");
+        for j in f {
+            println!(
+                "  {} (attempt {}): {}",
+                s(&j["key"]),
+                j["attempts"],
+                s(&j["last_error"])
+            );
+        }
+    }
+}
+
+/// A value as text: a string as it is, anything else as JSON.
+fn s(v: &Value) -> String {
+    v.as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| v.to_string())
+}
+
+fn print_config(c: &Value) {
+    if let Some(problems) = c["problems"].as_array() {
         println!(
             "config:     {} problem(s) — run `amocrm check`",
             problems.len()
         );
-    } else if r["config"]["sync_enabled"] == json!(false) {
+    } else if c["sync_enabled"] == json!(false) {
         println!(
             "config:     ok; sync is DISABLED ([sync] enabled = no): events wait in the queue"
         );
-    } else if r["config"]["ok"] == json!(true) {
+    } else if c["ok"] == json!(true) {
         println!("config:     ok");
     }
-    let a = &r["amocrm"];
+}
+
+fn print_amocrm(a: &Value, t: &Value) {
     if a.is_object() {
         if a["connected"] == json!(true) {
             println!(
@@ -283,32 +350,38 @@ fn print_text(r: &Value) {
             );
         }
     }
-    let t = &r["token"];
     if t["refused"] == json!(true) {
         println!("token:      REFUSED by amoCRM: a new authorization code is needed");
     } else if t.is_object() {
-        match t["access_expires_at"].as_i64() {
-            Some(exp) => {
-                let left = exp - now();
-                let when = if left > 0 {
-                    format!("in {} h {} min", left / 3600, left % 3600 / 60)
-                } else {
-                    "EXPIRED (refreshed on next use)".into()
-                };
-                println!(
-                    "token:      access token valid until {} ({when})",
-                    s(&t["access_expires"])
-                );
-            }
-            None if t["present"] == json!(true) => println!("token:      present, expiry unknown"),
-            None => println!("token:      none"),
-        }
-        if let Some(days) = t["authorization_days_left"].as_i64() {
+        print_token(t);
+    }
+}
+
+fn print_token(t: &Value) {
+    match t["access_expires_at"].as_i64() {
+        Some(exp) => {
+            let left = exp - now();
+            let when = if left > 0 {
+                format!("in {} h {} min", left / 3600, left % 3600 / 60)
+            } else {
+                "EXPIRED (refreshed on next use)".into()
+            };
             println!(
-                "authorization: {days} day(s) left unless the module uses it (`amocrm task` renews it after 30 days)"
+                "token:      access token valid until {} ({when})",
+                s(&t["access_expires"])
             );
         }
+        None if t["present"] == json!(true) => println!("token:      present, expiry unknown"),
+        None => println!("token:      none"),
     }
+    if let Some(days) = t["authorization_days_left"].as_i64() {
+        println!(
+            "authorization: {days} day(s) left unless the module uses it (`amocrm task` renews it after 30 days)"
+        );
+    }
+}
+
+fn print_database(r: &Value) {
     let d = &r["database"];
     let from = d["source"]
         .as_str()
@@ -330,7 +403,9 @@ fn print_text(r: &Value) {
             .unwrap_or_default();
         println!("spool:      {n} job(s) from panel events not in the queue yet{why}");
     }
-    let q = &r["queue"];
+}
+
+fn print_queue(q: &Value, links: &Value) {
     if q.is_object() && q.get("pending").is_some() {
         let next = q["next_try"]
             .as_i64()
@@ -344,7 +419,7 @@ fn print_text(r: &Value) {
             println!("last sync:  {}", timestamp(t));
         }
     }
-    if let Some(l) = r["links"].as_object() {
+    if let Some(l) = links.as_object() {
         println!(
             "links:      {} contacts, {} companies, {} leads",
             l.get("contacts").unwrap_or(&json!(0)),
@@ -352,40 +427,25 @@ fn print_text(r: &Value) {
             l.get("leads").unwrap_or(&json!(0))
         );
     }
+}
+
+fn print_last_run(r: &Value) {
     let lr = &r["last_run"];
-    if lr.is_object() {
-        println!(
-            "last run:   {} {} — {}",
-            s(&lr["finished"]),
-            s(&lr["result"]),
-            s(&lr["message"])
-        );
-        if let Some(now) = r["resolved"].as_str() {
-            println!("now:        {now}");
-        } else if let Some(action) = lr["action"].as_str().filter(|a| !a.is_empty())
-            && r["action"].as_str() != Some(action)
-        {
-            println!("to do:      {action}");
-        }
+    if !lr.is_object() {
+        return;
     }
-    if r["sweep"].is_object() {
-        let line = crate::sync::sweep_state::status_line(&r["sweep"]);
-        println!("sweep:      {line}");
-    }
-    // What amoCRM says now comes before what the last run met.
-    if let Some(action) = r["action"].as_str() {
+    println!(
+        "last run:   {} {} — {}",
+        s(&lr["finished"]),
+        s(&lr["result"]),
+        s(&lr["message"])
+    );
+    if let Some(now) = r["resolved"].as_str() {
+        println!("now:        {now}");
+    } else if let Some(action) = lr["action"].as_str().filter(|a| !a.is_empty())
+        && r["action"].as_str() != Some(action)
+    {
         println!("to do:      {action}");
-    }
-    if let Some(f) = r["failures"].as_array().filter(|f| !f.is_empty()) {
-        println!("failures:");
-        for j in f {
-            println!(
-                "  {} (attempt {}): {}",
-                s(&j["key"]),
-                j["attempts"],
-                s(&j["last_error"])
-            );
-        }
     }
 }
 
