@@ -66,144 +66,166 @@ pub fn strip_comment(line: &str) -> &str {
 
 /// Reads `text` (the contents of `file`); problems with the file's shape go to `problems`.
 pub fn parse(file: &Path, text: &str, problems: &mut Vec<Problem>) -> IniDoc {
-    let problem = |line: usize, message: String| Problem {
-        file: file.to_path_buf(),
-        line,
-        column: 0,
-        kind: ProblemKind::Line,
-        message,
+    let mut scan = Scan {
+        file,
+        problems,
+        doc: IniDoc::default(),
+        cleaned: String::with_capacity(text.len()),
+        index: HashMap::new(),
+        seen: HashMap::new(),
+        section: None,
     };
-    let mut doc = IniDoc::default();
-    let mut cleaned = String::with_capacity(text.len());
-    // (section, key) → lines, in order, to give rust-ini's entries their lines.
-    let mut index: HashMap<(String, String), Vec<(usize, usize)>> = HashMap::new();
-    let mut seen: HashMap<(String, String), usize> = HashMap::new();
-    let mut section: Option<String> = None;
-
     // A byte-order mark some editors add is not part of the first line.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, raw) in text.split('\n').enumerate() {
-        let line_no = i + 1;
-        let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        let content = strip_comment(raw).trim();
-        let mut keep = String::new();
-        if content.is_empty() {
-        } else if let Some(c) = content.chars().find(|c| c.is_control() && *c != '\t') {
-            // A NUL or an escape sequence in a setting is a damaged file, not a value.
-            problems.push(problem(
-                line_no,
-                format!(
-                    "the line holds a control character (U+{:04X}): remove it",
-                    u32::from(c)
-                ),
-            ));
-        } else if let Some(rest) = content.strip_prefix('[') {
-            match rest.strip_suffix(']').map(str::trim) {
-                // rust-ini reads a backslash in a header as an escape and loses what follows.
-                Some(name) if !name.is_empty() && !name.contains(['[', ']', '\\']) => {
-                    if !doc.sections.iter().any(|(s, _)| s == name) {
-                        doc.sections.push((name.to_string(), line_no));
-                    }
-                    section = Some(name.to_string());
-                    keep = format!("[{name}]");
-                }
-                Some(name) if name.contains('\\') => {
-                    problems.push(problem(
-                        line_no,
-                        format!("'{content}': a section name cannot contain '\\'"),
-                    ));
-                    section = None;
-                }
-                _ => {
-                    problems.push(problem(
-                        line_no,
-                        format!("'{content}' is not a section header: write [name]"),
-                    ));
-                    // Keys below would land in the wrong section: ignore them until the next header.
-                    section = None;
-                }
-            }
-        } else if let Some(eq) = content.find('=') {
-            let key = content[..eq].trim();
-            let value = content[eq + 1..].trim();
-            let value_col = value_column(raw, eq_in_raw(raw, content, eq));
-            if key.is_empty() {
-                problems.push(problem(
-                    line_no,
-                    "a setting without a name: write key = value".into(),
-                ));
-            } else if key.contains([':', '\\']) {
-                problems.push(problem(
-                    line_no,
-                    format!("'{key}': a name cannot contain ':' or '\\'"),
-                ));
-            } else if value.ends_with('\\') {
-                problems.push(problem(
-                    line_no,
-                    "a line cannot end with '\\' (values do not continue on the next line)".into(),
-                ));
-            } else if let Some(sec) = &section {
-                let id = (sec.clone(), key.to_string());
-                if let Some(first) = seen.get(&id) {
-                    problems.push(problem(
-                        line_no,
-                        format!("[{sec}] {key} is already set on line {first}"),
-                    ));
-                } else {
-                    seen.insert(id.clone(), line_no);
-                    index.entry(id).or_default().push((line_no, value_col));
-                    keep = format!("{key}={value}");
-                }
-            } else if doc.sections.is_empty() {
-                problems.push(problem(
-                    line_no,
-                    format!("'{key}' is outside any section: put it under [auth], [sync] ..."),
-                ));
-            }
-        } else {
-            problems.push(problem(
-                line_no,
-                format!("'{content}' is not a setting: write key = value"),
-            ));
-        }
-        cleaned.push_str(&keep);
-        cleaned.push('\n');
+        let keep = scan.line(i + 1, raw.strip_suffix('\r').unwrap_or(raw));
+        scan.cleaned.push_str(&keep);
+        scan.cleaned.push('\n');
+    }
+    scan.finish()
+}
+
+/// The scan of amocrm.conf's lines: each checked, and what rust-ini may read kept.
+struct Scan<'a> {
+    file: &'a Path,
+    problems: &'a mut Vec<Problem>,
+    doc: IniDoc,
+    /// The lines rust-ini reads: headers and settings, nothing else.
+    cleaned: String,
+    /// (section, key) → (line, value column), in order, to give rust-ini's entries theirs.
+    index: HashMap<(String, String), Vec<(usize, usize)>>,
+    /// (section, key) → the line that set it first.
+    seen: HashMap<(String, String), usize>,
+    section: Option<String>,
+}
+
+impl Scan<'_> {
+    fn problem(&mut self, line: usize, message: String) {
+        self.problems.push(Problem {
+            file: self.file.to_path_buf(),
+            line,
+            column: 0,
+            kind: ProblemKind::Line,
+            message,
+        });
     }
 
-    let opt = ParseOption {
-        enabled_quote: false,
-        enabled_escape: false,
-        ..ParseOption::default()
-    };
-    let ini = match Ini::load_from_str_opt(&cleaned, opt) {
-        Ok(ini) => ini,
-        Err(e) => {
-            problems.push(problem(e.line, format!("cannot read the file: {}", e.msg)));
-            return doc;
+    /// One line; what of it rust-ini reads (empty for a comment or a bad line).
+    fn line(&mut self, line_no: usize, raw: &str) -> String {
+        let content = strip_comment(raw).trim();
+        if content.is_empty() {
+            return String::new();
         }
-    };
-    for (sec, props) in ini.iter() {
-        let Some(sec) = sec else { continue };
-        for (key, value) in props.iter() {
-            let id = (sec.to_string(), key.to_string());
-            let Some(lines) = index.get_mut(&id) else {
-                continue;
-            };
-            if lines.is_empty() {
-                continue;
+        if let Some(c) = content.chars().find(|c| c.is_control() && *c != '\t') {
+            // A NUL or an escape sequence in a setting is a damaged file, not a value.
+            let message = format!(
+                "the line holds a control character (U+{:04X}): remove it",
+                u32::from(c)
+            );
+            self.problem(line_no, message);
+            return String::new();
+        }
+        if let Some(rest) = content.strip_prefix('[') {
+            return self.header(line_no, content, rest);
+        }
+        match content.find('=') {
+            Some(eq) => self.setting(line_no, raw, content, eq),
+            None => {
+                let message = format!("'{content}' is not a setting: write key = value");
+                self.problem(line_no, message);
+                String::new()
             }
-            let (line, value_col) = lines.remove(0);
-            doc.entries.push(Entry {
-                section: id.0,
-                key: id.1,
-                value: value.to_string(),
-                line,
-                value_col,
-            });
         }
     }
-    doc.entries.sort_by_key(|e| e.line);
-    doc
+
+    fn header(&mut self, line_no: usize, content: &str, rest: &str) -> String {
+        match rest.strip_suffix(']').map(str::trim) {
+            // rust-ini reads a backslash in a header as an escape and loses what follows.
+            Some(name) if !name.is_empty() && !name.contains(['[', ']', '\\']) => {
+                if !self.doc.sections.iter().any(|(s, _)| s == name) {
+                    self.doc.sections.push((name.to_string(), line_no));
+                }
+                self.section = Some(name.to_string());
+                return format!("[{name}]");
+            }
+            Some(name) if name.contains('\\') => {
+                let message = format!("'{content}': a section name cannot contain '\\'");
+                self.problem(line_no, message);
+            }
+            _ => {
+                let message = format!("'{content}' is not a section header: write [name]");
+                self.problem(line_no, message);
+            }
+        }
+        // Keys below would land in the wrong section: ignore them until the next header.
+        self.section = None;
+        String::new()
+    }
+
+    fn setting(&mut self, line_no: usize, raw: &str, content: &str, eq: usize) -> String {
+        let key = content[..eq].trim();
+        let value = content[eq + 1..].trim();
+        let value_col = value_column(raw, eq_in_raw(raw, content, eq));
+        let why = if key.is_empty() {
+            "a setting without a name: write key = value".to_string()
+        } else if key.contains([':', '\\']) {
+            format!("'{key}': a name cannot contain ':' or '\\'")
+        } else if value.ends_with('\\') {
+            "a line cannot end with '\\' (values do not continue on the next line)".to_string()
+        } else if let Some(sec) = self.section.clone() {
+            let id = (sec.clone(), key.to_string());
+            match self.seen.get(&id) {
+                Some(first) => format!("[{sec}] {key} is already set on line {first}"),
+                None => {
+                    self.seen.insert(id.clone(), line_no);
+                    self.index.entry(id).or_default().push((line_no, value_col));
+                    return format!("{key}={value}");
+                }
+            }
+        } else if self.doc.sections.is_empty() {
+            format!("'{key}' is outside any section: put it under [auth], [sync] ...")
+        } else {
+            // Under a bad header: that header's problem says it.
+            return String::new();
+        };
+        self.problem(line_no, why);
+        String::new()
+    }
+
+    /// rust-ini's reading of the kept lines, each entry given its line and value column.
+    fn finish(mut self) -> IniDoc {
+        let opt = ParseOption {
+            enabled_quote: false,
+            enabled_escape: false,
+            ..ParseOption::default()
+        };
+        let ini = match Ini::load_from_str_opt(&self.cleaned, opt) {
+            Ok(ini) => ini,
+            Err(e) => {
+                self.problem(e.line, format!("cannot read the file: {}", e.msg));
+                return self.doc;
+            }
+        };
+        for (sec, props) in ini.iter() {
+            let Some(sec) = sec else { continue };
+            for (key, value) in props.iter() {
+                let id = (sec.to_string(), key.to_string());
+                let Some(lines) = self.index.get_mut(&id).filter(|l| !l.is_empty()) else {
+                    continue;
+                };
+                let (line, value_col) = lines.remove(0);
+                self.doc.entries.push(Entry {
+                    section: id.0,
+                    key: id.1,
+                    value: value.to_string(),
+                    line,
+                    value_col,
+                });
+            }
+        }
+        self.doc.entries.sort_by_key(|e| e.line);
+        self.doc
+    }
 }
 
 /// The byte index of the `=` in the raw line, given its index in the trimmed content.
