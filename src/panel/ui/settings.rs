@@ -147,132 +147,141 @@ struct Submitted {
     dedup: &'static str,
 }
 
-/// Checks every value; all problems at once, each naming its field and the fix.
-fn read_submitted(ctx: &Ctx<'_>, conf: &ConfValues) -> Result<Submitted, UiError> {
-    let mut problems: Vec<String> = Vec::new();
-    let label = |field: &str| ctx.text("amocrm.settings", field, &[]);
-    let text = |field: &str, required: bool, problems: &mut Vec<String>| -> Option<String> {
-        match ctx.param(field) {
+/// The `[sync]` part of what was submitted.
+struct SyncValues {
+    batch_size: usize,
+    rate_limit: (String, f64),
+    update: &'static str,
+    update_leads: Option<&'static str>,
+    dedup: &'static str,
+}
+
+/// The form's values being checked, and every problem found so far, each naming its
+/// field and the fix.
+struct Checks<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    problems: Vec<String>,
+}
+
+impl Checks<'_, '_> {
+    fn label(&self, field: &str) -> String {
+        self.ctx.text("amocrm.settings", field, &[])
+    }
+
+    /// The problem `name` of `amocrm.common` about `field`, which holds `value`.
+    fn bad(&mut self, name: &str, field: &str, value: &str) {
+        let label = self.label(field);
+        let text = self
+            .ctx
+            .common(name, &[("field", &label), ("value", value)]);
+        self.problems.push(text);
+    }
+
+    /// The field as submitted, as it is (empty when absent).
+    fn raw(&self, field: &str) -> String {
+        self.ctx.param(field).unwrap_or("").to_string()
+    }
+
+    /// A one-line text field; a required one must be there.
+    fn text(&mut self, field: &str, required: bool) -> Option<String> {
+        match self.ctx.param(field) {
             Some(v) if v.contains(['\n', '\r', '\0']) => {
-                problems.push(ctx.common("settings_one_line", &[("field", &label(field))]));
+                self.bad("settings_one_line", field, "");
                 None
             }
             Some(v) => Some(v.to_string()),
-            None => {
-                if required {
-                    problems.push(ctx.common("settings_required", &[("field", &label(field))]));
-                }
+            None if required => {
+                self.bad("settings_required", field, "");
                 None
             }
+            None => None,
         }
-    };
-    let url = text("url", true, &mut problems).and_then(|u| match check_account_url(&u) {
-        Ok(u) => Some(u),
-        Err(_) => {
-            problems.push(ctx.common("settings_url", &[("field", &label("url")), ("value", &u)]));
-            None
-        }
-    });
-    let client_id = text("client_id", true, &mut problems);
-    let client_secret = text("client_secret", false, &mut problems);
-    let secret_known = conf
-        .get("auth", "client_secret")
-        .is_some_and(|s| !s.is_empty());
-    if ctx.param("client_secret").is_none() && !secret_known {
-        problems.push(ctx.common(
-            "settings_secret_missing",
-            &[("field", &label("client_secret"))],
-        ));
     }
-    let redirect_uri = text("redirect_uri", true, &mut problems).filter(|r| {
+}
+
+/// Checks every value; all problems at once.
+fn read_submitted(ctx: &Ctx<'_>, conf: &ConfValues) -> Result<Submitted, UiError> {
+    let mut c = Checks {
+        ctx,
+        problems: Vec::new(),
+    };
+    let url = c
+        .text("url", true)
+        .and_then(|u| match check_account_url(&u) {
+            Ok(u) => Some(u),
+            Err(_) => {
+                c.bad("settings_url", "url", &u);
+                None
+            }
+        });
+    let client_id = c.text("client_id", true);
+    let client_secret = c.text("client_secret", false);
+    let secret_known = (conf.get("auth", "client_secret")).is_some_and(|s| !s.is_empty());
+    if ctx.param("client_secret").is_none() && !secret_known {
+        c.bad("settings_secret_missing", "client_secret", "");
+    }
+    let redirect_uri = c.text("redirect_uri", true).filter(|r| {
         let ok = (r.starts_with("https://") || r.starts_with("http://"))
             && !r.contains(char::is_whitespace);
         if !ok {
-            problems.push(ctx.common(
-                "settings_redirect_uri",
-                &[("field", &label("redirect_uri")), ("value", r)],
-            ));
+            c.bad("settings_redirect_uri", "redirect_uri", r);
         }
         ok
     });
-    let code = text("code", false, &mut problems);
-    let raw = |field: &str| ctx.param(field).unwrap_or("").to_string();
-    let batch_size = batch(&raw("batch_size"));
+    let code = c.text("code", false);
+    let sync = read_sync(&mut c);
+    match (url, client_id, redirect_uri, sync) {
+        (Some(url), Some(client_id), Some(redirect_uri), Some(sync)) if c.problems.is_empty() => {
+            Ok(Submitted {
+                url,
+                client_id,
+                client_secret,
+                redirect_uri,
+                code,
+                enabled: is_on(ctx.param("enabled")),
+                batch_size: sync.batch_size,
+                rate_limit: sync.rate_limit,
+                update: sync.update,
+                update_leads: sync.update_leads,
+                dedup: sync.dedup,
+            })
+        }
+        _ => Err(ctx.fail("settings_not_saved", &[("problems", &c.problems.join(" "))])),
+    }
+}
+
+/// `[sync]`: batch size, rate limit, update modes and duplicate rules.
+fn read_sync(c: &mut Checks<'_, '_>) -> Option<SyncValues> {
+    let batch_size = batch(&c.raw("batch_size"));
     if batch_size.is_none() {
-        problems.push(ctx.common(
-            "settings_batch_size",
-            &[
-                ("field", &label("batch_size")),
-                ("value", &raw("batch_size")),
-            ],
-        ));
+        c.bad("settings_batch_size", "batch_size", &c.raw("batch_size"));
     }
-    let rate_limit = rate(&raw("rate_limit")).filter(|r| (1.0..=7.0).contains(r));
+    let rate_limit = rate(&c.raw("rate_limit")).filter(|r| (1.0..=7.0).contains(r));
     if rate_limit.is_none() {
-        problems.push(ctx.common(
-            "settings_rate_limit",
-            &[
-                ("field", &label("rate_limit")),
-                ("value", &raw("rate_limit")),
-            ],
-        ));
+        c.bad("settings_rate_limit", "rate_limit", &c.raw("rate_limit"));
     }
-    let update = UPDATE.iter().copied().find(|u| *u == raw("update"));
+    let update = UPDATE.iter().copied().find(|u| *u == c.raw("update"));
     if update.is_none() {
-        problems.push(ctx.common(
-            "settings_update",
-            &[("field", &label("update")), ("value", &raw("update"))],
-        ));
+        c.bad("settings_update", "update", &c.raw("update"));
     }
-    let update_leads = ctx.param("update_leads").map(|v| {
+    let update_leads = c.ctx.param("update_leads").map(|v| {
         let choice = update_choice(v);
         if choice.is_none() {
-            problems.push(ctx.common(
-                "settings_update",
-                &[("field", &label("update_leads")), ("value", v)],
-            ));
+            c.bad("settings_update", "update_leads", v);
         }
         choice
     });
-    let dedup = DEDUP.iter().map(|(k, _)| *k).find(|d| *d == raw("dedup"));
+    let dedup = DEDUP.iter().map(|(k, _)| *k).find(|d| *d == c.raw("dedup"));
     if dedup.is_none() {
-        problems.push(ctx.common(
-            "settings_dedup",
-            &[("field", &label("dedup")), ("value", &raw("dedup"))],
-        ));
+        c.bad("settings_dedup", "dedup", &c.raw("dedup"));
     }
-    match (
-        url,
-        client_id,
-        redirect_uri,
-        batch_size,
-        rate_limit,
-        update,
-        dedup,
-    ) {
-        (
-            Some(url),
-            Some(client_id),
-            Some(redirect_uri),
-            Some(batch_size),
-            Some(rate_limit),
-            Some(update),
-            Some(dedup),
-        ) if problems.is_empty() => Ok(Submitted {
-            url,
-            client_id,
-            client_secret,
-            redirect_uri,
-            code,
-            enabled: is_on(ctx.param("enabled")),
-            batch_size,
-            rate_limit: (raw("rate_limit"), rate_limit),
-            update,
-            update_leads: update_leads.flatten(),
-            dedup,
-        }),
-        _ => Err(ctx.fail("settings_not_saved", &[("problems", &problems.join(" "))])),
-    }
+    Some(SyncValues {
+        batch_size: batch_size?,
+        rate_limit: (c.raw("rate_limit"), rate_limit?),
+        update: update?,
+        update_leads: update_leads.flatten(),
+        dedup: dedup?,
+    })
 }
 
 /// The changes that make amocrm.conf say what was submitted, and how each is logged.
