@@ -52,36 +52,47 @@ fn run_worker(paths: &Paths, progress: bool) -> i32 {
 
 /// `amocrm sync --all | --changed | --account N | --profile N | --item N [--dry-run]`.
 pub fn sync(paths: &Paths, args: &[String]) -> i32 {
+    let Some((what, dry_run)) = sync_args(args) else {
+        return usage();
+    };
+    match what {
+        Selection::Changed => sync_changed(paths, dry_run),
+        Selection::All => sync_selected(paths, None, dry_run),
+        Selection::One(kind, id) => sync_selected(paths, Some((kind, id)), dry_run),
+    }
+}
+
+/// What `amocrm sync` is asked to send.
+enum Selection {
+    All,
+    Changed,
+    One(EntityKind, i64),
+}
+
+/// `--all`, `--changed` or one `--account|--profile|--item N`, and `--dry-run`.
+fn sync_args(args: &[String]) -> Option<(Selection, bool)> {
     let mut dry_run = false;
-    let mut all = false;
-    let mut changed = false;
-    let mut one: Option<(EntityKind, i64)> = None;
+    let mut chosen = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--dry-run" => dry_run = true,
-            "--all" => all = true,
-            "--changed" => changed = true,
+            "--all" => chosen.push(Selection::All),
+            "--changed" => chosen.push(Selection::Changed),
             "--account" | "--profile" | "--item" => {
                 let kind = EntityKind::parse(&a[2..]).expect("listed kinds");
-                match it
-                    .next()
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .filter(|v| *v > 0)
-                {
-                    Some(id) if one.is_none() => one = Some((kind, id)),
-                    _ => return usage(),
-                }
+                let id = it.next()?.parse::<i64>().ok().filter(|v| *v > 0)?;
+                chosen.push(Selection::One(kind, id));
             }
-            _ => return usage(),
+            _ => return None,
         }
     }
-    if [all, changed, one.is_some()].iter().filter(|b| **b).count() != 1 {
-        return usage();
-    }
-    if changed {
-        return sync_changed(paths, dry_run);
-    }
+    (chosen.len() == 1).then(|| (chosen.remove(0), dry_run))
+}
+
+/// Queues every entity (or one) and sends them now; a full export records its progress
+/// for the panel's export screen, one at a time.
+fn sync_selected(paths: &Paths, one: Option<(EntityKind, i64)>, dry_run: bool) -> i32 {
     crate::log::init(paths, Which::Task, true);
     let Some(cfg) = load_config(paths) else {
         return 1;
@@ -94,9 +105,8 @@ pub fn sync(paths: &Paths, args: &[String]) -> i32 {
         }
     };
     db.read_money(cfg.rules.read_money());
-    // A full export records its progress for the panel's export screen; one at a time.
     let mut export = None;
-    if all && !dry_run {
+    if one.is_none() && !dry_run {
         match crate::sync::export::ExportRun::start(paths) {
             Ok(run) => export = Some(run),
             Err(e) => {
@@ -105,50 +115,16 @@ pub fn sync(paths: &Paths, args: &[String]) -> i32 {
             }
         }
     }
-    let mut queued = 0u64;
-    let mut send = |db: &mut dyn PanelDb, kind: EntityKind, ids: &[i64]| -> Result<(), String> {
-        queued += ids.len() as u64;
-        if dry_run {
-            let sel: Vec<(EntityKind, i64)> = ids.iter().map(|id| (kind, *id)).collect();
-            let mut out = std::io::stdout().lock();
-            crate::sync::dry_run::print_plans(&cfg, db, &sel, &mut out)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        } else {
-            let jobs: Vec<NewJob> = ids
-                .iter()
-                .map(|id| NewJob::for_id(kind, *id, "sync"))
-                .collect();
-            db.enqueue(&jobs, crate::log::now())
-                .map_err(|e| e.to_string())?;
-            if let Some(run) = export.as_mut() {
-                run.queued(ids.len());
+    let queued = match queue_selection(&cfg, db.as_mut(), one, dry_run, export.as_mut()) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("amocrm: {e}");
+            if let Some(run) = export {
+                run.finish(Some(db.as_mut()), Some(&e));
             }
-            Ok(())
+            return 1;
         }
     };
-    let result = match one {
-        Some((kind, id)) => send(db.as_mut(), kind, &[id]),
-        None => EntityKind::ALL.into_iter().try_for_each(|kind| {
-            // A thousand ids at a time: the panel's rows are never all held.
-            let mut after = 0;
-            loop {
-                let ids = db.ids(kind, after, 1000).map_err(|e| e.to_string())?;
-                let Some(&last) = ids.last() else {
-                    return Ok(());
-                };
-                after = last;
-                send(db.as_mut(), kind, &ids)?;
-            }
-        }),
-    };
-    if let Err(e) = result {
-        eprintln!("amocrm: {e}");
-        if let Some(run) = export {
-            run.finish(Some(db.as_mut()), Some(&e));
-        }
-        return 1;
-    }
     if dry_run {
         eprintln!("dry run: {queued} entities shown, nothing queued or sent");
         return 0;
@@ -168,6 +144,53 @@ pub fn sync(paths: &Paths, args: &[String]) -> i32 {
         }
     }
     code
+}
+
+/// Queues (or, dry, prints the plans of) one entity or every one, a thousand ids at a
+/// time so that the panel's rows are never all held; how many.
+fn queue_selection(
+    cfg: &config::Config,
+    db: &mut dyn PanelDb,
+    one: Option<(EntityKind, i64)>,
+    dry_run: bool,
+    mut export: Option<&mut crate::sync::export::ExportRun>,
+) -> Result<u64, String> {
+    let mut queued = 0u64;
+    let mut send = |db: &mut dyn PanelDb, kind: EntityKind, ids: &[i64]| -> Result<(), String> {
+        queued += ids.len() as u64;
+        if dry_run {
+            let sel: Vec<(EntityKind, i64)> = ids.iter().map(|id| (kind, *id)).collect();
+            let mut out = std::io::stdout().lock();
+            return crate::sync::dry_run::print_plans(cfg, db, &sel, &mut out)
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+        }
+        let jobs: Vec<NewJob> = (ids.iter())
+            .map(|id| NewJob::for_id(kind, *id, "sync"))
+            .collect();
+        db.enqueue(&jobs, crate::log::now())
+            .map_err(|e| e.to_string())?;
+        if let Some(run) = export.as_deref_mut() {
+            run.queued(ids.len());
+        }
+        Ok(())
+    };
+    if let Some((kind, id)) = one {
+        send(db, kind, &[id])?;
+        return Ok(queued);
+    }
+    for kind in EntityKind::ALL {
+        let mut after = 0;
+        loop {
+            let ids = db.ids(kind, after, 1000).map_err(|e| e.to_string())?;
+            let Some(&last) = ids.last() else {
+                break;
+            };
+            after = last;
+            send(db, kind, &ids)?;
+        }
+    }
+    Ok(queued)
 }
 
 /// `amocrm sync --changed [--dry-run]`: the sweep, then the worker.
