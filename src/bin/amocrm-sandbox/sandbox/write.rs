@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::endpoint::request_id;
 use super::fields::{self, FieldWrite, as_u64};
 use super::problem::{FieldError, ItemErrors};
 use super::state::{Crm, Entity, FieldValues, Kind, USER_ID};
@@ -240,170 +241,190 @@ fn prepare(
     mode: Mode,
 ) -> (Prepared, Vec<FieldError>) {
     let mut p = Prepared {
-        request_id: match item.get("request_id") {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            _ => index.to_string(),
-        },
+        request_id: request_id(item, index),
         ..Prepared::default()
     };
-    let mut errs = Vec::new();
     if !item.is_object() {
-        errs.push(FieldError::new(
-            "InvalidType",
-            "",
-            "Each item should be an object.",
-        ));
-        return (p, errs);
+        let not_object = FieldError::new("InvalidType", "", "Each item should be an object.");
+        return (p, vec![not_object]);
     }
-    let int = |key: &str, errs: &mut Vec<FieldError>| -> Option<i64> {
-        match item.get(key) {
-            None | Some(Value::Null) => None,
-            Some(v) => v.as_i64().or_else(|| {
-                errs.push(FieldError::new(
-                    "InvalidType",
-                    key,
-                    "This value should be of type int.",
-                ));
-                None
-            }),
-        }
+    let mut f = Fields {
+        item,
+        errs: Vec::new(),
     };
-    let id_of = |key: &str, errs: &mut Vec<FieldError>| -> Option<u64> {
-        match item.get(key) {
-            None | Some(Value::Null) => None,
-            Some(v) => as_u64(v).or_else(|| {
-                errs.push(FieldError::new(
-                    "InvalidType",
-                    key,
-                    "This value should be of type int.",
-                ));
-                None
-            }),
-        }
-    };
-    let text = |key: &str, errs: &mut Vec<FieldError>| -> Option<String> {
-        match item.get(key) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => {
-                errs.push(FieldError::new(
-                    "InvalidType",
-                    key,
-                    "This value should be of type string.",
-                ));
-                None
-            }
-        }
-    };
+    let current = target(crm, kind, mode, &mut f, &mut p);
+    own_values(crm, kind, mode, current, &mut f, &mut p);
+    let custom = item.get("custom_fields_values").unwrap_or(&Value::Null);
+    let (fw, ferrs) = fields::parse(crm, kind, custom);
+    p.fields = fw;
+    f.errs.extend(ferrs);
+    tags(crm, kind, item, &mut p, &mut f.errs);
+    if matches!(mode, Mode::Create { .. }) {
+        links(crm, kind, item, &mut p, &mut f.errs);
+    }
+    (p, f.errs)
+}
 
-    let current = match mode {
-        Mode::Update => match id_of("id", &mut errs) {
-            Some(id) => match crm.entity(kind, id) {
-                Some(e) => {
-                    p.id = Some(id);
-                    Some(e)
+/// An item's own values read with amoCRM's type checks: one that does not read is an
+/// error, a null or missing one is none.
+struct Fields<'v> {
+    item: &'v Value,
+    errs: Vec<FieldError>,
+}
+
+impl Fields<'_> {
+    fn present(&self, key: &str) -> Option<&Value> {
+        self.item.get(key).filter(|v| !v.is_null())
+    }
+
+    fn wrong(&mut self, key: &str, ty: &str) {
+        let detail = format!("This value should be of type {ty}.");
+        self.errs.push(FieldError::new("InvalidType", key, detail));
+    }
+
+    fn int(&mut self, key: &str) -> Option<i64> {
+        let v = self.present(key)?.as_i64();
+        if v.is_none() {
+            self.wrong(key, "int");
+        }
+        v
+    }
+
+    fn id(&mut self, key: &str) -> Option<u64> {
+        let v = as_u64(self.present(key)?);
+        if v.is_none() {
+            self.wrong(key, "int");
+        }
+        v
+    }
+
+    fn text(&mut self, key: &str) -> Option<String> {
+        let v = self.present(key)?.as_str().map(str::to_string);
+        if v.is_none() {
+            self.wrong(key, "string");
+        }
+        v
+    }
+}
+
+/// The entity an update changes (its id must exist), or the id a seed's create restores
+/// (it must be free).
+fn target<'c>(
+    crm: &'c Crm,
+    kind: Kind,
+    mode: Mode,
+    f: &mut Fields<'_>,
+    p: &mut Prepared,
+) -> Option<&'c Entity> {
+    match mode {
+        Mode::Update => {
+            let Some(id) = f.id("id") else {
+                if f.item.get("id").is_none() {
+                    f.errs
+                        .push(FieldError::new("NotBlank", "id", "id is required."));
                 }
-                None => {
-                    errs.push(FieldError::new(
-                        "NotFound",
-                        "id",
-                        format!("There is no {} with id {id}.", kind.segment()),
-                    ));
-                    None
-                }
-            },
-            None => {
-                if item.get("id").is_none() {
-                    errs.push(FieldError::new("NotBlank", "id", "id is required."));
-                }
-                None
+                return None;
+            };
+            let current = crm.entity(kind, id);
+            match current {
+                Some(_) => p.id = Some(id),
+                None => f.errs.push(FieldError::new(
+                    "NotFound",
+                    "id",
+                    format!("There is no {} with id {id}.", kind.segment()),
+                )),
             }
-        },
+            current
+        }
         Mode::Create { with_ids: true } => {
-            p.id = id_of("id", &mut errs);
+            p.id = f.id("id");
             if let Some(id) = p.id
                 && Kind::ALL.iter().any(|k| crm.entity(*k, id).is_some())
             {
-                errs.push(FieldError::new("Duplicate", "id", "This id is taken."));
+                f.errs
+                    .push(FieldError::new("Duplicate", "id", "This id is taken."));
             }
             None
         }
         Mode::Create { with_ids: false } => None,
-    };
-
-    p.name = text("name", &mut errs);
-    if kind == Kind::Contacts {
-        p.first_name = text("first_name", &mut errs);
-        p.last_name = text("last_name", &mut errs);
     }
-    p.responsible_user_id = id_of("responsible_user_id", &mut errs);
+}
+
+/// Name, owner, times, and a lead's price and stage.
+fn own_values(
+    crm: &Crm,
+    kind: Kind,
+    mode: Mode,
+    current: Option<&Entity>,
+    f: &mut Fields<'_>,
+    p: &mut Prepared,
+) {
+    p.name = f.text("name");
+    if kind == Kind::Contacts {
+        p.first_name = f.text("first_name");
+        p.last_name = f.text("last_name");
+    }
+    p.responsible_user_id = f.id("responsible_user_id");
     if let Some(id) = p.responsible_user_id {
         // A seed restores what the account held: an entity may belong to a manager who
         // has left since, which only a new write may not name.
         let restored = mode == Mode::Create { with_ids: true };
-        super::people::check_responsible(crm, id, restored, &mut errs);
+        super::people::check_responsible(crm, id, restored, &mut f.errs);
     }
-    p.created_at = int("created_at", &mut errs);
-    p.updated_at = int("updated_at", &mut errs);
+    p.created_at = f.int("created_at");
+    p.updated_at = f.int("updated_at");
     if kind == Kind::Leads {
-        p.price = int("price", &mut errs);
-        let pipeline_id = id_of("pipeline_id", &mut errs);
-        let status_id = id_of("status_id", &mut errs);
-        resolve_status(crm, current, pipeline_id, status_id, &mut p, &mut errs);
+        p.price = f.int("price");
+        let pipeline_id = f.id("pipeline_id");
+        let status_id = f.id("status_id");
+        resolve_status(crm, current, pipeline_id, status_id, p, &mut f.errs);
     }
+}
 
-    let (fw, ferrs) = fields::parse(
-        crm,
-        kind,
-        item.get("custom_fields_values").unwrap_or(&Value::Null),
-    );
-    p.fields = fw;
-    errs.extend(ferrs);
-
-    let embedded = item.get("_embedded");
-    if let Some(tags) = embedded.and_then(|e| e.get("tags")) {
-        p.tags_set = Some(tag_refs(crm, kind, tags, "_embedded.tags", &mut errs));
+/// The tags set whole (`_embedded.tags`), added and removed.
+fn tags(crm: &Crm, kind: Kind, item: &Value, p: &mut Prepared, errs: &mut Vec<FieldError>) {
+    if let Some(tags) = item.get("_embedded").and_then(|e| e.get("tags")) {
+        p.tags_set = Some(tag_refs(crm, kind, tags, "_embedded.tags", errs));
     }
     if let Some(tags) = item.get("tags_to_add") {
-        p.tags_add = tag_refs(crm, kind, tags, "tags_to_add", &mut errs);
+        p.tags_add = tag_refs(crm, kind, tags, "tags_to_add", errs);
     }
     if let Some(tags) = item.get("tags_to_delete") {
-        p.tags_del = tag_refs(crm, kind, tags, "tags_to_delete", &mut errs);
+        p.tags_del = tag_refs(crm, kind, tags, "tags_to_delete", errs);
     }
+}
 
-    if matches!(mode, Mode::Create { .. }) {
-        // Only leads take contacts on create; a company's contacts (as /_sandbox/state shows
-        // them) are the other side of the contacts' own links.
-        if kind == Kind::Leads
-            && let Some(list) = embedded.and_then(|e| e.get("contacts"))
-        {
-            for (i, id) in linked_ids(crm, Kind::Contacts, list, "_embedded.contacts", &mut errs) {
-                let main = list
-                    .get(i)
-                    .and_then(|c| c.get("is_main"))
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                p.contacts.push((id, main));
-            }
-        }
-        if kind != Kind::Companies
-            && let Some(list) = embedded.and_then(|e| e.get("companies"))
-        {
-            p.companies = linked_ids(crm, Kind::Companies, list, "_embedded.companies", &mut errs)
-                .into_iter()
-                .map(|(_, id)| id)
-                .collect();
-            if kind == Kind::Contacts && p.companies.len() > 1 {
-                errs.push(FieldError::new(
-                    "InvalidType",
-                    "_embedded.companies",
-                    "A contact can be linked to one company only.",
-                ));
-            }
+/// What a new entity is linked to: a lead's contacts, a contact's or lead's companies.
+fn links(crm: &Crm, kind: Kind, item: &Value, p: &mut Prepared, errs: &mut Vec<FieldError>) {
+    let embedded = item.get("_embedded");
+    // Only leads take contacts on create; a company's contacts (as /_sandbox/state shows
+    // them) are the other side of the contacts' own links.
+    if kind == Kind::Leads
+        && let Some(list) = embedded.and_then(|e| e.get("contacts"))
+    {
+        for (i, id) in linked_ids(crm, Kind::Contacts, list, "_embedded.contacts", errs) {
+            let main = (list.get(i))
+                .and_then(|c| c.get("is_main"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            p.contacts.push((id, main));
         }
     }
-    (p, errs)
+    if kind != Kind::Companies
+        && let Some(list) = embedded.and_then(|e| e.get("companies"))
+    {
+        p.companies = linked_ids(crm, Kind::Companies, list, "_embedded.companies", errs)
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect();
+        if kind == Kind::Contacts && p.companies.len() > 1 {
+            errs.push(FieldError::new(
+                "InvalidType",
+                "_embedded.companies",
+                "A contact can be linked to one company only.",
+            ));
+        }
+    }
 }
 
 /// A lead's pipeline and status: the status must be in the pipeline; 142/143 are in all.
