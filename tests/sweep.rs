@@ -306,7 +306,7 @@ fn manager_deletes(sandbox: &Sandbox, entity: &str, id: i64) {
 }
 
 fn what_managers_deleted_in_amocrm_is_made_again_by_the_next_sweep(backend: Backend) {
-    let (db, database, _) = backend.database();
+    let (db, database, _guard) = backend.database();
     let sandbox = Sandbox::start(&["--rate", "0"]);
     let p = synced_panel(&sandbox, &database);
     let out = p.amocrm(&["sync", "--changed"]);
