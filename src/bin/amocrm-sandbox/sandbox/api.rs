@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::endpoint::{page_links, paging, parse_body, parse_id, request_id, with_array};
+use super::endpoint::{hal_list, page_links, paging, parse_body, parse_id, request_id, with_array};
 use super::fields::as_u64;
 use super::http::{Request, Response};
 use super::problem::{self, FieldError, ItemErrors};
@@ -156,7 +156,7 @@ fn written(kind: Kind, base: &str, r: Result<Vec<Written>, ItemErrors>, created:
 
 fn list(crm: &Crm, kind: Kind, req: &Request, base: &str) -> Response {
     let pairs = req.query_pairs();
-    let (page, limit) = paging(req);
+    let limit = paging(req).1;
     let mut ids: Option<Vec<u64>> = None;
     let mut query: Option<String> = None;
     let mut order: Option<(String, bool)> = None;
@@ -188,23 +188,9 @@ fn list(crm: &Crm, kind: Kind, req: &Request, base: &str) -> Response {
             found.reverse();
         }
     }
-    let start = (page - 1).saturating_mul(limit);
-    if start >= found.len() {
-        return Response::no_content();
-    }
-    let end = (start + limit).min(found.len());
-    let items: Vec<Value> = found[start..end]
-        .iter()
-        .map(|e| render::entity(crm, kind, e, base, with))
-        .collect();
-    Response::hal(
-        200,
-        &json!({
-            "_page": page,
-            "_links": page_links(req, base, page, end < found.len()),
-            "_embedded": { kind.segment(): items },
-        }),
-    )
+    hal_list((req, base), kind.segment(), &found, limit, |e| {
+        render::entity(crm, kind, e, base, with)
+    })
 }
 
 fn account(crm: &Crm, base: &str) -> Response {

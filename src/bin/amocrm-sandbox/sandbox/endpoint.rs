@@ -86,13 +86,34 @@ pub fn request_id(item: &Value, i: usize) -> String {
 /// The page `page` and `limit` ask for out of `all`: its number, its items and whether more
 /// follow; `None` when it is empty, which amoCRM answers with 204.
 pub fn page_of<'a, T>(req: &Request, all: &'a [T]) -> Option<(usize, &'a [T], bool)> {
-    let (page, limit) = paging(req);
+    page_at(req, all, paging(req).1)
+}
+
+/// [`page_of`] with `limit` items a page (an endpoint may cap it lower than most).
+fn page_at<'a, T>(req: &Request, all: &'a [T], limit: usize) -> Option<(usize, &'a [T], bool)> {
+    let page = paging(req).0;
     let start = (page - 1).saturating_mul(limit);
     if start >= all.len() {
         return None;
     }
     let end = (start + limit).min(all.len());
     Some((page, &all[start..end], end < all.len()))
+}
+
+/// The page of `found` the request asks for, at most `limit` items, as a HAL list of
+/// `name` with each item rendered; 204 when the page is empty, as amoCRM answers.
+pub fn hal_list<T>(
+    (req, base): (&Request, &str),
+    name: &str,
+    found: &[T],
+    limit: usize,
+    render: impl Fn(&T) -> Value,
+) -> Response {
+    let Some((page, items, more)) = page_at(req, found, limit) else {
+        return Response::no_content();
+    };
+    let items = items.iter().map(render).collect();
+    Response::hal(200, &hal_page(req, base, name, page, items, more))
 }
 
 /// A HAL list: `_page`, `_links` (with `next` when more follow), `_embedded.{name}`.

@@ -11,7 +11,7 @@
 
 use serde_json::{Value, json};
 
-use super::endpoint::{page_links, paging};
+use super::endpoint::{hal_list, paging};
 use super::http::{Request, Response};
 use super::problem;
 use super::render::href;
@@ -171,7 +171,7 @@ pub fn list(crm: &Crm, req: &Request, base: &str) -> Response {
         Ok(f) => f,
         Err(e) => return problem::bad_request(&e),
     };
-    let (page, limit) = paging(req);
+    let limit = paging(req).1;
     let limit = limit.min(MOST_A_PAGE);
     let found: Vec<&Event> = crm
         .events
@@ -179,23 +179,9 @@ pub fn list(crm: &Crm, req: &Request, base: &str) -> Response {
         .rev()
         .filter(|e| filter.admits(e))
         .collect();
-    let start = (page - 1).saturating_mul(limit);
-    if start >= found.len() {
-        return Response::no_content();
-    }
-    let end = (start + limit).min(found.len());
-    let items: Vec<Value> = found[start..end]
-        .iter()
-        .map(|e| render(crm, e, base))
-        .collect();
-    Response::hal(
-        200,
-        &json!({
-            "_page": page,
-            "_links": page_links(req, base, page, end < found.len()),
-            "_embedded": { "events": items },
-        }),
-    )
+    hal_list((req, base), "events", &found, limit, |e| {
+        render(crm, e, base)
+    })
 }
 
 fn render(crm: &Crm, e: &Event, base: &str) -> Value {

@@ -7,8 +7,8 @@
 use serde_json::{Value, json};
 
 use super::endpoint::{
-    check_each, check_each_once, filter_ids, filter_values, hal_page, page_of, parse_id,
-    request_id, with_array,
+    check_each, check_each_once, filter_ids, filter_values, hal_list, paging, parse_id, request_id,
+    with_array,
 };
 use super::fields::as_u64;
 use super::http::{Request, Response};
@@ -288,11 +288,10 @@ fn list(crm: &Crm, kind: Kind, owner: Option<u64>, req: &Request, base: &str) ->
         .filter(|n| types.as_ref().is_none_or(|l| l.contains(&n.note_type)))
         .filter(|n| ids.as_ref().is_none_or(|l| l.contains(&n.id)))
         .collect();
-    let Some((page, items, more)) = page_of(req, &found) else {
-        return Response::no_content();
-    };
-    let items = items.iter().map(|n| render(crm, n, base)).collect();
-    Response::hal(200, &hal_page(req, base, "notes", page, items, more))
+    let limit = paging(req).1;
+    hal_list((req, base), "notes", &found, limit, |n| {
+        render(crm, n, base)
+    })
 }
 
 #[cfg(test)]

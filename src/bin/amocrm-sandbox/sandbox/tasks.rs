@@ -5,8 +5,8 @@
 use serde_json::{Value, json};
 
 use super::endpoint::{
-    check_each, check_each_once, filter_ids, filter_values, hal_page, page_of, parse_id,
-    request_id, with_array,
+    check_each, check_each_once, filter_ids, filter_values, hal_list, paging, parse_id, request_id,
+    with_array,
 };
 use super::fields::as_u64;
 use super::http::{Request, Response};
@@ -289,11 +289,10 @@ fn list(crm: &Crm, req: &Request, base: &str) -> Response {
         .filter(|t| within(&entity_ids, t.entity.map(|e| e.1)))
         .filter(|t| within(&users, Some(t.responsible_user_id)) && within(&ids, Some(t.id)))
         .collect();
-    let Some((page, items, more)) = page_of(req, &found) else {
-        return Response::no_content();
-    };
-    let items = items.iter().map(|t| render(crm, t, base)).collect();
-    Response::hal(200, &hal_page(req, base, "tasks", page, items, more))
+    let limit = paging(req).1;
+    hal_list((req, base), "tasks", &found, limit, |t| {
+        render(crm, t, base)
+    })
 }
 
 #[cfg(test)]
